@@ -1,0 +1,38 @@
+/*
+ * frontend/fe.h — the context and what the public API's files share.
+ *
+ * The context owns the DAG (graph/), the JIT engine (jit/) and the
+ * counters; arrays share only its rt_env (allocator + error sink), so they
+ * outlive it safely. Graph mutation (constructors, scopes) happens under
+ * ctx->lock; evaluation reads the graph under the same lock only while
+ * planning, then runs without it.
+ */
+#ifndef KILN_FE_H
+#define KILN_FE_H
+
+#include "graph/graph.h"
+#include "runtime/rt.h"
+
+struct jit_engine;
+
+struct kiln_ctx {
+    rt_env *env;         /* retained; shared with arrays */
+    gr_graph *graph;
+    struct jit_engine *jit; /* NULL if the JIT could not start: interpret */
+    kiln_mode mode;      /* default mode, never KILN_MODE_DEFAULT */
+    pthread_mutex_t lock; /* guards graph */
+    size_t cache_limit;
+    atomic_ullong counters[KILN_COUNTER_COUNT];
+    char fallback[512];  /* why the last fallback happened (under lock) */
+};
+
+/* Handle <-> node. fe_node_of returns GR_NONE and records an error on
+ * ctx when e is stale, foreign or NULL-context. Call under ctx->lock. */
+gr_id fe_node_of(kiln_ctx *ctx, kiln_expr e);
+kiln_expr fe_handle(kiln_ctx *ctx, gr_id id);
+
+/* Checks an array handle against ctx: non-NULL and made by this context.
+ * what names the argument in the message ("output", "input"). */
+kiln_status fe_check_array(kiln_ctx *ctx, const kiln_array *a, const char *what);
+
+#endif /* KILN_FE_H */

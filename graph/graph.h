@@ -1,0 +1,145 @@
+/*
+ * graph/graph.h — the lazy DAG: the op table, nodes, construction (with
+ * promotion, broadcasting, folding and hash-consing), scopes, and the
+ * reference interpreter.
+ *
+ * Nodes live in one flat array owned by a gr_graph and are named by 32-bit
+ * ids. Invariants:
+ *   - a node's inputs have smaller ids than the node (topological order is
+ *     id order);
+ *   - nodes are immutable once made; structurally equal nodes are the same
+ *     node (hash-consing), so id equality is structural equality;
+ *   - an elementwise node's inputs already have the node's compute dtype
+ *     and broadcast to its shape (see ops.def);
+ *   - scopes are a stack of marks on the node array; ending a scope drops
+ *     every node at or above its mark and bumps their slots' generation, so
+ *     a stale handle (id, gen) is detected.
+ * graph/ includes runtime/ and nothing above it; names carry gr_.
+ */
+#ifndef KILN_GRAPH_H
+#define KILN_GRAPH_H
+
+#include "runtime/rt.h"
+
+/* ---- the op table ------------------------------------------------------ */
+
+enum {
+    GR_F_COMM = 1u << 0,
+    GR_F_EXACT = 1u << 1,
+    GR_F_NOBOOL = 1u << 2,
+    GR_F_MATH = 1u << 3,
+};
+
+typedef enum gr_rule {
+    GR_RULE_LEAF, GR_RULE_SAME, GR_RULE_FLOAT, GR_RULE_CMP, GR_RULE_PRED,
+    GR_RULE_LOGIC, GR_RULE_BITS, GR_RULE_SHIFT, GR_RULE_WHERE, GR_RULE_CAST
+} gr_rule;
+
+typedef enum gr_op {
+#define OP(e, name, arity, rule, flags, u64, u32) GR_OP_##e,
+#include "graph/ops.def"
+#undef OP
+    GR_OP_COUNT
+} gr_op;
+
+typedef struct gr_op_info {
+    const char *name; /* NumPy's name */
+    uint8_t arity;
+    uint8_t rule;   /* gr_rule */
+    uint8_t flags;  /* GR_F_* */
+    uint8_t ulp_f64, ulp_f32;
+} gr_op_info;
+
+extern const gr_op_info gr_ops[GR_OP_COUNT];
+/* The op with that NumPy name (plus aliases: "true_divide", "abs", "mod",
+ * "bitwise_not", "bitwise_invert"), or -1. */
+int gr_op_lookup(const char *name);
+
+/* ---- nodes -------------------------------------------------------------- */
+
+typedef uint32_t gr_id;
+#define GR_NONE UINT32_MAX
+#define GR_MAX_INPUTS 3
+
+enum {
+    GR_NF_WEAK = 1u << 0, /* a weak (Python-literal) scalar: NEP 50 */
+};
+
+typedef struct gr_node {
+    uint16_t op;    /* gr_op */
+    uint8_t dtype;  /* kiln_dtype of the result */
+    uint8_t rank;
+    uint8_t nflags; /* GR_NF_* */
+    uint32_t gen;   /* generation of this slot (see scopes) */
+    uint32_t hash;
+    gr_id in[GR_MAX_INPUTS]; /* GR_NONE beyond arity */
+    int64_t shape[KILN_MAX_RANK];
+    union {
+        kiln_array *array; /* INPUT: retained */
+        rt_scalar scalar;  /* SCALAR: value in the node's dtype */
+        struct {           /* ERROR */
+            kiln_status status;
+            uint32_t msg; /* index into the graph's error messages */
+        } err;
+    } a;
+} gr_node;
+
+typedef struct gr_graph gr_graph;
+
+gr_graph *gr_graph_new(rt_env *env); /* NULL on OOM */
+void gr_graph_free(gr_graph *g);     /* releases every INPUT's array */
+
+uint32_t gr_count(const gr_graph *g); /* live nodes */
+/* The node; id must be < gr_count(g). */
+const gr_node *gr_node_at(const gr_graph *g, gr_id id);
+/* True if (id, gen) names a live node. */
+bool gr_valid(const gr_graph *g, gr_id id, uint32_t gen);
+/* Message of an ERROR node. */
+const char *gr_error_msg(const gr_graph *g, gr_id id);
+
+/* ---- construction -------------------------------------------------------
+ * Every constructor returns the id of a live node; on failure it returns an
+ * ERROR node carrying the status and message (and records it on env).
+ * Passing an ERROR node as input returns that same node (sticky). OOM while
+ * making the ERROR node itself returns a preallocated OOM node (id 0),
+ * which exists for the graph's whole life. */
+gr_id gr_input(gr_graph *g, kiln_array *a);
+gr_id gr_scalar(gr_graph *g, kiln_dtype t, rt_scalar v, bool weak);
+gr_id gr_error(gr_graph *g, kiln_status s, const char *fmt, ...) RT_PRINTF(3, 4);
+/* An elementwise op: applies the op's dtype rule (NumPy promotion, NEP 50
+ * weak scalars), broadcasts the shapes (error text as NumPy's: "operands
+ * could not be broadcast together with shapes (3,) (2,)"), inserts CAST
+ * nodes, folds (graph/fold.c) and hash-conses. For GR_OP_CAST, dtype is
+ * the target; otherwise ignored. */
+gr_id gr_op_make(gr_graph *g, gr_op op, int nin, const gr_id *in, kiln_dtype dtype);
+
+/* Scopes: begin returns a token; end drops nodes made since. */
+uint64_t gr_scope_begin(gr_graph *g);
+kiln_status gr_scope_end(gr_graph *g, uint64_t token);
+
+/* ---- dtype promotion (graph/infer.c) ------------------------------------ */
+
+/* NumPy's promotion of two strong dtypes (int64+uint64 -> float64, ...). */
+kiln_dtype gr_promote(kiln_dtype a, kiln_dtype b);
+
+/* ---- the reference interpreter (graph/interp.c) --------------------------
+ * Evaluates roots[i] into outs[i] (already allocated with the root's shape
+ * and dtype, any strides). Nodes listed in bound[] are not computed: their
+ * value is read from the bound array (used to run part of a plan). It
+ * computes every root before writing any output, so outputs may overlap
+ * inputs. Node by node, plain strided loops: obvious over fast. */
+typedef struct gr_binding {
+    gr_id node;
+    kiln_array *array; /* shape and dtype of the node */
+} gr_binding;
+
+kiln_status gr_interp(const gr_graph *g, rt_env *env, size_t nbound, const gr_binding *bound,
+                      size_t nroots, const gr_id *roots, kiln_array *const *outs);
+
+/* Applies one elementwise op to widened scalars of dtype t (the inputs'
+ * dtype; for CMP/PRED/LOGIC the result is bool). The semantics of every
+ * op, in one function: the interpreter's inner step and constant folding's
+ * evaluator. */
+rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar *args);
+
+#endif /* KILN_GRAPH_H */

@@ -1,0 +1,421 @@
+/*
+ * kiln.h — the one public header of kiln.
+ *
+ * kiln evaluates NumPy-style array expressions from C. Building an
+ * expression computes nothing: constructors return handles to nodes of a
+ * lazy DAG owned by a context. kiln_eval() fuses the DAG into as few loop
+ * nests as possible, compiles each through LLVM to vectorized native code
+ * (cached by a shape/stride/dtype signature) and runs it.
+ *
+ * Ownership, once for the whole API:
+ *   - kiln_ctx: kiln_ctx_new() / kiln_ctx_free(). Everything below lives
+ *     inside one context and may not be mixed with another context's.
+ *   - kiln_array: refcounted. Every function that hands out a kiln_array*
+ *     through an out-parameter gives the caller one reference, released
+ *     with kiln_array_release(). Views keep their base buffer alive.
+ *   - kiln_expr: a small value handle (copy it freely) naming a node of the
+ *     context's DAG. Nodes live until the innermost enclosing scope ends
+ *     (kiln_scope_begin/end) or the context is freed. A handle used after
+ *     its node was reclaimed is detected (KILN_ESTALE), never dereferenced.
+ *   - const char* results point into the library; they stay valid until the
+ *     next call on the same context (errmsg) or forever (names).
+ *
+ * Errors: functions return kiln_status; expression constructors return an
+ * error handle instead, which propagates through every constructor it is
+ * passed to (sticky), so expressions chain without checks in between and
+ * kiln_eval() reports the first error. kiln_errmsg() says what went wrong.
+ * The library never prints, exits or aborts on a user error.
+ *
+ * Threads: one context may be used from several threads at once for
+ * evaluation; building expressions and scopes on one context must be
+ * serialized by the caller (as for an sqlite3 connection in serialized mode,
+ * kiln locks internally around the graph, so it is safe, but scopes are a
+ * per-context stack).
+ */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define KILN_API __attribute__((visibility("default")))
+#else
+#define KILN_API
+#endif
+
+#define KILN_VERSION_MAJOR 0
+#define KILN_VERSION_MINOR 1
+#define KILN_VERSION_PATCH 0
+#define KILN_VERSION_STRING "0.1.0"
+
+/* Maximum rank of an array or expression. */
+#define KILN_MAX_RANK 8
+
+/* ------------------------------------------------------------------ */
+/* Status codes: one list, generating the enum and the name tables.    */
+/* ------------------------------------------------------------------ */
+#define KILN_STATUS_MAP(X)                                                     \
+    X(OK, "success")                                                           \
+    X(ENOMEM, "out of memory")                                                 \
+    X(EINVAL, "invalid argument")                                              \
+    X(ENULL, "NULL handle or pointer")                                         \
+    X(ESHAPE, "shapes do not match or do not broadcast")                       \
+    X(EDTYPE, "dtype not supported by this operation")                         \
+    X(ERANK, "rank out of range")                                              \
+    X(EAXIS, "axis out of range")                                              \
+    X(EOVERFLOW, "size or value overflows")                                    \
+    X(ESTALE, "expression handle no longer valid")                             \
+    X(EFOREIGN, "handle belongs to another context")                           \
+    X(EVIEW, "result is not expressible as a view; copy first")                \
+    X(EINDEX, "index out of range")                                            \
+    X(ESCOPE, "scopes ended out of order")                                     \
+    X(EJIT, "JIT compilation failed")                                          \
+    X(EIO, "input/output error")                                               \
+    X(EINTERNAL, "internal error")
+
+typedef enum kiln_status {
+#define KILN_X_(name, desc) KILN_##name,
+    KILN_STATUS_MAP(KILN_X_)
+#undef KILN_X_
+    KILN_STATUS_COUNT
+} kiln_status;
+
+/* "KILN_ESHAPE" for KILN_ESHAPE; "KILN_?" for an unknown code. */
+KILN_API const char *kiln_status_name(kiln_status s);
+/* A one-line description: "shapes do not match or do not broadcast". */
+KILN_API const char *kiln_status_str(kiln_status s);
+
+/* ------------------------------------------------------------------ */
+/* Dtypes: one list, generating the enum and the name tables.          */
+/* X(ENUM, name, size in bytes)                                        */
+/* ------------------------------------------------------------------ */
+#define KILN_DTYPE_MAP(X)                                                      \
+    X(BOOL, "bool", 1)                                                         \
+    X(INT8, "int8", 1)                                                         \
+    X(INT16, "int16", 2)                                                       \
+    X(INT32, "int32", 4)                                                       \
+    X(INT64, "int64", 8)                                                       \
+    X(UINT8, "uint8", 1)                                                       \
+    X(UINT16, "uint16", 2)                                                     \
+    X(UINT32, "uint32", 4)                                                     \
+    X(UINT64, "uint64", 8)                                                     \
+    X(FLOAT32, "float32", 4)                                                   \
+    X(FLOAT64, "float64", 8)
+
+typedef enum kiln_dtype {
+#define KILN_X_(e, name, size) KILN_##e,
+    KILN_DTYPE_MAP(KILN_X_)
+#undef KILN_X_
+    KILN_DTYPE_COUNT
+} kiln_dtype;
+
+/* "float64"; NULL for an invalid dtype. */
+KILN_API const char *kiln_dtype_name(kiln_dtype t);
+/* Size in bytes; 0 for an invalid dtype. */
+KILN_API size_t kiln_dtype_size(kiln_dtype t);
+/* Parses "float64", "f8", "int32", "i4", "bool", "?" ...; -1 if unknown. */
+KILN_API int kiln_dtype_from_name(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Context                                                             */
+/* ------------------------------------------------------------------ */
+typedef struct kiln_ctx kiln_ctx;
+
+/* The allocation hook: every byte kiln allocates goes through it. Any of
+ * the functions may fail by returning NULL; kiln then reports KILN_ENOMEM.
+ * malloc/free are required; realloc may be NULL (kiln then uses
+ * malloc+copy+free). */
+typedef struct kiln_allocator {
+    void *(*malloc)(void *ud, size_t size);
+    void *(*realloc)(void *ud, void *ptr, size_t old_size, size_t new_size);
+    void (*free)(void *ud, void *ptr, size_t size);
+    void *ud;
+} kiln_allocator;
+
+typedef enum kiln_mode {
+    KILN_MODE_DEFAULT = 0, /* the context's default (fused unless set) */
+    KILN_MODE_FUSED,       /* one JIT kernel per fusable group          */
+    KILN_MODE_UNFUSED,     /* one JIT kernel + temporary per node       */
+    KILN_MODE_INTERP       /* the reference interpreter                 */
+} kiln_mode;
+
+/* Creates a context. alloc may be NULL (the C library's malloc). The
+ * allocator is copied. Returns NULL only when allocation fails. */
+KILN_API kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc);
+/* Frees the context, its DAG and kernels. Arrays created from it stay
+ * valid until released (they carry their own copy of the allocator).
+ * NULL is a no-op. */
+KILN_API void kiln_ctx_free(kiln_ctx *ctx);
+
+/* The status of the most recent failing call on ctx (KILN_OK if none since
+ * kiln_clear_error) and its message, naming the problem. */
+KILN_API kiln_status kiln_errcode(const kiln_ctx *ctx);
+KILN_API const char *kiln_errmsg(const kiln_ctx *ctx);
+KILN_API void kiln_clear_error(kiln_ctx *ctx);
+
+/* Default evaluation mode of the context (KILN_MODE_FUSED initially). */
+KILN_API kiln_status kiln_ctx_set_mode(kiln_ctx *ctx, kiln_mode mode);
+KILN_API kiln_mode kiln_ctx_mode(const kiln_ctx *ctx);
+
+/* Counters, readable at any time; kiln_ctx_reset_counters zeroes them. */
+typedef enum kiln_counter {
+    KILN_COUNTER_COMPILES,        /* kernels compiled by LLVM            */
+    KILN_COUNTER_CACHE_HITS,      /* kernel lookups served by the cache  */
+    KILN_COUNTER_CACHE_MISSES,    /* kernel lookups that compiled         */
+    KILN_COUNTER_COMPILE_NS,      /* total compile time, nanoseconds     */
+    KILN_COUNTER_KERNELS_LIVE,    /* compiled kernels currently cached   */
+    KILN_COUNTER_EVICTIONS,       /* kernels evicted by the LRU bound    */
+    KILN_COUNTER_FALLBACKS,       /* kernels run by the interpreter instead
+                                     of the JIT (see kiln_last_fallback) */
+    KILN_COUNTER_LAUNCHES,        /* kernel launches                     */
+    KILN_COUNTER_TEMP_BYTES,      /* bytes of temporaries allocated      */
+    KILN_COUNTER_NODES_LIVE,      /* DAG nodes currently alive            */
+    KILN_COUNTER_COUNT
+} kiln_counter;
+KILN_API uint64_t kiln_ctx_counter(const kiln_ctx *ctx, kiln_counter c);
+KILN_API void kiln_ctx_reset_counters(kiln_ctx *ctx);
+/* Why the last kernel that fell back to the interpreter did so; "" if none. */
+KILN_API const char *kiln_last_fallback(const kiln_ctx *ctx);
+/* Maximum number of compiled kernels kept live (LRU); default 1024. */
+KILN_API kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels);
+
+/* ------------------------------------------------------------------ */
+/* Arrays and views                                                    */
+/* ------------------------------------------------------------------ */
+typedef struct kiln_array kiln_array;
+
+typedef enum kiln_order { KILN_ORDER_C = 0, KILN_ORDER_F = 1 } kiln_order;
+
+/* Allocates a new array, 64-byte aligned, contiguous in the given order.
+ * kiln_array_empty leaves the contents unspecified; kiln_array_zeros
+ * clears them. shape may be NULL when rank == 0. */
+KILN_API kiln_status kiln_array_empty(kiln_ctx *ctx, kiln_dtype dtype, int rank,
+                                      const int64_t *shape, kiln_order order,
+                                      kiln_array **out);
+KILN_API kiln_status kiln_array_zeros(kiln_ctx *ctx, kiln_dtype dtype, int rank,
+                                      const int64_t *shape, kiln_order order,
+                                      kiln_array **out);
+
+/* Called once when the last view of wrapped memory is released. */
+typedef void (*kiln_release_fn)(void *ud, void *data);
+
+/* Wraps user memory without copying. strides are in bytes (negative and
+ * zero allowed); NULL means C-contiguous. release may be NULL (the caller
+ * then keeps the memory alive for as long as any view exists). data may be
+ * NULL only if the array has no elements. */
+KILN_API kiln_status kiln_array_wrap(kiln_ctx *ctx, void *data, kiln_dtype dtype,
+                                     int rank, const int64_t *shape,
+                                     const int64_t *strides,
+                                     kiln_release_fn release, void *ud,
+                                     kiln_array **out);
+
+/* NULL is a no-op for both. */
+KILN_API void kiln_array_retain(kiln_array *a);
+KILN_API void kiln_array_release(kiln_array *a);
+
+KILN_API kiln_dtype kiln_array_dtype(const kiln_array *a);
+KILN_API int kiln_array_rank(const kiln_array *a);
+/* Pointer to rank extents / byte strides, owned by the array. */
+KILN_API const int64_t *kiln_array_shape(const kiln_array *a);
+KILN_API const int64_t *kiln_array_strides(const kiln_array *a);
+KILN_API int64_t kiln_array_size(const kiln_array *a); /* element count */
+/* Address of element 0 (may be NULL for an empty array). */
+KILN_API void *kiln_array_data(const kiln_array *a);
+/* Address of the element at idx[0..rank); NULL if an index is out of
+ * range. */
+KILN_API void *kiln_array_ptr(const kiln_array *a, const int64_t *idx);
+/* 1 if the array is contiguous in that order, else 0. */
+KILN_API int kiln_array_is_contiguous(const kiln_array *a, kiln_order order);
+/* 1 if both share one underlying buffer (a view of the other or siblings). */
+KILN_API int kiln_array_shares_base(const kiln_array *a, const kiln_array *b);
+
+/* A slice of one axis, as Python's start:stop:step. KILN_END for an omitted
+ * start or stop. Negative start/stop count from the end; step != 0. */
+#define KILN_END INT64_MIN
+typedef struct kiln_slice {
+    int64_t start, stop, step;
+} kiln_slice;
+#define KILN_ALL ((kiln_slice){KILN_END, KILN_END, 1})
+
+/* The view a[s[0], s[1], ..., s[nslices-1]] (trailing axes whole). */
+KILN_API kiln_status kiln_array_slice(kiln_array *a, int nslices,
+                                      const kiln_slice *s, kiln_array **out);
+/* The view a[..., index, ...] on one axis, which is removed. */
+KILN_API kiln_status kiln_array_index(kiln_array *a, int axis, int64_t index,
+                                      kiln_array **out);
+/* Permutes axes: out axis i is a's axis perm[i]. perm NULL reverses (.T). */
+KILN_API kiln_status kiln_array_transpose(kiln_array *a, const int *perm,
+                                          kiln_array **out);
+/* A view with a new shape (one extent may be -1). KILN_EVIEW when the
+ * strides cannot express it (use kiln_array_copy first). */
+KILN_API kiln_status kiln_array_reshape(kiln_array *a, int rank,
+                                        const int64_t *shape, kiln_array **out);
+/* A view broadcast to shape by NumPy's rules (zero strides). */
+KILN_API kiln_status kiln_array_broadcast_to(kiln_array *a, int rank,
+                                             const int64_t *shape,
+                                             kiln_array **out);
+/* Inserts an axis of extent 1 at position axis (negative counts from the
+ * end, as NumPy's expand_dims). */
+KILN_API kiln_status kiln_array_expand_dims(kiln_array *a, int axis,
+                                            kiln_array **out);
+/* A field of a record array. A record array is an array of dtype uint8 (or
+ * int8) whose last axis is the record's bytes, with unit stride (see
+ * kiln_array_wrap_records). The field is the view, without that last axis,
+ * of the dtype at byte_offset inside each record. Fields may be unaligned
+ * (NumPy's packed records): kiln reads and writes them correctly. */
+KILN_API kiln_status kiln_array_field(kiln_array *records, int64_t byte_offset,
+                                      kiln_dtype dtype, kiln_array **out);
+/* Wraps n records of record_size bytes each, record_stride apart
+ * (0 = record_size), as a uint8 array of shape (n, record_size). */
+KILN_API kiln_status kiln_array_wrap_records(kiln_ctx *ctx, void *data,
+                                             int64_t n, int64_t record_size,
+                                             int64_t record_stride,
+                                             kiln_release_fn release, void *ud,
+                                             kiln_array **out);
+/* A new, independent array with the same contents, contiguous in order. */
+KILN_API kiln_status kiln_array_copy(kiln_array *a, kiln_order order,
+                                     kiln_array **out);
+/* Element i (flat C-order index) converted to double, for inspection. */
+KILN_API double kiln_array_get_f64(const kiln_array *a, int64_t flat_index);
+
+/* ------------------------------------------------------------------ */
+/* Expressions                                                         */
+/* ------------------------------------------------------------------ */
+
+/* A value handle; treat the fields as private. */
+typedef struct kiln_expr {
+    kiln_ctx *ctx_;
+    uint32_t id_;
+    uint32_t gen_;
+} kiln_expr;
+
+/* Scopes bound the DAG's memory: nodes created after kiln_scope_begin are
+ * reclaimed (and their arrays released) by the matching kiln_scope_end.
+ * Scopes nest; ending other than the innermost is KILN_ESCOPE. Compiled
+ * kernels are not part of the DAG and survive. */
+KILN_API uint64_t kiln_scope_begin(kiln_ctx *ctx);
+KILN_API kiln_status kiln_scope_end(kiln_ctx *ctx, uint64_t scope);
+
+/* Leaves. kiln_input refers to the array (retains it) without copying;
+ * its contents are read at evaluation time. */
+KILN_API kiln_expr kiln_input(kiln_ctx *ctx, kiln_array *a);
+/* Weak scalars (NEP 50): a Python-like literal that takes the dtype of the
+ * array it meets (x_f32 * 2.0 stays float32; x_i8 + 1 stays int8). */
+KILN_API kiln_expr kiln_f64(kiln_ctx *ctx, double v);
+KILN_API kiln_expr kiln_i64(kiln_ctx *ctx, int64_t v);
+KILN_API kiln_expr kiln_bool(kiln_ctx *ctx, int v);
+/* A strong scalar of the given dtype; *value is read as that C type. */
+KILN_API kiln_expr kiln_scalar(kiln_ctx *ctx, kiln_dtype dtype,
+                               const void *value);
+
+/* Elementwise ops, NumPy's names and semantics, broadcasting inputs.
+ * Integer arithmetic wraps; integer division and remainder by zero give 0;
+ * float arithmetic is IEEE; maximum/minimum propagate NaN, fmax/fmin do
+ * not. docs/OPS.md lists each op's dtype rule and ulp bound. */
+KILN_API kiln_expr kiln_add(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_subtract(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_multiply(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_divide(kiln_expr a, kiln_expr b); /* true divide */
+KILN_API kiln_expr kiln_floor_divide(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_remainder(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_power(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_arctan2(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_minimum(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_maximum(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_fmin(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_fmax(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_equal(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_not_equal(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_less(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_less_equal(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_greater(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_greater_equal(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_logical_and(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_logical_or(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_logical_xor(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_bitwise_and(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_bitwise_or(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_bitwise_xor(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_left_shift(kiln_expr a, kiln_expr b);
+KILN_API kiln_expr kiln_right_shift(kiln_expr a, kiln_expr b);
+
+KILN_API kiln_expr kiln_negative(kiln_expr x);
+KILN_API kiln_expr kiln_absolute(kiln_expr x);
+KILN_API kiln_expr kiln_sign(kiln_expr x);
+KILN_API kiln_expr kiln_sqrt(kiln_expr x);
+KILN_API kiln_expr kiln_square(kiln_expr x);
+KILN_API kiln_expr kiln_exp(kiln_expr x);
+KILN_API kiln_expr kiln_expm1(kiln_expr x);
+KILN_API kiln_expr kiln_log(kiln_expr x);
+KILN_API kiln_expr kiln_log1p(kiln_expr x);
+KILN_API kiln_expr kiln_log2(kiln_expr x);
+KILN_API kiln_expr kiln_log10(kiln_expr x);
+KILN_API kiln_expr kiln_sin(kiln_expr x);
+KILN_API kiln_expr kiln_cos(kiln_expr x);
+KILN_API kiln_expr kiln_tan(kiln_expr x);
+KILN_API kiln_expr kiln_arcsin(kiln_expr x);
+KILN_API kiln_expr kiln_arccos(kiln_expr x);
+KILN_API kiln_expr kiln_arctan(kiln_expr x);
+KILN_API kiln_expr kiln_sinh(kiln_expr x);
+KILN_API kiln_expr kiln_cosh(kiln_expr x);
+KILN_API kiln_expr kiln_tanh(kiln_expr x);
+KILN_API kiln_expr kiln_floor(kiln_expr x);
+KILN_API kiln_expr kiln_ceil(kiln_expr x);
+KILN_API kiln_expr kiln_trunc(kiln_expr x);
+KILN_API kiln_expr kiln_rint(kiln_expr x);
+KILN_API kiln_expr kiln_logical_not(kiln_expr x);
+KILN_API kiln_expr kiln_bitwise_not(kiln_expr x); /* NumPy's invert */
+KILN_API kiln_expr kiln_isnan(kiln_expr x);
+KILN_API kiln_expr kiln_isinf(kiln_expr x);
+KILN_API kiln_expr kiln_isfinite(kiln_expr x);
+
+/* where(cond, a, b): cond is tested != 0; a and b are promoted together. */
+KILN_API kiln_expr kiln_where(kiln_expr cond, kiln_expr a, kiln_expr b);
+/* clip(x, lo, hi) = minimum(maximum(x, lo), hi), as NumPy's. */
+KILN_API kiln_expr kiln_clip(kiln_expr x, kiln_expr lo, kiln_expr hi);
+/* Conversion to dtype. Float to integer saturates to the target's range
+ * and maps NaN to 0 (NumPy leaves these undefined); to bool is x != 0. */
+KILN_API kiln_expr kiln_cast(kiln_expr x, kiln_dtype dtype);
+
+/* Elementwise op by its NumPy name ("add", "sin", "where", ...), with
+ * nargs inputs; an unknown name or wrong count is an error handle. */
+KILN_API kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs,
+                           const kiln_expr *args);
+
+/* Inspecting an expression (computes nothing). */
+KILN_API kiln_status kiln_expr_status(kiln_expr e); /* KILN_OK or the error */
+KILN_API kiln_dtype kiln_expr_dtype(kiln_expr e);
+KILN_API int kiln_expr_rank(kiln_expr e);
+/* Copies rank extents into shape (at least KILN_MAX_RANK long). */
+KILN_API kiln_status kiln_expr_shape(kiln_expr e, int64_t *shape);
+/* 1 if both handles name the same node (hash-consing makes structurally
+ * equal expressions the same node). */
+KILN_API int kiln_expr_same(kiln_expr a, kiln_expr b);
+
+/* ------------------------------------------------------------------ */
+/* Evaluation                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Evaluates e into a new C-contiguous array (*out, caller releases). */
+KILN_API kiln_status kiln_eval(kiln_expr e, kiln_array **out);
+/* Evaluates e into out, which must have e's shape and dtype and may have
+ * any strides. out may overlap e's inputs: the result is as if all inputs
+ * were read before any element was written (NumPy's rule). */
+KILN_API kiln_status kiln_eval_into(kiln_expr e, kiln_array *out);
+/* Evaluates n expressions together (one pass where they fuse). For each i,
+ * outs[i] == NULL on entry receives a new array; otherwise the result is
+ * written into outs[i] (as kiln_eval_into). On failure, arrays this call
+ * created are released and their slots reset to NULL. */
+KILN_API kiln_status kiln_eval_many(kiln_ctx *ctx, kiln_mode mode, size_t n,
+                                    const kiln_expr *exprs, kiln_array **outs);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KILN_H */
