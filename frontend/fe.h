@@ -35,4 +35,11 @@ kiln_expr fe_handle(kiln_ctx *ctx, gr_id id);
  * what names the argument in the message ("output", "input"). */
 kiln_status fe_check_array(kiln_ctx *ctx, const kiln_array *a, const char *what);
 
+/* The JIT pipeline (frontend/run.c): plan -> signature -> cache or compile
+ * -> launch, for KILN_MODE_FUSED / KILN_MODE_UNFUSED. Called with ctx->lock
+ * held and outputs already checked; returns with it held (it may drop it
+ * around kernel launches). Falls back to the interpreter per kernel. */
+kiln_status fe_run_jit(kiln_ctx *ctx, kiln_mode mode, size_t n, const gr_id *roots,
+                       kiln_array *const *outs);
+
 #endif /* KILN_FE_H */

@@ -1,0 +1,170 @@
+/*
+ * frontend/ctx.c — the context: creation and teardown, errors, counters,
+ * the default mode, and the mapping between public expression handles and
+ * graph node ids.
+ *
+ * Invariants:
+ *   - ctx->env is created first and released last; arrays retain it, so an
+ *     array may outlive its context;
+ *   - ctx->mode is never KILN_MODE_DEFAULT;
+ *   - a kiln_expr names node id_ of ctx_ while gen_ equals the slot's
+ *     generation; anything else is stale or foreign and reported, never
+ *     dereferenced.
+ */
+#include "frontend/fe.h"
+
+#include <stdio.h>
+#include <string.h>
+
+kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc)
+{
+    if (alloc && (!alloc->malloc || !alloc->free))
+        return NULL;
+    rt_env *env = rt_env_new(alloc);
+    if (!env)
+        return NULL;
+    kiln_ctx *ctx = rt_malloc(env, sizeof *ctx);
+    if (!ctx) {
+        rt_env_release(env);
+        return NULL;
+    }
+    memset(ctx, 0, sizeof *ctx);
+    ctx->env = env;
+    ctx->mode = KILN_MODE_FUSED;
+    ctx->cache_limit = 1024;
+    for (int i = 0; i < KILN_COUNTER_COUNT; i++)
+        atomic_init(&ctx->counters[i], 0);
+    if (pthread_mutex_init(&ctx->lock, NULL) != 0) {
+        rt_free(env, ctx, sizeof *ctx);
+        rt_env_release(env);
+        return NULL;
+    }
+    ctx->graph = gr_graph_new(env);
+    if (!ctx->graph) {
+        pthread_mutex_destroy(&ctx->lock);
+        rt_free(env, ctx, sizeof *ctx);
+        rt_env_release(env);
+        return NULL;
+    }
+    /* The JIT is attached here when jit/ provides it; until then (and
+     * whenever LLVM cannot start) every kernel runs on the interpreter. */
+    ctx->jit = NULL;
+    return ctx;
+}
+
+void kiln_ctx_free(kiln_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    rt_env *env = ctx->env;
+    gr_graph_free(ctx->graph);
+    pthread_mutex_destroy(&ctx->lock);
+    rt_free(env, ctx, sizeof *ctx);
+    rt_env_release(env);
+}
+
+kiln_status kiln_errcode(const kiln_ctx *ctx)
+{
+    if (!ctx)
+        return KILN_ENULL;
+    rt_env *env = ctx->env;
+    pthread_mutex_lock(&env->lock);
+    kiln_status s = env->code;
+    pthread_mutex_unlock(&env->lock);
+    return s;
+}
+
+const char *kiln_errmsg(const kiln_ctx *ctx)
+{
+    if (!ctx)
+        return "NULL context";
+    return ctx->env->code == KILN_OK ? "" : ctx->env->msg;
+}
+
+void kiln_clear_error(kiln_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    pthread_mutex_lock(&ctx->env->lock);
+    ctx->env->code = KILN_OK;
+    ctx->env->msg[0] = '\0';
+    pthread_mutex_unlock(&ctx->env->lock);
+}
+
+kiln_status kiln_ctx_set_mode(kiln_ctx *ctx, kiln_mode mode)
+{
+    if (!ctx)
+        return KILN_ENULL;
+    if (mode < KILN_MODE_DEFAULT || mode > KILN_MODE_INTERP)
+        return rt_err(ctx->env, KILN_EINVAL, "unknown evaluation mode %d", (int)mode);
+    ctx->mode = mode == KILN_MODE_DEFAULT ? KILN_MODE_FUSED : mode;
+    return KILN_OK;
+}
+
+kiln_mode kiln_ctx_mode(const kiln_ctx *ctx) { return ctx ? ctx->mode : KILN_MODE_DEFAULT; }
+
+uint64_t kiln_ctx_counter(const kiln_ctx *ctx, kiln_counter c)
+{
+    if (!ctx || c < 0 || c >= KILN_COUNTER_COUNT)
+        return 0;
+    kiln_ctx *m = (kiln_ctx *)ctx; /* the lock is not part of the value */
+    switch (c) {
+    case KILN_COUNTER_NODES_LIVE: {
+        pthread_mutex_lock(&m->lock);
+        uint64_t n = gr_count(m->graph);
+        pthread_mutex_unlock(&m->lock);
+        return n;
+    }
+    case KILN_COUNTER_TEMP_BYTES:
+        return atomic_load(&m->env->temp_bytes);
+    default:
+        return atomic_load(&m->counters[c]);
+    }
+}
+
+void kiln_ctx_reset_counters(kiln_ctx *ctx)
+{
+    if (!ctx)
+        return;
+    for (int i = 0; i < KILN_COUNTER_COUNT; i++)
+        atomic_store(&ctx->counters[i], 0);
+    atomic_store(&ctx->env->temp_bytes, 0);
+}
+
+const char *kiln_last_fallback(const kiln_ctx *ctx) { return ctx ? ctx->fallback : ""; }
+
+kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels)
+{
+    if (!ctx)
+        return KILN_ENULL;
+    if (max_kernels == 0)
+        return rt_err(ctx->env, KILN_EINVAL, "cache limit must be at least 1 kernel");
+    ctx->cache_limit = max_kernels;
+    return KILN_OK;
+}
+
+/* ---- handles ----------------------------------------------------------- */
+
+kiln_expr fe_handle(kiln_ctx *ctx, gr_id id)
+{
+    kiln_expr e = {ctx, id, gr_node_at(ctx->graph, id)->gen};
+    return e;
+}
+
+gr_id fe_node_of(kiln_ctx *ctx, kiln_expr e)
+{
+    if (!e.ctx_) {
+        rt_err(ctx ? ctx->env : NULL, KILN_ENULL, "expression handle is empty (no context)");
+        return GR_NONE;
+    }
+    if (ctx && e.ctx_ != ctx) {
+        rt_err(ctx->env, KILN_EFOREIGN, "expression handle belongs to another context");
+        return GR_NONE;
+    }
+    if (!gr_valid(e.ctx_->graph, e.id_, e.gen_)) {
+        rt_err(e.ctx_->env, KILN_ESTALE,
+               "expression handle %u is stale: its scope has ended", (unsigned)e.id_);
+        return GR_NONE;
+    }
+    return e.id_;
+}
