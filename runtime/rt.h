@@ -124,6 +124,13 @@ struct kiln_array {
     int64_t strides[KILN_MAX_RANK]; /* bytes */
 };
 
+/* Buffer refcounting. rt_buffer_wrap makes a buffer (refs 1) over user
+ * memory that kiln does not free: release(ud, mem) is called once by the
+ * last rt_buffer_release (if release is non-NULL). NULL on OOM. */
+rt_buffer *rt_buffer_wrap(rt_env *e, void *mem, kiln_release_fn release, void *ud);
+void rt_buffer_retain(rt_buffer *b);
+void rt_buffer_release(rt_buffer *b);
+
 /* Validates rank/shape (rank range, extents >= 0, size and byte size fit
  * in int64) and returns the element count in *size. */
 kiln_status rt_check_shape(rt_env *e, int rank, const int64_t *shape, int64_t *size);
