@@ -28,6 +28,7 @@ enum {
     GR_F_EXACT = 1u << 1,
     GR_F_NOBOOL = 1u << 2,
     GR_F_MATH = 1u << 3,
+    GR_F_DIV = 1u << 4, /* FLOAT rule, but every int/bool T -> float64 (true_divide) */
 };
 
 typedef enum gr_rule {
