@@ -1,0 +1,427 @@
+/*
+ * graph/interp.c — the reference interpreter: the oracle every compiled
+ * mode is tested against. Obvious over fast.
+ *
+ *   1. mark the nodes reachable from the roots (one pass down the ids:
+ *      inputs have smaller ids), stopping at leaves and bound nodes, and
+ *      count each node's consumers;
+ *   2. compute the marked nodes in id order, each into a temporary
+ *      C-contiguous array of its shape, one element at a time: inputs are
+ *      read by strides, broadcast (zero stride for an extent-1 or missing
+ *      leading dimension), converted to scalars (rt_load), combined by
+ *      gr_apply and stored (rt_store). INPUT leaves are read from their
+ *      arrays, SCALAR leaves from the node, bound nodes from the bound
+ *      arrays. A temporary is freed once its last consumer is computed;
+ *   3. every root is materialized (leaves and bound roots copied too), and
+ *      only then are the outputs written, so outputs may overlap inputs.
+ *
+ * Invariants: every temporary is allocated with rt_aligned_alloc and its
+ * bytes are added to env->temp_bytes; on any failure everything allocated
+ * here is freed and no output has been written. The interpreter checks the
+ * graph invariants it relies on (an elementwise node's inputs have its
+ * compute dtype and broadcast to its shape; a bound or output array has the
+ * node's shape and dtype) and reports KILN_EINTERNAL or KILN_EINVAL rather
+ * than trusting them.
+ */
+#include "graph/graph.h"
+
+#include <string.h>
+
+/* Per-node state, indexed by id (only ids up to the largest root). */
+typedef struct ip_slot {
+    char *temp;        /* materialized value (C-contiguous), or NULL */
+    size_t temp_bytes; /* bytes allocated for temp */
+    uint32_t uses;     /* consumers still to be computed */
+    uint32_t bound;    /* 1 + index into bound[], or 0 */
+    bool needed;       /* reachable from a root */
+    bool root;         /* a root: kept until the outputs are written */
+} ip_slot;
+
+/* How to read one node's value: strided elements or one scalar. */
+typedef struct ip_operand {
+    kiln_dtype dtype;
+    bool is_scalar;
+    rt_scalar scalar;
+    const char *base; /* element 0 */
+    int rank;
+    int64_t shape[KILN_MAX_RANK];
+    int64_t strides[KILN_MAX_RANK]; /* bytes */
+} ip_operand;
+
+typedef struct ip_state {
+    const gr_graph *g;
+    rt_env *env;
+    const gr_binding *bound;
+    ip_slot *slots;
+    uint32_t nslots;
+} ip_state;
+
+static void ip_c_strides(kiln_dtype t, int rank, const int64_t *shape, int64_t *strides)
+{
+    int64_t s = (int64_t)rt_dtypes[t].size;
+    for (int k = rank - 1; k >= 0; k--) {
+        strides[k] = s;
+        s *= shape[k] > 0 ? shape[k] : 1;
+    }
+}
+
+static void ip_from_array(ip_operand *o, const kiln_array *a)
+{
+    o->dtype = a->dtype;
+    o->is_scalar = false;
+    o->base = a->data;
+    o->rank = a->rank;
+    memcpy(o->shape, a->shape, sizeof o->shape);
+    memcpy(o->strides, a->strides, sizeof o->strides);
+}
+
+/* The operand reading node id's value (computed, bound or a leaf). */
+static kiln_status ip_operand_of(ip_state *st, gr_id id, ip_operand *o)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    memset(o, 0, sizeof *o);
+    ip_slot *s = &st->slots[id];
+    if (s->temp) {
+        o->dtype = (kiln_dtype)n->dtype;
+        o->base = s->temp;
+        o->rank = n->rank;
+        memcpy(o->shape, n->shape, sizeof o->shape);
+        ip_c_strides(o->dtype, o->rank, o->shape, o->strides);
+        return KILN_OK;
+    }
+    if (s->bound) {
+        ip_from_array(o, st->bound[s->bound - 1].array);
+        return KILN_OK;
+    }
+    if (n->op == GR_OP_INPUT) {
+        ip_from_array(o, n->a.array);
+        return KILN_OK;
+    }
+    if (n->op == GR_OP_SCALAR) {
+        o->dtype = (kiln_dtype)n->dtype;
+        o->is_scalar = true;
+        o->scalar = n->a.scalar;
+        o->rank = n->rank;
+        memcpy(o->shape, n->shape, sizeof o->shape);
+        return KILN_OK;
+    }
+    return rt_err(st->env, KILN_EINTERNAL, "interpreter: node %u (%s) has no value", (unsigned)id,
+                  gr_ops[n->op].name);
+}
+
+/* Byte strides that walk operand o over shape[0..rank): NumPy broadcasting
+ * (o's dimensions aligned to the right; extent 1 and missing dimensions get
+ * stride 0). KILN_EINTERNAL if o does not broadcast to the shape. */
+static kiln_status ip_broadcast(ip_state *st, const ip_operand *o, int rank, const int64_t *shape,
+                                int64_t *strides)
+{
+    memset(strides, 0, sizeof(int64_t) * KILN_MAX_RANK);
+    if (o->is_scalar)
+        return KILN_OK;
+    if (o->rank > rank)
+        goto bad;
+    for (int k = 0; k < o->rank; k++) {
+        int d = rank - o->rank + k;
+        if (o->shape[k] == shape[d])
+            strides[d] = o->shape[k] == 1 ? 0 : o->strides[k];
+        else if (o->shape[k] == 1)
+            strides[d] = 0;
+        else
+            goto bad;
+    }
+    return KILN_OK;
+bad:;
+    char a[160], b[160];
+    return rt_err(st->env, KILN_EINTERNAL,
+                  "interpreter: an operand of shape %s does not broadcast to %s",
+                  rt_fmt_shape(a, sizeof a, o->rank, o->shape), rt_fmt_shape(b, sizeof b, rank, shape));
+}
+
+/* Advances a C-order index over shape and each operand's byte offset by
+ * its strides. False after the last element. */
+static bool ip_next(int rank, const int64_t *shape, int64_t *idx, int nop, int64_t *off,
+                    int64_t (*strides)[KILN_MAX_RANK])
+{
+    for (int d = rank - 1; d >= 0; d--) {
+        for (int k = 0; k < nop; k++)
+            off[k] += strides[k][d];
+        if (++idx[d] < shape[d])
+            return true;
+        for (int k = 0; k < nop; k++)
+            off[k] -= strides[k][d] * shape[d];
+        idx[d] = 0;
+    }
+    return false;
+}
+
+static int64_t ip_size(int rank, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int k = 0; k < rank; k++)
+        n *= shape[k];
+    return n;
+}
+
+static kiln_status ip_alloc_temp(ip_state *st, gr_id id)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    int64_t bytes;
+    if (!rt_mul_ok(ip_size(n->rank, n->shape), (int64_t)rt_dtypes[n->dtype].size, &bytes) ||
+        (uint64_t)bytes > SIZE_MAX)
+        return rt_err(st->env, KILN_EOVERFLOW, "interpreter: temporary of node %u too large",
+                      (unsigned)id);
+    char *p = rt_aligned_alloc(st->env, (size_t)bytes);
+    if (!p)
+        return rt_err(st->env, KILN_ENOMEM,
+                      "out of memory allocating a %lld-byte temporary for %s (node %u)",
+                      (long long)bytes, gr_ops[n->op].name, (unsigned)id);
+    st->slots[id].temp = p;
+    st->slots[id].temp_bytes = (size_t)bytes;
+    atomic_fetch_add(&st->env->temp_bytes, (unsigned long long)bytes);
+    return KILN_OK;
+}
+
+static void ip_free_temp(ip_state *st, gr_id id)
+{
+    ip_slot *s = &st->slots[id];
+    if (s->temp) {
+        rt_aligned_free(st->env, s->temp, s->temp_bytes);
+        s->temp = NULL;
+        s->temp_bytes = 0;
+    }
+}
+
+/* The dtype each input of elementwise node n must have (-1: any; the value
+ * is then converted to bool) and the in_t passed to gr_apply. */
+static kiln_dtype ip_in_dtype(const gr_graph *g, const gr_node *n, int *want)
+{
+    gr_rule rule = (gr_rule)gr_ops[n->op].rule;
+    int arity = gr_ops[n->op].arity;
+    kiln_dtype first = (kiln_dtype)gr_node_at(g, n->in[0])->dtype;
+    kiln_dtype in_t = (kiln_dtype)n->dtype;
+    for (int k = 0; k < arity; k++)
+        want[k] = n->dtype;
+    switch (rule) {
+    case GR_RULE_CAST:
+    case GR_RULE_PRED:
+        want[0] = first;
+        return first;
+    case GR_RULE_CMP:
+        want[0] = want[1] = first;
+        return first;
+    case GR_RULE_LOGIC: /* tested != 0 */
+        for (int k = 0; k < arity; k++)
+            want[k] = -1;
+        return KILN_BOOL;
+    case GR_RULE_WHERE:
+        want[0] = -1;
+        return in_t;
+    case GR_RULE_LEAF: case GR_RULE_SAME: case GR_RULE_FLOAT: case GR_RULE_BITS:
+    case GR_RULE_SHIFT:
+        break;
+    }
+    return in_t;
+}
+
+/* Computes elementwise node id into its temporary. */
+static kiln_status ip_compute(ip_state *st, gr_id id)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    gr_op op = (gr_op)n->op;
+    int arity = gr_ops[op].arity;
+    ip_operand in[GR_MAX_INPUTS];
+    int64_t strides[GR_MAX_INPUTS][KILN_MAX_RANK];
+    int want[GR_MAX_INPUTS];
+    kiln_dtype in_t = ip_in_dtype(st->g, n, want);
+    kiln_status s;
+    for (int k = 0; k < arity; k++) {
+        if ((s = ip_operand_of(st, n->in[k], &in[k])) != KILN_OK)
+            return s;
+        if (want[k] >= 0 && (int)in[k].dtype != want[k])
+            return rt_err(st->env, KILN_EINTERNAL,
+                          "interpreter: input %d of %s (node %u) has dtype %s, expected %s", k,
+                          gr_ops[op].name, (unsigned)id, kiln_dtype_name(in[k].dtype),
+                          kiln_dtype_name((kiln_dtype)want[k]));
+        if ((s = ip_broadcast(st, &in[k], n->rank, n->shape, strides[k])) != KILN_OK)
+            return s;
+    }
+    if ((s = ip_alloc_temp(st, id)) != KILN_OK)
+        return s;
+
+    kiln_dtype out_t = (kiln_dtype)n->dtype;
+    size_t osz = rt_dtypes[out_t].size;
+    int64_t count = ip_size(n->rank, n->shape);
+    int64_t idx[KILN_MAX_RANK] = {0}, off[GR_MAX_INPUTS] = {0};
+    char *out = st->slots[id].temp;
+    for (int64_t e = 0; e < count; e++) {
+        rt_scalar args[GR_MAX_INPUTS];
+        for (int k = 0; k < arity; k++) {
+            args[k] = in[k].is_scalar ? in[k].scalar : rt_load(in[k].dtype, in[k].base + off[k]);
+            if (want[k] < 0)
+                args[k] = rt_convert(in[k].dtype, KILN_BOOL, args[k]);
+        }
+        rt_store(out_t, out + (size_t)e * osz, gr_apply(op, in_t, out_t, args));
+        ip_next(n->rank, n->shape, idx, arity, off, strides);
+    }
+    return KILN_OK;
+}
+
+/* Materializes a root that is a leaf or bound node: copies its value. */
+static kiln_status ip_copy_leaf(ip_state *st, gr_id id)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    ip_operand o;
+    int64_t strides[1][KILN_MAX_RANK];
+    kiln_status s;
+    if ((s = ip_operand_of(st, id, &o)) != KILN_OK)
+        return s;
+    if (o.dtype != n->dtype)
+        return rt_err(st->env, KILN_EINTERNAL, "interpreter: node %u's value has dtype %s, not %s",
+                      (unsigned)id, kiln_dtype_name(o.dtype), kiln_dtype_name((kiln_dtype)n->dtype));
+    if ((s = ip_broadcast(st, &o, n->rank, n->shape, strides[0])) != KILN_OK)
+        return s;
+    if ((s = ip_alloc_temp(st, id)) != KILN_OK)
+        return s;
+    kiln_dtype t = (kiln_dtype)n->dtype;
+    size_t sz = rt_dtypes[t].size;
+    int64_t count = ip_size(n->rank, n->shape);
+    int64_t idx[KILN_MAX_RANK] = {0}, off[1] = {0};
+    char *out = st->slots[id].temp;
+    for (int64_t e = 0; e < count; e++) {
+        rt_scalar v = o.is_scalar ? o.scalar : rt_load(t, o.base + off[0]);
+        rt_store(t, out + (size_t)e * sz, v);
+        ip_next(n->rank, n->shape, idx, 1, off, strides);
+    }
+    return KILN_OK;
+}
+
+/* Writes root id's temporary into out (any strides; same shape/dtype). */
+static void ip_write_out(ip_state *st, gr_id id, kiln_array *out)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    size_t sz = rt_dtypes[n->dtype].size;
+    int64_t count = ip_size(n->rank, n->shape);
+    int64_t idx[KILN_MAX_RANK] = {0}, off[1] = {0};
+    int64_t strides[1][KILN_MAX_RANK];
+    memcpy(strides[0], out->strides, sizeof strides[0]);
+    const char *src = st->slots[id].temp;
+    for (int64_t e = 0; e < count; e++) {
+        memcpy(out->data + off[0], src + (size_t)e * sz, sz);
+        ip_next(n->rank, n->shape, idx, 1, off, strides);
+    }
+}
+
+static bool ip_same_geometry(const gr_node *n, const kiln_array *a)
+{
+    if (!a || a->dtype != n->dtype || a->rank != n->rank)
+        return false;
+    for (int k = 0; k < n->rank; k++)
+        if (a->shape[k] != n->shape[k])
+            return false;
+    return true;
+}
+
+/* Steps 1 and 2. */
+static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_id *roots,
+                          kiln_array *const *outs)
+{
+    const gr_graph *g = st->g;
+    for (size_t i = 0; i < nbound; i++) {
+        gr_id id = st->bound[i].node;
+        if (id >= gr_count(g) || !ip_same_geometry(gr_node_at(g, id), st->bound[i].array))
+            return rt_err(st->env, KILN_EINTERNAL,
+                          "interpreter: binding %zu does not match its node's shape and dtype", i);
+        if (id < st->nslots)
+            st->slots[id].bound = (uint32_t)i + 1;
+    }
+    for (size_t i = 0; i < nroots; i++) {
+        st->slots[roots[i]].needed = true;
+        st->slots[roots[i]].root = true;
+    }
+
+    /* 1. mark, top-down: a node's inputs have smaller ids */
+    for (uint32_t id = st->nslots; id-- > 0;) {
+        ip_slot *s = &st->slots[id];
+        if (!s->needed || s->bound)
+            continue;
+        const gr_node *n = gr_node_at(g, id);
+        if (n->op == GR_OP_ERROR)
+            return rt_err(st->env, n->a.err.status, "%s", gr_error_msg(g, id));
+        if (n->op >= GR_OP_COUNT)
+            return rt_err(st->env, KILN_EINTERNAL, "interpreter: node %u has unknown op %u",
+                          (unsigned)id, (unsigned)n->op);
+        if (gr_ops[n->op].rule == GR_RULE_LEAF)
+            continue;
+        for (int k = 0; k < gr_ops[n->op].arity; k++) {
+            gr_id in = n->in[k];
+            if (in >= id)
+                return rt_err(st->env, KILN_EINTERNAL,
+                              "interpreter: node %u's input %u is not older", (unsigned)id,
+                              (unsigned)in);
+            st->slots[in].needed = true;
+            st->slots[in].uses++;
+        }
+    }
+
+    /* 2. compute in id order; free a temporary after its last consumer */
+    for (uint32_t id = 0; id < st->nslots; id++) {
+        ip_slot *s = &st->slots[id];
+        if (!s->needed)
+            continue;
+        const gr_node *n = gr_node_at(g, id);
+        kiln_status r = KILN_OK;
+        if (s->bound || gr_ops[n->op].rule == GR_RULE_LEAF) {
+            if (s->root)
+                r = ip_copy_leaf(st, id);
+        } else {
+            r = ip_compute(st, id);
+            for (int k = 0; r == KILN_OK && k < gr_ops[n->op].arity; k++) {
+                ip_slot *in = &st->slots[n->in[k]];
+                if (--in->uses == 0 && !in->root)
+                    ip_free_temp(st, n->in[k]);
+            }
+        }
+        if (r != KILN_OK)
+            return r;
+    }
+
+    /* 3. every root is materialized: now write the outputs */
+    for (size_t i = 0; i < nroots; i++)
+        ip_write_out(st, roots[i], outs[i]);
+    return KILN_OK;
+}
+
+kiln_status gr_interp(const gr_graph *g, rt_env *env, size_t nbound, const gr_binding *bound,
+                      size_t nroots, const gr_id *roots, kiln_array *const *outs)
+{
+    if (!g || !env || (nroots && (!roots || !outs)) || (nbound && !bound))
+        return rt_err(env, KILN_ENULL, "gr_interp: NULL argument");
+    uint32_t count = gr_count(g);
+    gr_id top = 0;
+    for (size_t i = 0; i < nroots; i++) {
+        if (roots[i] >= count)
+            return rt_err(env, KILN_EINTERNAL, "interpreter: root %zu (node %u) does not exist", i,
+                          (unsigned)roots[i]);
+        const gr_node *n = gr_node_at(g, roots[i]);
+        if (n->op == GR_OP_ERROR)
+            return rt_err(env, n->a.err.status, "%s", gr_error_msg(g, roots[i]));
+        if (!ip_same_geometry(n, outs[i]))
+            return rt_err(env, KILN_EINVAL, "interpreter: output %zu does not have its root's "
+                          "shape and dtype", i);
+        if (roots[i] > top)
+            top = roots[i];
+    }
+    if (nroots == 0)
+        return KILN_OK;
+
+    ip_state st = {.g = g, .env = env, .bound = bound, .nslots = top + 1};
+    st.slots = rt_calloc(env, st.nslots, sizeof *st.slots);
+    if (!st.slots)
+        return rt_err(env, KILN_ENOMEM, "out of memory: interpreter state for %u nodes",
+                      (unsigned)st.nslots);
+    kiln_status s = ip_run(&st, nbound, nroots, roots, outs);
+    for (uint32_t id = 0; id < st.nslots; id++)
+        ip_free_temp(&st, id);
+    rt_free(env, st.slots, (size_t)st.nslots * sizeof *st.slots);
+    return s;
+}
