@@ -215,3 +215,77 @@ void kiln_array_release(kiln_array *a)
     rt_buffer_release(b);
     rt_env_release(e);
 }
+
+/* ---- copying -------------------------------------------------------------- */
+
+/* Element-by-element copy in C order of the (equal) shapes; src and dst do
+ * not overlap. Same dtype: raw bytes (NaN payloads kept); else rt_convert. */
+static void rt_copy_elems(const kiln_array *src, kiln_array *dst)
+{
+    int rank = src->rank;
+    if (src->size == 0)
+        return;
+    size_t ssz = rt_dtypes[src->dtype].size;
+    bool same = src->dtype == dst->dtype;
+    int64_t idx[KILN_MAX_RANK] = {0};
+    const char *sp = src->data;
+    char *dp = dst->data;
+    int64_t inner = rank ? src->shape[rank - 1] : 1;
+    int64_t sst = rank ? src->strides[rank - 1] : 0, dst_st = rank ? dst->strides[rank - 1] : 0;
+    for (;;) {
+        const char *s = sp;
+        char *d = dp;
+        for (int64_t i = 0; i < inner; i++, s += sst, d += dst_st) {
+            if (same)
+                memcpy(d, s, ssz);
+            else
+                rt_store(dst->dtype, d, rt_convert(src->dtype, dst->dtype, rt_load(src->dtype, s)));
+        }
+        /* Advance the outer axes (odometer), moving the row pointers. */
+        int k = rank - 2;
+        for (; k >= 0; k--) {
+            if (++idx[k] < src->shape[k]) {
+                sp += src->strides[k];
+                dp += dst->strides[k];
+                break;
+            }
+            sp -= (src->shape[k] - 1) * src->strides[k];
+            dp -= (src->shape[k] - 1) * dst->strides[k];
+            idx[k] = 0;
+        }
+        if (k < 0)
+            return;
+    }
+}
+
+kiln_status rt_array_copy_into(rt_env *e, const kiln_array *src, kiln_array *dst)
+{
+    bool same_shape = src->rank == dst->rank;
+    for (int k = 0; same_shape && k < src->rank; k++)
+        same_shape = src->shape[k] == dst->shape[k];
+    if (!same_shape) {
+        char b1[RT_SHAPE_BUF], b2[RT_SHAPE_BUF];
+        return rt_err(e, KILN_ESHAPE, "cannot copy an array of shape %s into shape %s",
+                      rt_fmt_shape(b1, sizeof b1, src->rank, src->shape),
+                      rt_fmt_shape(b2, sizeof b2, dst->rank, dst->shape));
+    }
+    if (src->size == 0)
+        return KILN_OK;
+    const char *slo, *shi, *dlo, *dhi;
+    rt_array_extent(src, &slo, &shi);
+    rt_array_extent(dst, &dlo, &dhi);
+    bool overlap = (uintptr_t)slo < (uintptr_t)dhi && (uintptr_t)dlo < (uintptr_t)shi;
+    if (!overlap) {
+        rt_copy_elems(src, dst);
+        return KILN_OK;
+    }
+    /* Overlapping: read everything before writing anything. */
+    kiln_array *tmp = NULL;
+    kiln_status s = rt_array_alloc(e, src->dtype, src->rank, src->shape, KILN_ORDER_C, false, &tmp);
+    if (s != KILN_OK)
+        return s;
+    rt_copy_elems(src, tmp);
+    rt_copy_elems(tmp, dst);
+    kiln_array_release(tmp);
+    return KILN_OK;
+}
