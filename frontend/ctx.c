@@ -74,11 +74,13 @@ kiln_status kiln_errcode(const kiln_ctx *ctx)
     return s;
 }
 
+/* The message buffer is the context's: like sqlite3_errmsg, the pointer is
+ * meaningful until the next failing call on ctx from any thread. */
 const char *kiln_errmsg(const kiln_ctx *ctx)
 {
     if (!ctx)
         return "NULL context";
-    return ctx->env->code == KILN_OK ? "" : ctx->env->msg;
+    return kiln_errcode(ctx) == KILN_OK ? "" : ctx->env->msg;
 }
 
 void kiln_clear_error(kiln_ctx *ctx)

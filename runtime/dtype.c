@@ -11,7 +11,7 @@
  * bits == 8 * size (storage bits: bool is stored as one byte holding 0/1).
  * kiln_dtype_from_name accepts NumPy's unambiguous spellings only
  * (canonical names, one-letter typecodes with a byte count, "double",
- * "float" (as C's float), "bool", "?", "b1"); platform-dependent aliases
+ * "float" (float64, as NumPy's np.dtype("float")), "bool", "?", "b1"); platform-dependent aliases
  * ("int", "long", "intp", ...) and big-endian codes are rejected.
  */
 #include "runtime/rt.h"
@@ -62,10 +62,8 @@ int kiln_dtype_from_name(const char *name)
     for (int t = 0; t < KILN_DTYPE_COUNT; t++)
         if (strcmp(name, rt_dtypes[t].name) == 0)
             return t;
-    if (strcmp(name, "double") == 0)
-        return KILN_FLOAT64;
-    if (strcmp(name, "float") == 0)
-        return KILN_FLOAT32;
+    if (strcmp(name, "double") == 0 || strcmp(name, "float") == 0)
+        return KILN_FLOAT64; /* NumPy: np.dtype("float") is float64 */
     if (strcmp(name, "?") == 0)
         return KILN_BOOL;
     /* Typecode with byte count: "f8", "<i4", "|u1", "=b1". A byte-order

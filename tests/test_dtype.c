@@ -69,7 +69,7 @@ static void test_parse_aliases(void **state)
         int t;
     } ok[] = {
         {"f8", KILN_FLOAT64},   {"double", KILN_FLOAT64}, {"<f8", KILN_FLOAT64},
-        {"=f8", KILN_FLOAT64},  {"f4", KILN_FLOAT32},     {"float", KILN_FLOAT32},
+        {"=f8", KILN_FLOAT64},  {"f4", KILN_FLOAT32},     {"float", KILN_FLOAT64},
         {"<f4", KILN_FLOAT32},  {"i1", KILN_INT8},        {"i2", KILN_INT16},
         {"i4", KILN_INT32},     {"<i4", KILN_INT32},      {"i8", KILN_INT64},
         {"u1", KILN_UINT8},     {"|u1", KILN_UINT8},      {"u2", KILN_UINT16},
