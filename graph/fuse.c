@@ -1,0 +1,886 @@
+/*
+ * graph/fuse.c — the fusion planner: roots -> kernels (see plan.h).
+ *
+ *   1. collect every node reachable from the roots (ids ascending are a
+ *      topological order);
+ *   2. decide which outputs must be computed into a temporary: an output
+ *      whose bytes overlap an input array, unless the plan is one fused
+ *      kernel and the input is read element for element where the output
+ *      is written (in-place `x = x*2`);
+ *   3. FUSED: one kernel per group of roots with one shape, over the nodes
+ *      reachable from that group; UNFUSED: one kernel per non-leaf node,
+ *      reading its inputs' temporaries, writing its own;
+ *   4. per kernel, the loop nest (pl_geometry): drop extent-1 dims, flip
+ *      dims every operand walks backwards, order dims by stride, coalesce,
+ *      classify strides.
+ *
+ * Invariants: kernels are in dependency order; a temporary is written by
+ * exactly one kernel before any kernel reads it; every value's inputs are
+ * earlier values; an input that is one element broadcast everywhere is a
+ * parameter (read at launch), never an operand. Planning allocates only
+ * from the plan's arena, which starts in a caller-provided buffer.
+ */
+#include "graph/plan.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- arena ---------------------------------------------------------------- */
+
+struct gr_arena_chunk {
+    gr_arena_chunk *next;
+    size_t size;
+};
+
+enum { PL_ALIGN = 16, PL_CHUNK = 16384 };
+#define PL_HDR (((sizeof(gr_arena_chunk)) + PL_ALIGN - 1) & ~(size_t)(PL_ALIGN - 1))
+
+void gr_plan_init(gr_plan *p, rt_env *env, void *buf, size_t cap)
+{
+    memset(p, 0, sizeof *p);
+    p->env = env;
+    if (buf && cap >= PL_ALIGN) {
+        uintptr_t b = ((uintptr_t)buf + PL_ALIGN - 1) & ~(uintptr_t)(PL_ALIGN - 1);
+        p->cur = (char *)b;
+        p->end = (char *)buf + cap;
+    }
+}
+
+void gr_plan_free(gr_plan *p)
+{
+    gr_arena_chunk *c = p->chunks;
+    while (c) {
+        gr_arena_chunk *next = c->next;
+        rt_free(p->env, c, c->size);
+        c = next;
+    }
+    p->chunks = NULL;
+    p->cur = p->end = NULL;
+}
+
+/* n bytes, 16-aligned, zeroed; NULL on OOM (recorded). */
+static void *pl_alloc(gr_plan *p, size_t n)
+{
+    n = (n + PL_ALIGN - 1) & ~(size_t)(PL_ALIGN - 1);
+    if (!p->cur || (size_t)(p->end - p->cur) < n) {
+        size_t size = n + PL_HDR > PL_CHUNK ? n + PL_HDR : PL_CHUNK;
+        gr_arena_chunk *c = rt_malloc(p->env, size);
+        if (!c) {
+            rt_err(p->env, KILN_ENOMEM, "out of memory planning kernels");
+            return NULL;
+        }
+        c->next = p->chunks;
+        c->size = size;
+        p->chunks = c;
+        p->cur = (char *)c + PL_HDR;
+        p->end = (char *)c + size;
+    }
+    void *r = p->cur;
+    p->cur += n;
+    memset(r, 0, n);
+    return r;
+}
+
+#define PL_NEW(p, T, n) ((T *)pl_alloc((p), sizeof(T) * (size_t)(n)))
+
+/* ---- node collection ------------------------------------------------------ */
+
+/* The nodes reachable from some roots, ascending (= topological). */
+typedef struct pl_nodes {
+    gr_id *id;
+    int n;
+} pl_nodes;
+
+static int pl_cmp_id(const void *a, const void *b)
+{
+    gr_id x = *(const gr_id *)a, y = *(const gr_id *)b;
+    return (x > y) - (x < y);
+}
+
+/* Index of id in the sorted list, or -1. */
+static int pl_find(const pl_nodes *ns, gr_id id)
+{
+    int lo = 0, hi = ns->n - 1;
+    while (lo <= hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (ns->id[mid] == id)
+            return mid;
+        if (ns->id[mid] < id)
+            lo = mid + 1;
+        else
+            hi = mid - 1;
+    }
+    return -1;
+}
+
+/* Depth-first walk with an explicit stack and an open-addressing visited
+ * set; both grow by doubling inside the arena. */
+static kiln_status pl_collect(gr_plan *p, const gr_graph *g, size_t nroots, const gr_id *roots,
+                              const int *pick, int npick, pl_nodes *out)
+{
+    size_t cap = 16, mask, n = 0, sp = 0, scap = 16;
+    gr_id *set = PL_NEW(p, gr_id, cap), *list = PL_NEW(p, gr_id, cap), *stack = PL_NEW(p, gr_id, scap);
+    if (!set || !list || !stack)
+        return KILN_ENOMEM;
+    memset(set, 0xff, cap * sizeof *set);
+    size_t nr = pick ? (size_t)npick : nroots;
+    for (size_t i = 0; i < nr; i++) {
+        if (sp == scap) {
+            gr_id *s2 = PL_NEW(p, gr_id, scap * 2);
+            if (!s2)
+                return KILN_ENOMEM;
+            memcpy(s2, stack, sp * sizeof *stack);
+            stack = s2;
+            scap *= 2;
+        }
+        stack[sp++] = roots[pick ? (size_t)pick[i] : i];
+    }
+    while (sp) {
+        gr_id id = stack[--sp];
+        mask = cap - 1;
+        size_t h = (id * UINT32_C(2654435761)) & mask;
+        while (set[h] != GR_NONE && set[h] != id)
+            h = (h + 1) & mask;
+        if (set[h] == id)
+            continue;
+        set[h] = id;
+        list[n++] = id;
+        if (2 * n >= cap) { /* grow set and list */
+            size_t ncap = cap * 2;
+            gr_id *s2 = PL_NEW(p, gr_id, ncap), *l2 = PL_NEW(p, gr_id, ncap);
+            if (!s2 || !l2)
+                return KILN_ENOMEM;
+            memset(s2, 0xff, ncap * sizeof *s2);
+            for (size_t k = 0; k < n; k++) {
+                size_t h2 = (list[k] * UINT32_C(2654435761)) & (ncap - 1);
+                while (s2[h2] != GR_NONE)
+                    h2 = (h2 + 1) & (ncap - 1);
+                s2[h2] = list[k];
+            }
+            memcpy(l2, list, n * sizeof *list);
+            set = s2;
+            list = l2;
+            cap = ncap;
+        }
+        const gr_node *nd = gr_node_at(g, id);
+        int ar = gr_ops[nd->op].arity;
+        for (int k = 0; k < ar && k < GR_MAX_INPUTS; k++) {
+            if (nd->in[k] == GR_NONE)
+                continue;
+            if (sp == scap) {
+                gr_id *s2 = PL_NEW(p, gr_id, scap * 2);
+                if (!s2)
+                    return KILN_ENOMEM;
+                memcpy(s2, stack, sp * sizeof *stack);
+                stack = s2;
+                scap *= 2;
+            }
+            stack[sp++] = nd->in[k];
+        }
+    }
+    qsort(list, n, sizeof *list, pl_cmp_id);
+    out->id = list;
+    out->n = (int)n;
+    if (n > UINT16_MAX - 2 * nroots - 8)
+        return rt_err(p->env, KILN_EINTERNAL, "expression too large for one kernel (%zu nodes)", n);
+    return KILN_OK;
+}
+
+/* ---- strides, broadcasting, overlap ------------------------------------------ */
+
+/* Strides of an array of rank ra / shape sh / strides st broadcast into the
+ * kernel shape S of rank r (NumPy's right alignment; a broadcast axis has
+ * stride 0). */
+static void pl_bcast(int r, const int64_t *S, int ra, const int64_t *sh, const int64_t *st,
+                     int64_t *out)
+{
+    for (int d = 0; d < r; d++) {
+        int j = d - (r - ra);
+        out[d] = (j < 0 || (sh[j] == 1 && S[d] != 1)) ? 0 : st[j];
+    }
+}
+
+static bool pl_all_zero(int r, const int64_t *S, const int64_t *st)
+{
+    for (int d = 0; d < r; d++)
+        if (S[d] > 1 && st[d] != 0)
+            return false;
+    return true;
+}
+
+static bool pl_overlap(const kiln_array *a, const kiln_array *b)
+{
+    if (a->size == 0 || b->size == 0)
+        return false;
+    const char *alo, *ahi, *blo, *bhi;
+    rt_array_extent(a, &alo, &ahi);
+    rt_array_extent(b, &blo, &bhi);
+    return alo < bhi && blo < ahi;
+}
+
+/* True if input `in`, broadcast to out's shape, reads each element exactly
+ * where out writes it (so reading then writing in one iteration is safe). */
+static bool pl_same_positions(const kiln_array *in, const kiln_array *out)
+{
+    if (in->data != out->data || rt_dtypes[in->dtype].size != rt_dtypes[out->dtype].size ||
+        in->rank > out->rank)
+        return false;
+    int64_t st[KILN_MAX_RANK];
+    pl_bcast(out->rank, out->shape, in->rank, in->shape, in->strides, st);
+    for (int d = 0; d < out->rank; d++)
+        if (out->shape[d] > 1 && st[d] != out->strides[d])
+            return false;
+    return true;
+}
+
+/* ---- kernel builder ----------------------------------------------------------- */
+
+typedef struct pl_kb {
+    gr_plan *p;
+    gr_kernel *k;
+    int r;                      /* kernel (iteration) rank before geometry */
+    int64_t S[KILN_MAX_RANK];   /* kernel shape */
+    int64_t (*st)[KILN_MAX_RANK]; /* per operand, strides in kernel dims */
+    int cap_ops, cap_vals, cap_params;
+} pl_kb;
+
+static kiln_status kb_init(pl_kb *b, gr_plan *p, gr_kernel *k, int r, const int64_t *S,
+                           int max_vals, int max_ops)
+{
+    memset(b, 0, sizeof *b);
+    b->p = p;
+    b->k = k;
+    b->r = r;
+    memcpy(b->S, S, (size_t)r * sizeof *S);
+    b->cap_vals = max_vals;
+    b->cap_params = max_vals;
+    b->cap_ops = max_ops;
+    k->vals = PL_NEW(p, gr_kval, max_vals);
+    k->params = PL_NEW(p, gr_param, max_vals);
+    k->ops = PL_NEW(p, gr_operand, max_ops);
+    b->st = pl_alloc(p, sizeof *b->st * (size_t)max_ops);
+    if (!k->vals || !k->params || !k->ops || !b->st)
+        return KILN_ENOMEM;
+    return KILN_OK;
+}
+
+static int kb_val(pl_kb *b, uint16_t op, kiln_dtype dtype, uint16_t arg, int nin, const int *in)
+{
+    gr_kernel *k = b->k;
+    gr_kval *v = &k->vals[k->nvals];
+    v->op = op;
+    v->dtype = (uint8_t)dtype;
+    v->arg = arg;
+    v->nin = (uint8_t)nin;
+    for (int j = 0; j < nin; j++)
+        v->in[j] = (uint16_t)in[j];
+    return k->nvals++;
+}
+
+static int kb_param(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, rt_scalar value)
+{
+    gr_kernel *k = b->k;
+    gr_param *q = &k->params[k->nparams];
+    q->dtype = (uint8_t)dtype;
+    q->src = src;
+    q->node = node;
+    if (dtype == KILN_BOOL) { /* canonical: the word is 0 or 1 */
+        bool t = value.b;
+        memset(&value, 0, sizeof value);
+        value.u = t ? 1 : 0;
+    }
+    q->value = value;
+    return kb_val(b, GR_OP_SCALAR, dtype, k->nparams++, 0, NULL);
+}
+
+/* An array-valued input (user array or temporary of that geometry): a load
+ * of a new operand, or a parameter if it is one element broadcast. */
+static int kb_input(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, int ra,
+                    const int64_t *shape, const int64_t *strides)
+{
+    int64_t st[KILN_MAX_RANK];
+    pl_bcast(b->r, b->S, ra, shape, strides, st);
+    if (pl_all_zero(b->r, b->S, st)) {
+        rt_scalar z;
+        memset(&z, 0, sizeof z);
+        return kb_param(b, node, dtype, src, z);
+    }
+    gr_kernel *k = b->k;
+    int o = k->nops++;
+    gr_operand *op = &k->ops[o];
+    op->src = src;
+    op->node = node;
+    op->dtype = (uint8_t)dtype;
+    op->is_out = false;
+    memcpy(b->st[o], st, sizeof st);
+    return kb_val(b, GR_OP_INPUT, dtype, (uint16_t)o, 0, NULL);
+}
+
+/* Outputs must be added before any input (operands: outputs first). */
+static void kb_output(pl_kb *b, gr_id root, kiln_dtype dtype, gr_src src, const int64_t *strides)
+{
+    gr_kernel *k = b->k;
+    int o = k->nops++;
+    k->nout++;
+    gr_operand *op = &k->ops[o];
+    op->src = src;
+    op->node = root;
+    op->dtype = (uint8_t)dtype;
+    op->is_out = true;
+    memcpy(b->st[o], strides, (size_t)b->r * sizeof *strides);
+}
+
+/* ---- loop geometry ------------------------------------------------------------- */
+
+/* Votes whether loop dim a should run inside dim b: operands whose strides
+ * in both are nonzero vote for the smaller one. */
+static int pl_vote(const pl_kb *b, int a, int c)
+{
+    int vote = 0;
+    for (int o = 0; o < b->k->nops; o++) {
+        int64_t sa = llabs(b->st[o][a]), sc = llabs(b->st[o][c]);
+        if (sa == 0 || sc == 0)
+            continue;
+        vote += (sa < sc) - (sa > sc);
+    }
+    return vote;
+}
+
+static gr_sclass pl_class(int64_t stride, int64_t esz)
+{
+    if (stride == 0)
+        return GR_SC_ZERO;
+    if (stride == esz)
+        return GR_SC_UNIT;
+    if (stride == -esz)
+        return GR_SC_RUNIT;
+    return GR_SC_OTHER;
+}
+
+static kiln_status pl_geometry(pl_kb *b)
+{
+    gr_plan *p = b->p;
+    gr_kernel *k = b->k;
+    int nops = k->nops;
+    int dims[KILN_MAX_RANK], nd = 0;
+    for (int d = 0; d < b->r; d++)
+        if (b->S[d] != 1)
+            dims[nd++] = d;
+    /* flip dims that every operand walks backwards (or not at all) */
+    for (int i = 0; i < nd; i++) {
+        int d = dims[i];
+        bool any_neg = false, all_le = true;
+        for (int o = 0; o < nops; o++) {
+            any_neg |= b->st[o][d] < 0;
+            all_le &= b->st[o][d] <= 0;
+        }
+        if (any_neg && all_le)
+            for (int o = 0; o < nops; o++) {
+                k->ops[o].offset += (b->S[d] - 1) * b->st[o][d];
+                b->st[o][d] = -b->st[o][d];
+            }
+    }
+    /* order: insertion sort, outermost first; a dim moves inward past
+     * another only if the operands vote it has the smaller strides (ties
+     * keep C order) */
+    for (int i = 1; i < nd; i++) {
+        for (int j = i; j > 0 && pl_vote(b, dims[j - 1], dims[j]) > 0; j--) {
+            int t = dims[j];
+            dims[j] = dims[j - 1];
+            dims[j - 1] = t;
+        }
+    }
+    /* coalesce outer dim a into inner dim c when every operand has
+     * stride(a) == stride(c) * extent(c) */
+    int64_t ext[KILN_MAX_RANK];
+    int64_t (*ls)[KILN_MAX_RANK] = pl_alloc(p, sizeof *ls * (size_t)(nops ? nops : 1));
+    if (!ls)
+        return KILN_ENOMEM;
+    int R = 0;
+    for (int i = 0; i < nd; i++) {
+        int d = dims[i];
+        if (R > 0) {
+            bool merge = true;
+            for (int o = 0; o < nops && merge; o++)
+                merge = ls[o][R - 1] == b->st[o][d] * b->S[d];
+            if (merge) {
+                ext[R - 1] *= b->S[d];
+                for (int o = 0; o < nops; o++)
+                    ls[o][R - 1] = b->st[o][d];
+                continue;
+            }
+        }
+        ext[R] = b->S[d];
+        for (int o = 0; o < nops; o++)
+            ls[o][R] = b->st[o][d];
+        R++;
+    }
+    if (R == 0) { /* one element: a rank-1 loop of extent 1 */
+        ext[0] = 1;
+        for (int o = 0; o < nops; o++)
+            ls[o][0] = 0;
+        R = 1;
+    }
+    k->rank = R;
+    memcpy(k->extent, ext, (size_t)R * sizeof *ext);
+    k->strides = PL_NEW(p, int64_t, (size_t)(nops ? nops : 1) * (size_t)R);
+    k->data = PL_NEW(p, char *, nops ? nops : 1);
+    k->pvals = PL_NEW(p, rt_scalar, k->nparams ? k->nparams : 1);
+    if (!k->strides || !k->data || !k->pvals)
+        return KILN_ENOMEM;
+    for (int o = 0; o < nops; o++) {
+        int64_t esz = (int64_t)rt_dtypes[k->ops[o].dtype].size;
+        for (int d = 0; d < R; d++) {
+            k->strides[o * R + d] = ls[o][d];
+            k->ops[o].sclass[d] = (uint8_t)pl_class(ls[o][d], esz);
+        }
+    }
+    return KILN_OK;
+}
+
+/* ---- the plan ---------------------------------------------------------------------- */
+
+typedef struct pl_ctx {
+    gr_plan *p;
+    const gr_graph *g;
+    bool fused;
+    size_t n;
+    const gr_id *roots;
+    kiln_array *const *outs;
+    int *redirect;   /* [n]: temp index computing outs[i], or -1 */
+    bool *inplace;   /* [n]: output i is read in place by its kernel */
+    bool outs_overlap; /* two outputs share bytes */
+    pl_nodes all;
+} pl_ctx;
+
+static int pl_new_temp(gr_plan *p, kiln_dtype dtype, int rank, const int64_t *shape)
+{
+    int t = p->ntemps++;
+    gr_temp *tm = &p->temps[t];
+    tm->dtype = dtype;
+    tm->rank = rank;
+    memcpy(tm->shape, shape, (size_t)rank * sizeof *shape);
+    tm->first_def = -1;
+    tm->last_use = -1;
+    return t;
+}
+
+static int64_t pl_size(int rank, const int64_t *shape)
+{
+    int64_t s = 1;
+    for (int d = 0; d < rank; d++)
+        s *= shape[d];
+    return s;
+}
+
+/* The source, geometry of a materialized value: an output array or a temp. */
+static gr_src pl_src_array(kiln_array *a)
+{
+    gr_src s = {a, -1};
+    return s;
+}
+
+static gr_src pl_src_temp(int t)
+{
+    gr_src s = {NULL, t};
+    return s;
+}
+
+static void pl_temp_strides(const gr_temp *t, int64_t *st)
+{
+    rt_contiguous_strides(t->dtype, t->rank, t->shape, KILN_ORDER_C, st);
+}
+
+static void pl_use(gr_plan *p, gr_src s, int kernel)
+{
+    if (s.temp >= 0 && p->temps[s.temp].last_use < kernel && p->temps[s.temp].last_use != INT32_MAX)
+        p->temps[s.temp].last_use = kernel;
+}
+
+/* Output i's destination and its strides in its own shape. */
+static gr_src pl_out_src(pl_ctx *c, size_t i, int64_t *st)
+{
+    int t = c->redirect[i];
+    if (t >= 0) {
+        pl_temp_strides(&c->p->temps[t], st);
+        return pl_src_temp(t);
+    }
+    memcpy(st, c->outs[i]->strides, (size_t)c->outs[i]->rank * sizeof *st);
+    return pl_src_array(c->outs[i]);
+}
+
+static kiln_status pl_finish_kernel(pl_ctx *c, pl_kb *b, int kidx)
+{
+    gr_kernel *k = b->k;
+    for (int o = 0; o < k->nops; o++) {
+        if (k->ops[o].is_out) {
+            if (k->ops[o].src.temp >= 0 && c->p->temps[k->ops[o].src.temp].first_def < 0)
+                c->p->temps[k->ops[o].src.temp].first_def = kidx;
+        } else {
+            pl_use(c->p, k->ops[o].src, kidx);
+        }
+    }
+    for (int q = 0; q < k->nparams; q++)
+        pl_use(c->p, k->params[q].src, kidx);
+    /* noalias holds unless an output is read in place or outputs overlap */
+    k->noalias = !c->outs_overlap;
+    for (int o = 0; o < k->nops; o++)
+        for (size_t i = 0; i < c->n; i++)
+            if (k->ops[o].is_out && k->ops[o].src.array == c->outs[i] && c->inplace[i])
+                k->noalias = false;
+    return pl_geometry(b);
+}
+
+/* FUSED: one kernel for the roots in pick[0..npick), all of shape (r, S). */
+static kiln_status pl_fused_kernel(pl_ctx *c, const int *pick, int npick, const pl_nodes *ns)
+{
+    gr_plan *p = c->p;
+    const gr_graph *g = c->g;
+    const gr_node *r0 = gr_node_at(g, c->roots[pick[0]]);
+    if (pl_size(r0->rank, r0->shape) == 0)
+        return KILN_OK; /* nothing to compute */
+    int kidx = p->nkernels++;
+    gr_kernel *k = &p->kernels[kidx];
+    pl_kb b;
+    kiln_status s = kb_init(&b, p, k, r0->rank, r0->shape, ns->n, ns->n + npick);
+    if (s != KILN_OK)
+        return s;
+    k->out_val = PL_NEW(p, uint16_t, npick);
+    int *vof = PL_NEW(p, int, ns->n);
+    if (!k->out_val || !vof)
+        return KILN_ENOMEM;
+    for (int j = 0; j < npick; j++) {
+        int64_t st[KILN_MAX_RANK];
+        gr_src src = pl_out_src(c, (size_t)pick[j], st);
+        kb_output(&b, c->roots[pick[j]], (kiln_dtype)gr_node_at(g, c->roots[pick[j]])->dtype,
+                  src, st);
+    }
+    for (int i = 0; i < ns->n; i++) {
+        const gr_node *nd = gr_node_at(g, ns->id[i]);
+        switch (nd->op) {
+        case GR_OP_INPUT: {
+            kiln_array *a = nd->a.array;
+            vof[i] = kb_input(&b, ns->id[i], a->dtype, pl_src_array(a), a->rank, a->shape,
+                              a->strides);
+            break;
+        }
+        case GR_OP_SCALAR: {
+            gr_src none = {NULL, -1};
+            vof[i] = kb_param(&b, ns->id[i], (kiln_dtype)nd->dtype, none, nd->a.scalar);
+            break;
+        }
+        case GR_OP_ERROR:
+            return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", ns->id[i]);
+        default: {
+            int in[GR_MAX_INPUTS], ar = gr_ops[nd->op].arity;
+            for (int j = 0; j < ar; j++) {
+                int at = pl_find(ns, nd->in[j]);
+                if (at < 0 || at >= i)
+                    return rt_err(p->env, KILN_EINTERNAL, "node %u: input %u out of order",
+                                  ns->id[i], nd->in[j]);
+                in[j] = vof[at];
+            }
+            vof[i] = kb_val(&b, nd->op, (kiln_dtype)nd->dtype, 0, ar, in);
+            break;
+        }
+        }
+    }
+    for (int j = 0; j < npick; j++)
+        k->out_val[j] = (uint16_t)vof[pl_find(ns, c->roots[pick[j]])];
+    return pl_finish_kernel(c, &b, kidx);
+}
+
+/* UNFUSED: where each node's value lives once computed. */
+typedef struct pl_loc {
+    gr_src src;
+    bool done;
+} pl_loc;
+
+/* The value of node id read by the kernel being built: a user input, a
+ * constant, or an earlier kernel's result. */
+static int pl_unfused_input(pl_ctx *c, pl_kb *b, const pl_loc *loc, gr_id id)
+{
+    const gr_node *nd = gr_node_at(c->g, id);
+    if (nd->op == GR_OP_INPUT) {
+        kiln_array *a = nd->a.array;
+        return kb_input(b, id, a->dtype, pl_src_array(a), a->rank, a->shape, a->strides);
+    }
+    if (nd->op == GR_OP_SCALAR) {
+        gr_src none = {NULL, -1};
+        return kb_param(b, id, (kiln_dtype)nd->dtype, none, nd->a.scalar);
+    }
+    const pl_loc *l = &loc[pl_find(&c->all, id)];
+    int64_t st[KILN_MAX_RANK];
+    if (l->src.temp >= 0)
+        pl_temp_strides(&c->p->temps[l->src.temp], st);
+    else
+        memcpy(st, l->src.array->strides, sizeof st);
+    return kb_input(b, id, (kiln_dtype)nd->dtype, l->src, nd->rank, nd->shape, st);
+}
+
+static kiln_status pl_unfused(pl_ctx *c)
+{
+    gr_plan *p = c->p;
+    const gr_graph *g = c->g;
+    pl_loc *loc = PL_NEW(p, pl_loc, c->all.n);
+    if (!loc)
+        return KILN_ENOMEM;
+    /* roots' nodes live in their (first) output */
+    for (size_t i = 0; i < c->n; i++) {
+        pl_loc *l = &loc[pl_find(&c->all, c->roots[i])];
+        if (l->done)
+            continue;
+        int64_t st[KILN_MAX_RANK];
+        l->src = pl_out_src(c, i, st);
+        l->done = true;
+    }
+    for (int i = 0; i < c->all.n; i++) {
+        gr_id id = c->all.id[i];
+        const gr_node *nd = gr_node_at(g, id);
+        bool leaf = gr_ops[nd->op].arity == 0;
+        if (nd->op == GR_OP_ERROR)
+            return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", id);
+        if (!loc[i].done) {
+            if (leaf)
+                continue; /* read directly by consumers */
+            loc[i].src = pl_src_temp(pl_new_temp(p, (kiln_dtype)nd->dtype, nd->rank, nd->shape));
+            loc[i].done = true;
+        }
+        if (pl_size(nd->rank, nd->shape) == 0)
+            continue;
+        /* outputs: the node's location plus every other root naming it */
+        int nouts = 0;
+        for (size_t r = 0; r < c->n; r++)
+            nouts += c->roots[r] == id;
+        int kidx = p->nkernels++;
+        gr_kernel *k = &p->kernels[kidx];
+        pl_kb b;
+        kiln_status s = kb_init(&b, p, k, nd->rank, nd->shape, GR_MAX_INPUTS + 1,
+                                GR_MAX_INPUTS + (nouts ? nouts : 1));
+        if (s != KILN_OK)
+            return s;
+        k->out_val = PL_NEW(p, uint16_t, nouts ? nouts : 1);
+        if (!k->out_val)
+            return KILN_ENOMEM;
+        int64_t st[KILN_MAX_RANK];
+        if (nouts == 0) {
+            pl_temp_strides(&p->temps[loc[i].src.temp], st);
+            kb_output(&b, id, (kiln_dtype)nd->dtype, loc[i].src, st);
+        } else {
+            for (size_t r = 0; r < c->n; r++) {
+                if (c->roots[r] != id)
+                    continue;
+                gr_src src = pl_out_src(c, r, st);
+                kb_output(&b, id, (kiln_dtype)nd->dtype, src, st);
+            }
+        }
+        int v;
+        if (leaf) { /* a root that is an input or a scalar: a copy */
+            v = pl_unfused_input(c, &b, loc, id);
+        } else {
+            int in[GR_MAX_INPUTS], ar = gr_ops[nd->op].arity;
+            for (int j = 0; j < ar; j++) {
+                in[j] = -1;
+                for (int q = 0; q < j; q++) /* x + x: one operand */
+                    if (nd->in[q] == nd->in[j])
+                        in[j] = in[q];
+                if (in[j] < 0)
+                    in[j] = pl_unfused_input(c, &b, loc, nd->in[j]);
+            }
+            v = kb_val(&b, nd->op, (kiln_dtype)nd->dtype, 0, ar, in);
+        }
+        for (int o = 0; o < k->nout; o++)
+            k->out_val[o] = (uint16_t)v;
+        if ((s = pl_finish_kernel(c, &b, kidx)) != KILN_OK)
+            return s;
+    }
+    return KILN_OK;
+}
+
+kiln_status gr_plan_build(gr_plan *p, const gr_graph *g, bool fused, size_t n, const gr_id *roots,
+                          kiln_array *const *outs)
+{
+    pl_ctx c;
+    memset(&c, 0, sizeof c);
+    c.p = p;
+    c.g = g;
+    c.fused = fused;
+    c.n = n;
+    c.roots = roots;
+    c.outs = outs;
+    kiln_status s = pl_collect(p, g, n, roots, NULL, 0, &c.all);
+    if (s != KILN_OK)
+        return s;
+    c.redirect = PL_NEW(p, int, n);
+    c.inplace = PL_NEW(p, bool, n);
+    int *group = PL_NEW(p, int, n);
+    /* capacity: unfused makes at most one temp per node plus one per
+     * output; fused one kernel per root */
+    p->temps = PL_NEW(p, gr_temp, (size_t)c.all.n + n);
+    p->kernels = PL_NEW(p, gr_kernel, (size_t)c.all.n + n);
+    if (!c.redirect || !c.inplace || !group || !p->temps || !p->kernels)
+        return KILN_ENOMEM;
+
+    /* groups of roots with one shape (FUSED) */
+    int ngroups = 0;
+    for (size_t i = 0; i < n; i++) {
+        const gr_node *ri = gr_node_at(g, roots[i]);
+        group[i] = -1;
+        for (size_t j = 0; j < i && group[i] < 0; j++) {
+            const gr_node *rj = gr_node_at(g, roots[j]);
+            if (rj->rank == ri->rank &&
+                memcmp(rj->shape, ri->shape, (size_t)ri->rank * sizeof *ri->shape) == 0)
+                group[i] = group[j];
+        }
+        if (group[i] < 0)
+            group[i] = ngroups++;
+    }
+
+    /* outputs that overlap inputs (or, for in-place safety, each other) */
+    for (size_t i = 0; i < n; i++) {
+        c.redirect[i] = -1;
+        kiln_array *o = outs[i];
+        bool must = false, touches = false;
+        for (int j = 0; j < c.all.n && !must; j++) {
+            const gr_node *nd = gr_node_at(g, c.all.id[j]);
+            if (nd->op != GR_OP_INPUT || !pl_overlap(nd->a.array, o))
+                continue;
+            touches = true;
+            must = !fused || ngroups > 1 || !pl_same_positions(nd->a.array, o);
+        }
+        for (size_t j = 0; j < n; j++)
+            if (j != i && outs[j] != o && pl_overlap(outs[j], o))
+                c.outs_overlap = true;
+        if (must && o->size > 0)
+            c.redirect[i] = pl_new_temp(p, o->dtype, o->rank, o->shape);
+        if (must && o->size > 0) {
+            p->temps[c.redirect[i]].copy_to = o;
+            p->temps[c.redirect[i]].last_use = INT32_MAX;
+        }
+        c.inplace[i] = touches && !must;
+    }
+
+    if (!fused)
+        return pl_unfused(&c);
+
+    int *pick = PL_NEW(p, int, n);
+    if (!pick)
+        return KILN_ENOMEM;
+    for (int gi = 0; gi < ngroups; gi++) {
+        int np = 0;
+        for (size_t i = 0; i < n; i++)
+            if (group[i] == gi)
+                pick[np++] = (int)i;
+        pl_nodes ns = c.all;
+        if (ngroups > 1 && (s = pl_collect(p, g, n, roots, pick, np, &ns)) != KILN_OK)
+            return s;
+        if ((s = pl_fused_kernel(&c, pick, np, &ns)) != KILN_OK)
+            return s;
+    }
+    return KILN_OK;
+}
+
+/* ---- launch binding ---------------------------------------------------------- */
+
+static char *pl_src_data(const gr_plan *p, gr_src s)
+{
+    if (s.array)
+        return s.array->data;
+    const kiln_array *a = p->temps[s.temp].array;
+    return a ? a->data : NULL;
+}
+
+int64_t gr_kernel_bind(gr_kernel *k, const gr_plan *p)
+{
+    for (int o = 0; o < k->nops; o++)
+        k->data[o] = pl_src_data(p, k->ops[o].src) + k->ops[o].offset;
+    for (int q = 0; q < k->nparams; q++) {
+        const gr_param *pm = &k->params[q];
+        if (pm->src.array || pm->src.temp >= 0) {
+            rt_scalar v = rt_load((kiln_dtype)pm->dtype, pl_src_data(p, pm->src));
+            if (pm->dtype == KILN_BOOL) {
+                bool t = v.b;
+                memset(&v, 0, sizeof v);
+                v.u = t ? 1 : 0;
+            }
+            k->pvals[q] = v;
+        } else {
+            k->pvals[q] = pm->value;
+        }
+    }
+    k->args.data = k->data;
+    k->args.extent = k->extent;
+    k->args.strides = k->strides;
+    k->args.params = k->pvals;
+    int64_t size = 1;
+    for (int d = 0; d < k->rank; d++)
+        size *= k->extent[d];
+    return size;
+}
+
+/* ---- dump ---------------------------------------------------------------------- */
+
+static const char *const pl_class_name[] = {"zero", "unit", "runit", "other"};
+
+static void pl_dump_src(const gr_plan *p, gr_src s, FILE *f)
+{
+    if (s.array)
+        fprintf(f, "array %p", (void *)s.array);
+    else if (s.temp >= 0)
+        fprintf(f, "temp t%d", s.temp);
+    else
+        fprintf(f, "const");
+    (void)p;
+}
+
+void gr_plan_dump(const gr_plan *p, FILE *f)
+{
+    fprintf(f, "plan: %d kernel(s), %d temporar%s\n", p->nkernels, p->ntemps,
+            p->ntemps == 1 ? "y" : "ies");
+    for (int t = 0; t < p->ntemps; t++) {
+        const gr_temp *tm = &p->temps[t];
+        char sh[128];
+        fprintf(f, "  t%d: %s%s written by k%d, last read by k%d%s\n", t,
+                kiln_dtype_name(tm->dtype), rt_fmt_shape(sh, sizeof sh, tm->rank, tm->shape),
+                tm->first_def, tm->last_use == INT32_MAX ? -1 : tm->last_use,
+                tm->copy_to ? ", copied to an output" : "");
+    }
+    for (int ki = 0; ki < p->nkernels; ki++) {
+        const gr_kernel *k = &p->kernels[ki];
+        fprintf(f, "kernel %d: rank %d extents", ki, k->rank);
+        for (int d = 0; d < k->rank; d++)
+            fprintf(f, " %lld", (long long)k->extent[d]);
+        fprintf(f, "%s\n", k->noalias ? ", noalias" : "");
+        for (int o = 0; o < k->nops; o++) {
+            const gr_operand *op = &k->ops[o];
+            fprintf(f, "  %s%d %s node %u (", op->is_out ? "out" : "in", o,
+                    kiln_dtype_name((kiln_dtype)op->dtype), op->node);
+            pl_dump_src(p, op->src, f);
+            fprintf(f, ") strides");
+            for (int d = 0; d < k->rank; d++)
+                fprintf(f, " %lld:%s", (long long)k->strides[o * k->rank + d],
+                        pl_class_name[op->sclass[d]]);
+            fprintf(f, "\n");
+        }
+        for (int q = 0; q < k->nparams; q++) {
+            fprintf(f, "  p%d %s node %u (", q, kiln_dtype_name((kiln_dtype)k->params[q].dtype),
+                    k->params[q].node);
+            pl_dump_src(p, k->params[q].src, f);
+            fprintf(f, ")\n");
+        }
+        for (int v = 0; v < k->nvals; v++) {
+            const gr_kval *kv = &k->vals[v];
+            fprintf(f, "  v%d = %s.%s", v, gr_ops[kv->op].name,
+                    kiln_dtype_name((kiln_dtype)kv->dtype));
+            if (kv->op == GR_OP_INPUT)
+                fprintf(f, " in%d", kv->arg);
+            else if (kv->op == GR_OP_SCALAR)
+                fprintf(f, " p%d", kv->arg);
+            for (int j = 0; j < kv->nin; j++)
+                fprintf(f, " v%d", kv->in[j]);
+            fprintf(f, "\n");
+        }
+        for (int o = 0; o < k->nout; o++)
+            fprintf(f, "  out%d <- v%d\n", o, k->out_val[o]);
+    }
+}

@@ -1,0 +1,375 @@
+/*
+ * jit/engine.c — LLVM setup and compiling one kernel to native code.
+ *
+ * Process-wide, once (pthread_once, before any engine touches LLVM):
+ *   native target + asm printer, the command-line option
+ *   -vector-library=LIBMVEC-X86 (exactly this spelling; see the facts
+ *   note), and dlopen("libmvec.so.1", RTLD_NOW|RTLD_GLOBAL) so the JIT's
+ *   process-symbol lookup finds _ZGVdN4v_sin & co. These are process
+ *   state by nature (LLVM's options are global); kiln sets nothing else.
+ * Per engine: an ORC LLJIT whose target machine is the host CPU with its
+ *   features, the runtime helpers defined as absolute symbols in its main
+ *   JITDylib, and a second TargetMachine for the pass pipeline.
+ * Per compile (jit_compile, under the engine's compile lock: LLVM-C cannot
+ *   add modules to one LLJIT from two threads): a fresh LLVMContext,
+ *   lower -> verify -> optimize (default<O3>) -> add to the LLJIT under
+ *   its own resource tracker -> look the symbol up (this runs codegen).
+ *   Evicting a kernel removes its tracker, freeing its code.
+ *
+ * Invariants: everything created here is disposed of here (jit_free), so
+ * a process that creates and frees contexts does not grow; an LLVM error
+ * is returned as text, never printed, never fatal.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE /* dlopen flags; llvm-config may define it too */
+#endif
+#include "jit/internal.h"
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/LLJIT.h>
+#include <llvm-c/Orc.h>
+#include <llvm-c/Support.h>
+#include <llvm-c/Target.h>
+
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- process-wide setup ------------------------------------------------------ */
+
+static pthread_once_t jit_once = PTHREAD_ONCE_INIT;
+static bool jit_ok;       /* written once under jit_once */
+static bool jit_mvec;     /* libmvec loaded: vector variants resolvable */
+
+static void jit_global_init(void)
+{
+    if (LLVMInitializeNativeTarget() || LLVMInitializeNativeAsmPrinter())
+        return;
+    /* libmvec first: without it, a vectorized loop's _ZGVdN4v_* calls
+     * would not link, so the option is set only when the library is here.
+     * The handle is kept for the life of the process (never dlclose'd:
+     * kernels may call into it until exit). */
+    jit_mvec = dlopen("libmvec.so.1", RTLD_NOW | RTLD_GLOBAL) != NULL;
+    if (jit_mvec) {
+        const char *argv[] = {"kiln", "-vector-library=LIBMVEC-X86"};
+        LLVMParseCommandLineOptions(2, argv, "kiln JIT");
+    }
+    jit_ok = true;
+}
+
+static uint64_t jit_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void jit_errmsg(LLVMErrorRef e, const char *what, char *why, size_t cap)
+{
+    char *m = LLVMGetErrorMessage(e);
+    snprintf(why, cap, "%s: %s", what, m);
+    LLVMDisposeErrorMessage(m);
+}
+
+/* ORC reports some errors (a symbol that does not resolve while
+ * materializing) to the session instead of the caller, by default on
+ * stderr. A library never prints: the caller's lookup fails anyway and
+ * records why. */
+static void jit_quiet_reporter(void *ctx, LLVMErrorRef e)
+{
+    (void)ctx;
+    LLVMConsumeError(e);
+}
+
+/* The vector function ABI the host supports best (libmvec's variants). */
+static void jit_pick_vabi(jit_target *t, const char *features)
+{
+    memset(t, 0, sizeof *t);
+    if (!jit_mvec)
+        return;
+    if (strstr(features, "+avx512f")) {
+        t->vabi_isa = 'e';
+        t->vlen_f64 = 8;
+        t->vlen_f32 = 16;
+    } else if (strstr(features, "+avx2")) {
+        t->vabi_isa = 'd';
+        t->vlen_f64 = 4;
+        t->vlen_f32 = 8;
+    } else if (strstr(features, "+sse4.1")) {
+        t->vabi_isa = 'b';
+        t->vlen_f64 = 2;
+        t->vlen_f32 = 4;
+    }
+}
+
+static LLVMTargetMachineRef jit_host_tm(const char *triple, const char *cpu, const char *features)
+{
+    LLVMTargetRef target;
+    char *err = NULL;
+    if (LLVMGetTargetFromTriple(triple, &target, &err)) {
+        LLVMDisposeMessage(err);
+        return NULL;
+    }
+    return LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault,
+                                   LLVMRelocDefault, LLVMCodeModelJITDefault);
+}
+
+/* ---- engine lifetime -------------------------------------------------------- */
+
+jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
+{
+    pthread_once(&jit_once, jit_global_init);
+    if (!jit_ok || !env || !counters)
+        return NULL;
+    jit_engine *j = rt_calloc(env, 1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->env = env;
+    j->counters = counters;
+    j->lru.next = j->lru.prev = &j->lru;
+    atomic_init(&j->limit, 1024);
+    j->opt.pipeline = "default<O3>";
+    j->opt.interleave = true;
+    j->opt.unroll = true;
+    j->opt.slp = true;
+    if (pthread_mutex_init(&j->compile_lock, NULL) != 0) {
+        rt_free(env, j, sizeof *j);
+        return NULL;
+    }
+    if (pthread_mutex_init(&j->cache_lock, NULL) != 0) {
+        pthread_mutex_destroy(&j->compile_lock);
+        rt_free(env, j, sizeof *j);
+        return NULL;
+    }
+    char *triple = LLVMGetDefaultTargetTriple();
+    char *cpu = LLVMGetHostCPUName();
+    char *features = LLVMGetHostCPUFeatures();
+    LLVMTargetMachineRef jtm = jit_host_tm(triple, cpu, features);
+    j->tm = jit_host_tm(triple, cpu, features);
+    jit_pick_vabi(&j->target, features);
+    snprintf(j->desc, sizeof j->desc, "%s %s; vector ABI %c (f64 x%d, f32 x%d)%s", triple, cpu,
+             j->target.vabi_isa ? j->target.vabi_isa : '-', j->target.vlen_f64,
+             j->target.vlen_f32, jit_mvec ? "; libmvec" : "; no libmvec");
+    LLVMDisposeMessage(triple);
+    LLVMDisposeMessage(cpu);
+    LLVMDisposeMessage(features);
+    if (!jtm || !j->tm) {
+        if (jtm)
+            LLVMDisposeTargetMachine(jtm);
+        goto fail;
+    }
+    LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
+    /* takes ownership of jtm; the builder takes ownership of the JTMB */
+    LLVMOrcLLJITBuilderSetJITTargetMachineBuilder(
+        b, LLVMOrcJITTargetMachineBuilderCreateFromTargetMachine(jtm));
+    LLVMOrcLLJITRef jit;
+    LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, b); /* consumes b */
+    if (e) {
+        LLVMConsumeError(e);
+        goto fail;
+    }
+    j->lljit = jit;
+    j->dylib = LLVMOrcLLJITGetMainJITDylib(jit);
+    LLVMOrcExecutionSessionSetErrorReporter(LLVMOrcLLJITGetExecutionSession(jit),
+                                            jit_quiet_reporter, NULL);
+    /* runtime helpers by name: the IR stays free of addresses, so an
+     * object file of it is valid in another process (persistent cache) */
+    LLVMOrcCSymbolMapPair pairs[16];
+    int n = jit_nhelpers < 16 ? jit_nhelpers : 16;
+    for (int i = 0; i < n; i++) {
+        pairs[i].Name = LLVMOrcLLJITMangleAndIntern(jit, jit_helpers[i].name);
+        pairs[i].Sym.Address = (LLVMOrcJITTargetAddress)(uintptr_t)jit_helpers[i].addr;
+        pairs[i].Sym.Flags.GenericFlags = LLVMJITSymbolGenericFlagsExported |
+                                          LLVMJITSymbolGenericFlagsCallable;
+        pairs[i].Sym.Flags.TargetFlags = 0;
+    }
+    LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, (size_t)n);
+    if ((e = LLVMOrcJITDylibDefine(j->dylib, mu))) {
+        LLVMConsumeError(e);
+        LLVMOrcDisposeMaterializationUnit(mu);
+        goto fail;
+    }
+    return j;
+fail:
+    jit_free(j);
+    return NULL;
+}
+
+void jit_free(jit_engine *j)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->compile_lock);
+    jit_cache_clear(j);
+    pthread_mutex_unlock(&j->compile_lock);
+    if (j->lljit) {
+        LLVMErrorRef e = LLVMOrcDisposeLLJIT(j->lljit);
+        if (e)
+            LLVMConsumeError(e);
+    }
+    if (j->tm)
+        LLVMDisposeTargetMachine(j->tm);
+    for (int s = 0; s < JIT_STAGE_COUNT; s++)
+        rt_free(j->env, j->last[s], j->last_cap[s]);
+    pthread_mutex_destroy(&j->compile_lock);
+    pthread_mutex_destroy(&j->cache_lock);
+    rt_free(j->env, j, sizeof *j);
+}
+
+const char *jit_host_desc(const jit_engine *j) { return j ? j->desc : ""; }
+
+/* ---- debugging ---------------------------------------------------------------- */
+
+void jit_debug_capture(jit_engine *j, bool on)
+{
+    pthread_mutex_lock(&j->compile_lock);
+    j->capture = on;
+    pthread_mutex_unlock(&j->compile_lock);
+}
+
+void jit_debug_fail_next(jit_engine *j, int n)
+{
+    pthread_mutex_lock(&j->compile_lock);
+    j->fail_next = n;
+    pthread_mutex_unlock(&j->compile_lock);
+}
+
+size_t jit_debug_last(jit_engine *j, jit_stage stage, char *buf, size_t cap)
+{
+    if (!j || stage < 0 || stage >= JIT_STAGE_COUNT)
+        return 0;
+    pthread_mutex_lock(&j->compile_lock);
+    const char *s = j->last[stage];
+    size_t len = s ? strlen(s) : 0;
+    if (buf && cap) {
+        size_t n = len < cap - 1 ? len : cap - 1;
+        if (n)
+            memcpy(buf, s, n);
+        buf[n] = '\0';
+    }
+    pthread_mutex_unlock(&j->compile_lock);
+    return len;
+}
+
+static void jit_keep(jit_engine *j, jit_stage stage, const char *text, size_t len)
+{
+    if (j->last_cap[stage] < len + 1) {
+        rt_free(j->env, j->last[stage], j->last_cap[stage]);
+        j->last_cap[stage] = 0;
+        j->last[stage] = rt_malloc(j->env, len + 1);
+        if (!j->last[stage])
+            return;
+        j->last_cap[stage] = len + 1;
+    }
+    memcpy(j->last[stage], text, len);
+    j->last[stage][len] = '\0';
+}
+
+static void jit_keep_module(jit_engine *j, jit_stage stage, LLVMModuleRef M)
+{
+    char *s = LLVMPrintModuleToString(M);
+    jit_keep(j, stage, s, strlen(s));
+    LLVMDisposeMessage(s);
+}
+
+static void jit_keep_asm(jit_engine *j, LLVMModuleRef M)
+{
+    /* codegen mutates the module: emit from a clone */
+    LLVMModuleRef c = LLVMCloneModule(M);
+    LLVMMemoryBufferRef mb = NULL;
+    char *err = NULL;
+    if (!LLVMTargetMachineEmitToMemoryBuffer(j->tm, c, LLVMAssemblyFile, &err, &mb)) {
+        jit_keep(j, JIT_STAGE_ASM, LLVMGetBufferStart(mb), LLVMGetBufferSize(mb));
+        LLVMDisposeMemoryBuffer(mb);
+    } else {
+        LLVMDisposeMessage(err);
+    }
+    LLVMDisposeModule(c);
+}
+
+/* ---- compiling one kernel -------------------------------------------------------- */
+
+int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_fn *fn,
+                void **tracker, bool *cacheable, char *why, size_t why_cap)
+{
+    uint64_t t0 = jit_now_ns();
+    *fn = NULL;
+    *tracker = NULL;
+    *cacheable = true;
+    if (j->fail_next > 0) {
+        j->fail_next--;
+        snprintf(why, why_cap, "compile of %s failed: forced by jit_debug_fail_next", name);
+        return -1;
+    }
+    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
+    LLVMContextRef c = LLVMOrcThreadSafeContextGetContext(tsc);
+    LLVMModuleRef M = LLVMModuleCreateWithNameInContext(name, c);
+    char *triple = LLVMGetTargetMachineTriple(j->tm);
+    LLVMSetTarget(M, triple);
+    LLVMDisposeMessage(triple);
+    LLVMTargetDataRef dl = LLVMCreateTargetDataLayout(j->tm);
+    LLVMSetModuleDataLayout(M, dl);
+    LLVMDisposeTargetData(dl);
+
+    char lwhy[200] = "";
+    if (jit_lower(j->env, M, k, name, &j->target, lwhy, sizeof lwhy) != 0) {
+        snprintf(why, why_cap, "cannot lower %s: %s", name, lwhy);
+        *cacheable = strstr(lwhy, "out of memory") == NULL;
+        goto fail_module;
+    }
+    char *verr = NULL;
+    if (LLVMVerifyModule(M, LLVMReturnStatusAction, &verr)) {
+        snprintf(why, why_cap, "invalid IR for %s: %.150s", name, verr ? verr : "");
+        LLVMDisposeMessage(verr);
+        goto fail_module;
+    }
+    LLVMDisposeMessage(verr);
+    if (j->capture)
+        jit_keep_module(j, JIT_STAGE_IR, M);
+    if (jit_optimize(M, j->tm, &j->opt, why, why_cap) != 0)
+        goto fail_module;
+    if (j->capture) {
+        jit_keep_module(j, JIT_STAGE_OPT, M);
+        jit_keep_asm(j, M);
+    }
+
+    LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(j->dylib);
+    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(M, tsc);
+    LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps it alive */
+    LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModuleWithRT(j->lljit, rt, tsm); /* consumes tsm */
+    LLVMOrcExecutorAddress addr = 0;
+    if (!e)
+        e = LLVMOrcLLJITLookup(j->lljit, &addr, name);
+    if (e || !addr) {
+        if (e)
+            jit_errmsg(e, "LLJIT", why, why_cap);
+        else
+            snprintf(why, why_cap, "LLJIT: %s has no address", name);
+        jit_discard(j, rt);
+        return -1;
+    }
+    *fn = (rt_kernel_fn)(uintptr_t)addr;
+    *tracker = rt;
+    jit_count(j, KILN_COUNTER_COMPILES, 1);
+    jit_count(j, KILN_COUNTER_COMPILE_NS, jit_now_ns() - t0);
+    return 0;
+
+fail_module:
+    LLVMDisposeModule(M);
+    LLVMOrcDisposeThreadSafeContext(tsc);
+    return -1;
+}
+
+void jit_discard(jit_engine *j, void *tracker)
+{
+    (void)j;
+    if (!tracker)
+        return;
+    LLVMErrorRef e = LLVMOrcResourceTrackerRemove(tracker);
+    if (e)
+        LLVMConsumeError(e);
+    LLVMOrcReleaseResourceTracker(tracker);
+}

@@ -1,0 +1,92 @@
+/*
+ * jit/internal.h — what the files of jit/ share: the LLVM-facing pieces
+ * (lowering, optimization) and the engine record. Included only by jit/.
+ */
+#ifndef KILN_JIT_INTERNAL_H
+#define KILN_JIT_INTERNAL_H
+
+#include "jit/jit.h"
+
+#include <llvm-c/Core.h>
+#include <llvm-c/TargetMachine.h>
+
+/* lower.c: builds, in module M (whose context it uses), the kernel
+ * `void name(const rt_kargs *, int64_t begin, int64_t end)` computing k.
+ * Returns 0, or -1 with why filled (an op or dtype it does not lower). */
+int jit_lower(rt_env *env, LLVMModuleRef M, const gr_kernel *k, const char *name,
+              const jit_target *t, char *why, size_t why_cap);
+
+/* The runtime helpers the generated code calls by name (resolved to their
+ * addresses by the engine): floor division, remainder, integer power. */
+typedef struct jit_helper {
+    const char *name;
+    void *addr;
+} jit_helper;
+extern const jit_helper jit_helpers[];
+extern const int jit_nhelpers;
+
+/* opt.c: runs the optimization pipeline on M for tm. Returns 0 or -1 with
+ * why filled. */
+typedef struct jit_opt_config {
+    const char *pipeline; /* "default<O3>" */
+    bool interleave, unroll, slp;
+} jit_opt_config;
+int jit_optimize(LLVMModuleRef M, LLVMTargetMachineRef tm, const jit_opt_config *cfg, char *why,
+                 size_t why_cap);
+
+/* ---- the engine ------------------------------------------------------------
+ * Lock order: compile_lock before cache_lock, never the reverse. */
+struct jit_entry {
+    uint64_t hash;
+    uint8_t *sig;
+    size_t siglen;
+    rt_kernel_fn fn;       /* NULL: a cached failure (why says what) */
+    void *tracker;         /* LLVMOrcResourceTrackerRef owning the code */
+    atomic_int pins;       /* > 0: running somewhere, not evictable */
+    jit_entry *hnext;      /* hash chain */
+    jit_entry *prev, *next; /* LRU list, most recent first */
+    char name[96];
+    char why[200];
+};
+
+struct jit_engine {
+    rt_env *env;
+    atomic_ullong *counters;
+    /* LLVM side (engine.c), under compile_lock */
+    pthread_mutex_t compile_lock;
+    void *lljit;           /* LLVMOrcLLJITRef */
+    void *dylib;           /* LLVMOrcJITDylibRef */
+    LLVMTargetMachineRef tm; /* for the pass pipeline and asm dumps */
+    jit_target target;
+    jit_opt_config opt;
+    unsigned serial;
+    bool capture;
+    char *last[JIT_STAGE_COUNT];
+    size_t last_cap[JIT_STAGE_COUNT];
+    int fail_next;
+    char desc[512];
+    /* the cache (cache.c), under cache_lock */
+    pthread_mutex_t cache_lock;
+    jit_entry **table;
+    size_t tcap, count, live;
+    jit_entry lru;         /* sentinel */
+    atomic_size_t limit;
+};
+
+/* engine.c: compiles k as a kernel named name. On success *fn and
+ * *tracker are set; on failure why is filled and *cacheable says whether
+ * the failure is deterministic (cache it) or transient (out of memory).
+ * Caller holds compile_lock. */
+int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_fn *fn,
+                void **tracker, bool *cacheable, char *why, size_t why_cap);
+/* engine.c: frees a kernel's code. Caller holds compile_lock. */
+void jit_discard(jit_engine *j, void *tracker);
+/* cache.c: releases every entry (engine teardown). */
+void jit_cache_clear(jit_engine *j);
+
+static inline void jit_count(jit_engine *j, kiln_counter c, uint64_t v)
+{
+    atomic_fetch_add_explicit(&j->counters[c], v, memory_order_relaxed);
+}
+
+#endif /* KILN_JIT_INTERNAL_H */

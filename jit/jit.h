@@ -1,0 +1,71 @@
+/*
+ * jit/jit.h — the JIT engine as the frontend sees it: kernels in, native
+ * function pointers out, cached by signature. jit/ is the only layer that
+ * includes llvm-c; this header does not, so frontend/ stays LLVM-free.
+ *
+ *   jit_new        one engine per context: an ORC LLJIT for the host CPU
+ *                  (process-wide LLVM setup runs once, before any engine);
+ *   jit_get        signature -> cache hit, or lower -> O3 -> native code;
+ *                  returns the kernel PINNED: it is not evicted until
+ *                  jit_release, so a thread may run it while another
+ *                  thread compiles and evicts;
+ *   jit_free       releases every kernel and the LLJIT.
+ *
+ * Thread safety: every function may be called from several threads on
+ * one engine. Cache lookups take a short lock; compilation is serialized
+ * per engine (LLVM-C cannot add modules to one LLJIT concurrently: see
+ * ../shared/notes/llvm-c-facts.md). Counters are the context's
+ * (KILN_COUNTER_COMPILES, CACHE_HITS, CACHE_MISSES, COMPILE_NS,
+ * KERNELS_LIVE, EVICTIONS), updated atomically.
+ */
+#ifndef KILN_JIT_H
+#define KILN_JIT_H
+
+#include "graph/plan.h"
+#include "runtime/kernel.h"
+
+typedef struct jit_engine jit_engine;
+typedef struct jit_entry jit_entry;
+
+/* A new engine, or NULL if LLVM cannot target this host (the context then
+ * interprets). counters points at the context's KILN_COUNTER_COUNT
+ * counters and must outlive the engine. */
+jit_engine *jit_new(rt_env *env, atomic_ullong *counters);
+void jit_free(jit_engine *j); /* NULL is a no-op; no kernel may be pinned */
+
+/* LRU bound on live kernels (>= 1; default 1024). Lowering it evicts
+ * unpinned kernels at once. */
+void jit_set_cache_limit(jit_engine *j, size_t max_kernels);
+size_t jit_cache_limit(const jit_engine *j);
+
+/* The compiled kernel for k, pinned. NULL when it cannot be compiled (an
+ * op not lowered, an LLVM error, the test hook): why then says so, and
+ * the failure is cached too, so the next lookup falls back at once. */
+jit_entry *jit_get(jit_engine *j, const gr_kernel *k, char *why, size_t why_cap);
+rt_kernel_fn jit_entry_fn(const jit_entry *e);
+const char *jit_entry_name(const jit_entry *e); /* "k0007_fused_add_mul_f64_r1" */
+void jit_release(jit_entry *e); /* unpins; NULL is a no-op */
+
+/* ---- introspection for tests and dumps ----------------------------------
+ * With capture on, each compile keeps the text of its IR before and after
+ * optimization and its assembly (costs one more codegen per compile). */
+typedef enum jit_stage { JIT_STAGE_IR, JIT_STAGE_OPT, JIT_STAGE_ASM, JIT_STAGE_COUNT } jit_stage;
+void jit_debug_capture(jit_engine *j, bool on);
+/* Copies the last compiled kernel's text of that stage into buf (NUL
+ * terminated, truncated to cap) and returns its full length; 0 if none. */
+size_t jit_debug_last(jit_engine *j, jit_stage stage, char *buf, size_t cap);
+/* Test hook: the next n compilations fail (as an LLVM error would). */
+void jit_debug_fail_next(jit_engine *j, int n);
+/* "znver3 +avx2,... vector ABI d, f64 x4, f32 x8" for reports. */
+const char *jit_host_desc(const jit_engine *j);
+
+/* ---- inside jit/ ------------------------------------------------------- */
+
+/* What lower.c needs to know about the host (filled by engine.c). */
+typedef struct jit_target {
+    char vabi_isa;   /* x86 vector function ABI ISA letter: 'b' 'c' 'd' 'e', 0 = none */
+    int vlen_f64;    /* libmvec lanes for double and float in that ISA */
+    int vlen_f32;
+} jit_target;
+
+#endif /* KILN_JIT_H */
