@@ -77,7 +77,8 @@ extern "C" {
     X(ESCOPE, "scopes ended out of order")                                     \
     X(EJIT, "JIT compilation failed")                                          \
     X(EIO, "input/output error")                                               \
-    X(EINTERNAL, "internal error")
+    X(EINTERNAL, "internal error")                                             \
+    X(ESYNTAX, "syntax error in an expression string or a file header")
 
 typedef enum kiln_status {
 #define KILN_X_(name, desc) KILN_##name,
@@ -388,7 +389,9 @@ KILN_API kiln_expr kiln_cast(kiln_expr x, kiln_dtype dtype);
 KILN_API kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs,
                            const kiln_expr *args);
 
-/* Inspecting an expression (computes nothing). */
+/* Inspecting an expression (computes nothing). For an error, stale or NULL
+ * handle, kiln_expr_dtype gives KILN_DTYPE_COUNT, kiln_expr_rank -1 and
+ * kiln_expr_shape the handle's status. */
 KILN_API kiln_status kiln_expr_status(kiln_expr e); /* KILN_OK or the error */
 KILN_API kiln_dtype kiln_expr_dtype(kiln_expr e);
 KILN_API int kiln_expr_rank(kiln_expr e);
@@ -414,6 +417,121 @@ KILN_API kiln_status kiln_eval_into(kiln_expr e, kiln_array *out);
  * created are released and their slots reset to NULL. */
 KILN_API kiln_status kiln_eval_many(kiln_ctx *ctx, kiln_mode mode, size_t n,
                                     const kiln_expr *exprs, kiln_array **outs);
+
+/* ------------------------------------------------------------------ */
+/* Expression strings                                                  */
+/* ------------------------------------------------------------------ */
+/* kiln_parse builds, from a numexpr-style string, the same DAG the
+ * constructors above build: "where(x > 0, x, 0.01*x)" is the expression of
+ * the README's example. docs/EXPRESSIONS.md has the grammar; in short:
+ *
+ *   precedence, loosest first (Python's):
+ *     < <= > >= == !=    comparisons (not chained: "a < b < c" is an error)
+ *     |   ^   &          bitwise (logical on bool): bitwise_or/xor/and
+ *     << >>              left_shift, right_shift
+ *     + -                add, subtract
+ *     * / // %           multiply, divide, floor_divide, remainder
+ *     - + ~   (unary)    negative, (identity), invert
+ *     **                 power, right-associative; binds tighter than a
+ *                        unary minus on its left: -2**2 == -4
+ *     f(...) x[...] x.T rec.field   calls, subscripts, attributes
+ *   literals: 3, 0x1f, 0o17, 0b101, 2.5, 1e-3, True, False, inf, nan, pi —
+ *     weak scalars (kiln_i64 / kiln_f64 / kiln_bool): they take the dtype of
+ *     the array they meet (NEP 50);
+ *   calls: every elementwise op by its NumPy name or alias (kiln_op: sin,
+ *     arctan2, where, clip, minimum, isfinite, abs, ...); casts by dtype name:
+ *     float32(x), int64(x), bool(x), ...;
+ *   views of named arrays: x[1:], x[::-1], x[1:3, ::2], x[:, None],
+ *     x[..., 0], x[-1], x.T, and record fields rec.temperature or
+ *     rec['temperature'] (a bound record array, see kiln_binding). Views
+ *     apply to named arrays only; a subscript on a computed value is an
+ *     error (for now). Indices and slice bounds are integer literals.
+ *
+ * Names: a name used as a value is an input (inputs shadow inf, nan and
+ * pi); a name that is called is a function. Bound names must be Python
+ * identifiers other than True, False and None, and distinct.
+ *
+ * Returns the expression, or an error handle (sticky, as every
+ * constructor's). Errors found by the parser (bad token, unknown name,
+ * wrong argument count, misplaced view, ...) are KILN_ESYNTAX; errors from
+ * building the DAG (shapes that do not broadcast, a dtype an op rejects,
+ * an index out of range) keep their status. Either way kiln_errmsg() names
+ * the problem, shows the source line with a caret under the position, and
+ * for an unknown name lists the known names, closest first; for a wrong
+ * argument count it gives the expected and the given counts. Any string is
+ * safe to pass: the parser never crashes, and nests at most 100 deep.
+ * The arrays are retained by the expression (as kiln_input does), not by
+ * the call. */
+KILN_API kiln_expr kiln_parse(kiln_ctx *ctx, const char *src, size_t nnames,
+                              const char *const *names, kiln_array *const *arrays);
+
+/* One field of a record array: name, byte offset inside the record, dtype
+ * (as one field of a NumPy structured dtype). The name is NUL-terminated. */
+#define KILN_FIELD_NAME_MAX 64
+typedef struct kiln_field {
+    char name[KILN_FIELD_NAME_MAX];
+    int64_t offset;
+    kiln_dtype dtype;
+} kiln_field;
+
+/* A name bound to an array for kiln_parse_bindings. With nfields > 0 the
+ * array is a record array (see kiln_array_field: uint8 or int8, the last
+ * axis the record's bytes) and fields its layout: the expression then sees
+ * the array without its byte axis, as NumPy shows a structured array, and
+ * selects fields with rec.name or rec['name']. Each field must fit inside
+ * the record; field names must be distinct. fields is read during the call
+ * only. */
+typedef struct kiln_binding {
+    const char *name;
+    kiln_array *array;
+    const kiln_field *fields; /* NULL when nfields == 0 */
+    size_t nfields;
+} kiln_binding;
+
+/* kiln_parse with bindings (and record layouts). */
+KILN_API kiln_expr kiln_parse_bindings(kiln_ctx *ctx, const char *src, size_t nbindings,
+                                       const kiln_binding *bindings);
+
+/* ------------------------------------------------------------------ */
+/* .npy files                                                          */
+/* ------------------------------------------------------------------ */
+/* NumPy's .npy format, versions 1.0, 2.0 and 3.0, C or Fortran order.
+ *
+ * Loading: every kiln dtype ('|b1', '<i1'..'<i8', '<u1'..'<u8', '<f4',
+ * '<f8'; '|' and '=' read as native). A big-endian file ('>f8') is
+ * converted: its data is read and byte-swapped into a new buffer. A
+ * structured dtype whose fields all have kiln dtypes (padding allowed; no
+ * nested or subarray fields) loads as a record array: uint8 of shape
+ * (*shape, itemsize), whose fields kiln_npy_load_records reports. Data of
+ * at least KILN_NPY_MMAP_MIN bytes whose native layout allows it is
+ * memory-mapped, not read: the array then refers to a private,
+ * copy-on-write mapping of the file (writes to the array never reach the
+ * file) that is unmapped when its last view is released; smaller data is
+ * read into a fresh 64-byte-aligned buffer. Bool data is normalized to 0/1.
+ *
+ * Errors, never a crash or a wrong array: a file that cannot be opened or
+ * read, or ends before its header or data does: KILN_EIO; a bad magic
+ * string, unknown version, or a header dict that is not exactly NumPy's
+ * ('descr', 'fortran_order', 'shape') or longer than 10000 bytes (NumPy's
+ * own limit): KILN_ESYNTAX; a dtype kiln lacks ('<c16', '<f2', 'O', '<U5',
+ * '|S3', datetimes, nested records): KILN_EDTYPE; rank above KILN_MAX_RANK:
+ * KILN_ERANK; a shape whose size overflows: KILN_EOVERFLOW. *out is NULL
+ * on entry and set only on success. */
+#define KILN_NPY_MMAP_MIN ((size_t)1 << 20)
+KILN_API kiln_status kiln_npy_load(kiln_ctx *ctx, const char *path, kiln_array **out);
+/* kiln_npy_load that also reports a structured file's fields: fields[0..
+ * *nfields) (0 for a plain array). If the file has more than max_fields
+ * fields, nothing is loaded, *nfields is the count needed and the status
+ * is KILN_EINVAL. fields may be NULL when max_fields is 0. A field name
+ * longer than KILN_FIELD_NAME_MAX - 1 bytes is KILN_EINVAL. */
+KILN_API kiln_status kiln_npy_load_records(kiln_ctx *ctx, const char *path, kiln_array **out,
+                                           kiln_field *fields, size_t max_fields,
+                                           size_t *nfields);
+/* Writes a as a version 1.0 .npy file, byte for byte as NumPy's np.save
+ * would (header padded to 64 bytes), little-endian, C order (any strides
+ * are gathered). On failure the partial file is removed; the error is
+ * recorded on a's context. */
+KILN_API kiln_status kiln_npy_save(const kiln_array *a, const char *path);
 
 #ifdef __cplusplus
 }
