@@ -461,7 +461,9 @@ JL_OP(SIGN)
     if (jl_flt(t)) {
         LLVMValueRef gt = LLVMBuildFCmp(L->b, LLVMRealOGT, a[0], jl_zero(L, t), "");
         LLVMValueRef lt = LLVMBuildFCmp(L->b, LLVMRealOLT, a[0], jl_zero(L, t), "");
-        LLVMValueRef r = LLVMBuildSelect(L->b, lt, jl_fltc(L, t, -1.0), a[0], "");
+        LLVMValueRef z = LLVMBuildFCmp(L->b, LLVMRealOEQ, a[0], jl_zero(L, t), "");
+        LLVMValueRef r = LLVMBuildSelect(L->b, z, jl_zero(L, t), a[0], ""); /* ±0 -> +0 */
+        r = LLVMBuildSelect(L->b, lt, jl_fltc(L, t, -1.0), r, "");
         return LLVMBuildSelect(L->b, gt, jl_fltc(L, t, 1.0), r, "");
     }
     if (!jl_sgn(t)) {
