@@ -3,6 +3,7 @@
  * over 10M doubles, evaluated fused by kiln; prints a checksum of y and the
  * time of the first (compiling) and a cached evaluation.
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime */
 #include <kiln.h>
 
 #include <stdio.h>
