@@ -23,11 +23,13 @@
  *     libm ops through the float or double libm function;
  *   - floor_divide, remainder, integer power: rt_floordiv_*, rt_remainder_*,
  *     rt_power_* (division by zero gives 0 for integers, never traps);
- *   - minimum(a, b) = isnan(a) ? a : (a < b ? a : b), maximum with >:
- *     NaN propagates, and on equal values (-0.0 vs +0.0 too) the result is
- *     b, as NumPy's x86 loops (minpd/maxpd) and x86's minsd/maxsd give;
- *     fmin(a, b) = isnan(b) ? a : (a < b ? a : b), fmax with >: a NaN
- *     operand is ignored (NaN only if both are);
+ *   - minimum/maximum propagate NaN (a's if both are NaN); fmin/fmax
+ *     ignore a NaN operand (NaN only if both are: a's). Otherwise the
+ *     smaller/larger value, with -0.0 < +0.0 (IEEE 754-2019 minimum and
+ *     maximum; LLVM's llvm.minimum/llvm.maximum). The order of zeros is
+ *     what makes the four ops commutative (GR_F_COMM lets CSE swap their
+ *     inputs): a positional tie rule (NumPy's x86 loops return b on ties,
+ *     its scalar code a) would change with the node ids;
  *   - comparisons with NaN are false except not_equal;
  *   - sign: -1, 0, +1; for floats sign(NaN) = NaN and sign(±0) = +0.0
  *     (NumPy's loop: in > 0 ? 1 : in < 0 ? -1 : in == 0 ? 0 : in);
@@ -139,23 +141,37 @@ static rt_scalar ap_compare(gr_op op, kiln_dtype t, rt_scalar a, rt_scalar b)
     }
 }
 
-/* minimum (want_max false) or maximum: isnan(a) ? a : (a < b ? a : b).
- * NaN propagates (a's first); ties, including -0.0 vs +0.0, give b. */
-static rt_scalar ap_minmax(kiln_dtype t, rt_scalar a, rt_scalar b, bool want_max)
+/* The smaller (larger if want_max) of two non-NaN values; -0.0 < +0.0. */
+static rt_scalar ap_pick(kiln_dtype t, rt_scalar a, rt_scalar b, bool want_max)
 {
-    if (rt_dtypes[t].kind == RT_KIND_FLOAT && isnan(a.f))
-        return a;
-    int o = ap_order(t, a, b); /* 2 when b is NaN: b */
-    return (want_max ? o == 1 : o == -1) ? a : b;
+    int o = ap_order(t, a, b);
+    if (o == 0 && rt_dtypes[t].kind == RT_KIND_FLOAT && signbit(a.f) != signbit(b.f))
+        o = signbit(a.f) ? -1 : 1; /* zeros of both signs */
+    return (want_max ? o >= 0 : o <= 0) ? a : b;
 }
 
-/* fmin/fmax: isnan(b) ? a : (a < b ? a : b); a NaN operand is ignored. */
+/* minimum/maximum: a NaN operand propagates (a's first). */
+static rt_scalar ap_minmax(kiln_dtype t, rt_scalar a, rt_scalar b, bool want_max)
+{
+    if (rt_dtypes[t].kind == RT_KIND_FLOAT) {
+        if (isnan(a.f))
+            return a;
+        if (isnan(b.f))
+            return b;
+    }
+    return ap_pick(t, a, b, want_max);
+}
+
+/* fmin/fmax: a NaN operand is ignored (b's NaN first). */
 static rt_scalar ap_fminmax(kiln_dtype t, rt_scalar a, rt_scalar b, bool want_max)
 {
-    if (rt_dtypes[t].kind == RT_KIND_FLOAT && isnan(b.f))
-        return a;
-    int o = ap_order(t, a, b); /* 2 when a is NaN: b */
-    return (want_max ? o == 1 : o == -1) ? a : b;
+    if (rt_dtypes[t].kind == RT_KIND_FLOAT) {
+        if (isnan(b.f))
+            return a;
+        if (isnan(a.f))
+            return b;
+    }
+    return ap_pick(t, a, b, want_max);
 }
 
 static rt_scalar ap_shift(gr_op op, kiln_dtype t, rt_scalar a, rt_scalar b)
@@ -208,7 +224,11 @@ rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar 
     rt_kind kind = (rt_kind)rt_dtypes[t].kind;
     bool flt = kind == RT_KIND_FLOAT, sgn = kind == RT_KIND_INT, bol = kind == RT_KIND_BOOL;
     bool single = t == KILN_FLOAT32;
-    uint64_t ua = ap_raw(t, a), ub = ap_raw(t, b);
+    uint64_t ua = 0, ub = 0; /* integer kinds only: PRED/LOGIC args are not in t */
+    if (kind == RT_KIND_INT || kind == RT_KIND_UINT) {
+        ua = ap_raw(t, a);
+        ub = ap_raw(t, b);
+    }
     rt_kind in_kind = (rt_kind)rt_dtypes[in_t].kind;
 
     switch (op) {
