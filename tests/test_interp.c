@@ -22,6 +22,8 @@
 
 #include "testutil.h"
 
+#include "graph/graph.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -736,6 +738,82 @@ static void test_oom_every_allocation(void **state)
     }
 }
 
+/* ---- gr_interp directly: bindings and misuse ------------------------- */
+
+static kiln_array *rt_f64(rt_env *env, int64_t n, double first)
+{
+    kiln_array *a = NULL;
+    assert_int_equal(rt_array_alloc(env, KILN_FLOAT64, 1, &n, KILN_ORDER_C, false, &a), KILN_OK);
+    for (int64_t i = 0; i < n; i++)
+        ((double *)a->data)[i] = first + (double)i;
+    return a;
+}
+
+/* A bound node is read from its array, not computed (nor its inputs); a
+ * bound root is copied; a binding or output of the wrong geometry, a
+ * missing root, NULL arguments and an ERROR root are reported. */
+static void test_interp_bindings(void **state)
+{
+    (void)state;
+    rt_env *env = rt_env_new(NULL);
+    assert_non_null(env);
+    gr_graph *g = gr_graph_new(env);
+    assert_non_null(g);
+    kiln_array *x = rt_f64(env, 4, 1);      /* 1..4 */
+    kiln_array *bnd = rt_f64(env, 4, 10);   /* 10..13 */
+    kiln_array *out = rt_f64(env, 4, 0);
+    rt_scalar one;
+    memset(&one, 0, sizeof one);
+    one.f = 1;
+    gr_id ix = gr_input(g, x);
+    gr_id in1[2] = {ix, gr_scalar(g, KILN_FLOAT64, one, false)};
+    gr_id t1 = gr_op_make(g, GR_OP_ADD, 2, in1, KILN_FLOAT64);
+    gr_id in2[2] = {t1, t1};
+    gr_id t2 = gr_op_make(g, GR_OP_MULTIPLY, 2, in2, KILN_FLOAT64);
+    assert_int_not_equal(gr_node_at(g, t2)->op, GR_OP_ERROR);
+
+    assert_int_equal(gr_interp(g, env, 0, NULL, 1, &t2, &out), KILN_OK);
+    double w0[4] = {4, 9, 16, 25};
+    expect_values(out, 4, w0, "(x + 1)^2");
+
+    gr_binding b = {t1, bnd};
+    assert_int_equal(gr_interp(g, env, 1, &b, 1, &t2, &out), KILN_OK);
+    double w1[4] = {100, 121, 144, 169};
+    expect_values(out, 4, w1, "bound x + 1, squared");
+    assert_int_equal(gr_interp(g, env, 1, &b, 1, &t1, &out), KILN_OK);
+    double w2[4] = {10, 11, 12, 13};
+    expect_values(out, 4, w2, "a bound root");
+
+    /* misuse */
+    int64_t n3 = 3;
+    kiln_array *small = NULL, *ints = NULL;
+    assert_int_equal(rt_array_alloc(env, KILN_FLOAT64, 1, &n3, KILN_ORDER_C, false, &small), KILN_OK);
+    int64_t n4 = 4;
+    assert_int_equal(rt_array_alloc(env, KILN_INT64, 1, &n4, KILN_ORDER_C, false, &ints), KILN_OK);
+    gr_binding bad = {t1, small};
+    assert_int_equal(gr_interp(g, env, 1, &bad, 1, &t2, &out), KILN_EINTERNAL);
+    assert_int_equal(gr_interp(g, env, 0, NULL, 1, &t2, &ints), KILN_EINVAL);
+    assert_int_equal(gr_interp(g, env, 0, NULL, 1, &t2, &small), KILN_EINVAL);
+    gr_id missing = gr_count(g) + 5;
+    assert_int_equal(gr_interp(g, env, 0, NULL, 1, &missing, &out), KILN_EINTERNAL);
+    assert_int_equal(gr_interp(NULL, env, 0, NULL, 1, &t2, &out), KILN_ENULL);
+    assert_int_equal(gr_interp(g, env, 0, NULL, 1, NULL, &out), KILN_ENULL);
+    assert_int_equal(gr_interp(g, env, 0, NULL, 0, NULL, NULL), KILN_OK);
+    gr_id err = gr_error(g, KILN_EAXIS, "boom %d", 42);
+    assert_int_equal(gr_interp(g, env, 0, NULL, 1, &err, &out), KILN_EAXIS);
+    assert_non_null(strstr(env->msg, "boom 42"));
+    /* nothing was written by the failing calls */
+    expect_values(out, 4, w2, "untouched by failures");
+
+    kiln_array_release(small);
+    kiln_array_release(ints);
+    kiln_array_release(x);
+    kiln_array_release(bnd);
+    kiln_array_release(out);
+    gr_graph_free(g);
+    rt_env_release(env);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -752,6 +830,7 @@ int main(void)
         cmocka_unit_test(test_error_root),
         cmocka_unit_test(test_temporaries),
         cmocka_unit_test(test_oom_every_allocation),
+        cmocka_unit_test(test_interp_bindings),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
