@@ -28,8 +28,10 @@
  *     smaller/larger value, with -0.0 < +0.0 (IEEE 754-2019 minimum and
  *     maximum; LLVM's llvm.minimum/llvm.maximum). The order of zeros is
  *     what makes the four ops commutative (GR_F_COMM lets CSE swap their
- *     inputs): a positional tie rule (NumPy's x86 loops return b on ties,
- *     its scalar code a) would change with the node ids;
+ *     inputs): a positional tie rule (NumPy 1.24 on x86 returns b on ties;
+ *     it depends on the loop NumPy picks) would change with the node ids;
+ *   - which NaN (payload, sign) a NaN result carries is not specified:
+ *     tests match any NaN with any NaN;
  *   - comparisons with NaN are false except not_equal;
  *   - sign: -1, 0, +1; for floats sign(NaN) = NaN and sign(±0) = +0.0
  *     (NumPy's loop: in > 0 ? 1 : in < 0 ? -1 : in == 0 ? 0 : in);
