@@ -7,9 +7,10 @@
  *   note), and dlopen("libmvec.so.1", RTLD_NOW|RTLD_GLOBAL) so the JIT's
  *   process-symbol lookup finds _ZGVdN4v_sin & co. These are process
  *   state by nature (LLVM's options are global); kiln sets nothing else.
- * Per engine: an ORC LLJIT whose target machine is the host CPU with its
- *   features, the runtime helpers defined as absolute symbols in its main
- *   JITDylib, and a second TargetMachine for the pass pipeline.
+ * Per engine, started by its first compile: an ORC LLJIT whose target
+ *   machine is the host CPU with its features, the runtime helpers defined
+ *   as absolute symbols in its main JITDylib, and a second TargetMachine
+ *   for the pass pipeline.
  * Per compile (jit_compile, under the engine's compile lock: LLVM-C cannot
  *   add modules to one LLJIT from two threads): a fresh LLVMContext,
  *   lower -> verify -> optimize (default<O3>) -> add to the LLJIT under
@@ -117,12 +118,15 @@ static LLVMTargetMachineRef jit_host_tm(const char *triple, const char *cpu, con
                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
 }
 
-/* ---- engine lifetime -------------------------------------------------------- */
+/* ---- engine lifetime --------------------------------------------------------
+ * jit_new only allocates: the LLVM side (target machines, LLJIT) starts at
+ * the first compile (jit_start), so a context that never compiles (the
+ * interpreter, tests of other layers, allocation-failure loops) costs no
+ * LLVM time or memory. */
 
 jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
 {
-    pthread_once(&jit_once, jit_global_init);
-    if (!jit_ok || !env || !counters)
+    if (!env || !counters)
         return NULL;
     jit_engine *j = rt_calloc(env, 1, sizeof *j);
     if (!j)
@@ -135,6 +139,7 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
     j->opt.interleave = true;
     j->opt.unroll = true;
     j->opt.slp = true;
+    snprintf(j->desc, sizeof j->desc, "(not started)");
     if (pthread_mutex_init(&j->compile_lock, NULL) != 0) {
         rt_free(env, j, sizeof *j);
         return NULL;
@@ -143,6 +148,26 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
         pthread_mutex_destroy(&j->compile_lock);
         rt_free(env, j, sizeof *j);
         return NULL;
+    }
+    return j;
+}
+
+/* Starts LLVM for j. Caller holds compile_lock. 0, or -1 with why (and
+ * every later call fails the same way). */
+static int jit_start(jit_engine *j, char *why, size_t why_cap)
+{
+    if (j->lljit)
+        return 0;
+    if (j->start_failed) {
+        snprintf(why, why_cap, "%s", j->desc);
+        return -1;
+    }
+    pthread_once(&jit_once, jit_global_init);
+    j->start_failed = true;
+    if (!jit_ok) {
+        snprintf(j->desc, sizeof j->desc, "the JIT cannot start: no native LLVM target");
+        snprintf(why, why_cap, "%s", j->desc);
+        return -1;
     }
     char *triple = LLVMGetDefaultTargetTriple();
     char *cpu = LLVMGetHostCPUName();
@@ -159,7 +184,9 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
     if (!jtm || !j->tm) {
         if (jtm)
             LLVMDisposeTargetMachine(jtm);
-        goto fail;
+        snprintf(j->desc, sizeof j->desc, "the JIT cannot start: no target machine for the host");
+        snprintf(why, why_cap, "%s", j->desc);
+        return -1;
     }
     LLVMOrcLLJITBuilderRef b = LLVMOrcCreateLLJITBuilder();
     /* takes ownership of jtm; the builder takes ownership of the JTMB */
@@ -168,8 +195,9 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
     LLVMOrcLLJITRef jit;
     LLVMErrorRef e = LLVMOrcCreateLLJIT(&jit, b); /* consumes b */
     if (e) {
-        LLVMConsumeError(e);
-        goto fail;
+        jit_errmsg(e, "the JIT cannot start: LLJIT", j->desc, sizeof j->desc);
+        snprintf(why, why_cap, "%s", j->desc);
+        return -1;
     }
     j->lljit = jit;
     j->dylib = LLVMOrcLLJITGetMainJITDylib(jit);
@@ -188,14 +216,13 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
     }
     LLVMOrcMaterializationUnitRef mu = LLVMOrcAbsoluteSymbols(pairs, (size_t)n);
     if ((e = LLVMOrcJITDylibDefine(j->dylib, mu))) {
-        LLVMConsumeError(e);
         LLVMOrcDisposeMaterializationUnit(mu);
-        goto fail;
+        jit_errmsg(e, "the JIT cannot start: runtime helpers", j->desc, sizeof j->desc);
+        snprintf(why, why_cap, "%s", j->desc);
+        return -1;
     }
-    return j;
-fail:
-    jit_free(j);
-    return NULL;
+    j->start_failed = false;
+    return 0;
 }
 
 void jit_free(jit_engine *j)
@@ -219,7 +246,16 @@ void jit_free(jit_engine *j)
     rt_free(j->env, j, sizeof *j);
 }
 
-const char *jit_host_desc(const jit_engine *j) { return j ? j->desc : ""; }
+const char *jit_host_desc(jit_engine *j)
+{
+    if (!j)
+        return "";
+    char why[8];
+    pthread_mutex_lock(&j->compile_lock);
+    jit_start(j, why, sizeof why);
+    pthread_mutex_unlock(&j->compile_lock);
+    return j->desc;
+}
 
 /* ---- debugging ---------------------------------------------------------------- */
 
@@ -227,6 +263,13 @@ void jit_debug_capture(jit_engine *j, bool on)
 {
     pthread_mutex_lock(&j->compile_lock);
     j->capture = on;
+    pthread_mutex_unlock(&j->compile_lock);
+}
+
+void jit_debug_times(jit_engine *j, uint64_t ns[3])
+{
+    pthread_mutex_lock(&j->compile_lock);
+    memcpy(ns, j->last_ns, sizeof j->last_ns);
     pthread_mutex_unlock(&j->compile_lock);
 }
 
@@ -299,6 +342,8 @@ int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_f
     *fn = NULL;
     *tracker = NULL;
     *cacheable = true;
+    if (jit_start(j, why, why_cap) != 0)
+        return -1;
     if (j->fail_next > 0) {
         j->fail_next--;
         snprintf(why, why_cap, "compile of %s failed: forced by jit_debug_fail_next", name);
@@ -329,13 +374,16 @@ int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_f
     LLVMDisposeMessage(verr);
     if (j->capture)
         jit_keep_module(j, JIT_STAGE_IR, M);
+    uint64_t t1 = jit_now_ns();
     if (jit_optimize(M, j->tm, &j->opt, why, why_cap) != 0)
         goto fail_module;
+    uint64_t t2 = jit_now_ns();
     if (j->capture) {
         jit_keep_module(j, JIT_STAGE_OPT, M);
         jit_keep_asm(j, M);
     }
 
+    uint64_t t3 = jit_now_ns();
     LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(j->dylib);
     LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(M, tsc);
     LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps it alive */
@@ -353,6 +401,10 @@ int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_f
     }
     *fn = (rt_kernel_fn)(uintptr_t)addr;
     *tracker = rt;
+    uint64_t t4 = jit_now_ns();
+    j->last_ns[0] = t1 - t0;
+    j->last_ns[1] = t2 - t1;
+    j->last_ns[2] = t4 - t3;
     jit_count(j, KILN_COUNTER_COMPILES, 1);
     jit_count(j, KILN_COUNTER_COMPILE_NS, jit_now_ns() - t0);
     return 0;

@@ -64,6 +64,8 @@ struct jit_engine {
     char *last[JIT_STAGE_COUNT];
     size_t last_cap[JIT_STAGE_COUNT];
     int fail_next;
+    bool start_failed;     /* LLVM could not start: every compile fails */
+    uint64_t last_ns[3];   /* last compile: lower+verify, optimize, codegen */
     char desc[512];
     /* the cache (cache.c), under cache_lock */
     pthread_mutex_t cache_lock;

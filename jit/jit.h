@@ -27,9 +27,10 @@
 typedef struct jit_engine jit_engine;
 typedef struct jit_entry jit_entry;
 
-/* A new engine, or NULL if LLVM cannot target this host (the context then
- * interprets). counters points at the context's KILN_COUNTER_COUNT
- * counters and must outlive the engine. */
+/* A new engine (NULL only on out of memory). Cheap: LLVM starts at the
+ * first compile; if it cannot target this host, every kernel then falls
+ * back to the interpreter with that reason. counters points at the
+ * context's KILN_COUNTER_COUNT counters and must outlive the engine. */
 jit_engine *jit_new(rt_env *env, atomic_ullong *counters);
 void jit_free(jit_engine *j); /* NULL is a no-op; no kernel may be pinned */
 
@@ -54,10 +55,14 @@ void jit_debug_capture(jit_engine *j, bool on);
 /* Copies the last compiled kernel's text of that stage into buf (NUL
  * terminated, truncated to cap) and returns its full length; 0 if none. */
 size_t jit_debug_last(jit_engine *j, jit_stage stage, char *buf, size_t cap);
+/* Nanoseconds the last compile spent lowering (+ verifying), optimizing
+ * and generating machine code. */
+void jit_debug_times(jit_engine *j, uint64_t ns[3]);
 /* Test hook: the next n compilations fail (as an LLVM error would). */
 void jit_debug_fail_next(jit_engine *j, int n);
-/* "znver3 +avx2,... vector ABI d, f64 x4, f32 x8" for reports. */
-const char *jit_host_desc(const jit_engine *j);
+/* "x86_64-pc-linux-gnu znver3; vector ABI d (f64 x4, f32 x8); libmvec"
+ * for reports (starts LLVM if needed). */
+const char *jit_host_desc(jit_engine *j);
 
 /* ---- inside jit/ ------------------------------------------------------- */
 

@@ -22,7 +22,8 @@
  * Semantics are graph/apply.c's (gr_apply), bit for bit for exact ops:
  *   - no fast-math flags, no contraction: fadd/fmul/fdiv/... as written;
  *   - arguments converted exactly as gr_apply converts them (by op rule);
- *   - min/max/fmin/fmax as compare+select sequences in gr_apply's order;
+ *   - minimum/maximum are llvm.minimum/llvm.maximum (IEEE 754-2019: -0.0 <
+ *     +0.0, NaN propagates), fmin/fmax add gr_apply's NaN selects;
  *   - float->int casts llvm.fpto[su]i.sat (= rt_convert: saturate, NaN->0);
  *   - floor_divide, remainder, integer power: calls to runtime/scalar.c's
  *     functions, so results are the interpreter's by construction;
@@ -331,22 +332,20 @@ JL_OP(ARCTAN2)
     return jl_flt(t) ? jl_libm(L, "atan2", t, 2, a) : jl_zero(L, t);
 }
 
-/* gr_apply's minimum/maximum: NaN in a -> a; else NaN in b -> b; else
- * (a <= b) ? a : b (>= for max); ties, -0.0 vs +0.0 included, give a. */
+/* gr_apply's minimum/maximum: IEEE 754-2019 minimum/maximum (-0.0 < +0.0,
+ * a NaN operand gives NaN) = llvm.minimum/llvm.maximum; integers by
+ * compare+select, bool as and/or. */
 static LLVMValueRef jl_minmax(jl *L, kiln_dtype t, LLVMValueRef *a, bool want_max)
 {
     if (jl_bool(t))
         return want_max ? LLVMBuildOr(L->b, a[0], a[1], "") : LLVMBuildAnd(L->b, a[0], a[1], "");
-    LLVMValueRef c;
     if (jl_flt(t)) {
-        c = LLVMBuildFCmp(L->b, want_max ? LLVMRealOGE : LLVMRealOLE, a[0], a[1], "");
-        LLVMValueRef r = LLVMBuildSelect(L->b, c, a[0], a[1], "");
-        LLVMValueRef an = LLVMBuildFCmp(L->b, LLVMRealUNO, a[0], a[0], "");
-        return LLVMBuildSelect(L->b, an, a[0], r, "");
+        LLVMTypeRef ty = LLVMTypeOf(a[0]);
+        return jl_intrin(L, want_max ? "llvm.maximum" : "llvm.minimum", &ty, 1, 2, a);
     }
     LLVMIntPredicate p = jl_sgn(t) ? (want_max ? LLVMIntSGE : LLVMIntSLE)
                                    : (want_max ? LLVMIntUGE : LLVMIntULE);
-    c = LLVMBuildICmp(L->b, p, a[0], a[1], "");
+    LLVMValueRef c = LLVMBuildICmp(L->b, p, a[0], a[1], "");
     return LLVMBuildSelect(L->b, c, a[0], a[1], "");
 }
 
@@ -355,8 +354,7 @@ static LLVMValueRef jl_fminmax(jl *L, kiln_dtype t, LLVMValueRef *a, bool want_m
 {
     if (!jl_flt(t))
         return jl_minmax(L, t, a, want_max);
-    LLVMValueRef c = LLVMBuildFCmp(L->b, want_max ? LLVMRealOGE : LLVMRealOLE, a[0], a[1], "");
-    LLVMValueRef r = LLVMBuildSelect(L->b, c, a[0], a[1], "");
+    LLVMValueRef r = jl_minmax(L, t, a, want_max);
     LLVMValueRef an = LLVMBuildFCmp(L->b, LLVMRealUNO, a[0], a[0], "");
     r = LLVMBuildSelect(L->b, an, a[1], r, "");
     LLVMValueRef bn = LLVMBuildFCmp(L->b, LLVMRealUNO, a[1], a[1], "");
