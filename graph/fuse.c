@@ -12,12 +12,15 @@
  *      reading its inputs' temporaries, writing its own;
  *   4. per kernel, the loop nest (pl_geometry): drop extent-1 dims, flip
  *      dims every operand walks backwards, order dims by stride, coalesce,
- *      classify strides.
+ *      classify strides;
+ *   5. per kernel, a canonical body order independent of node ids
+ *      (pl_canonicalize), so equal kernels get equal signatures.
  *
  * Invariants: kernels are in dependency order; a temporary is written by
  * exactly one kernel before any kernel reads it; every value's inputs are
- * earlier values; an input that is one element broadcast everywhere is a
- * parameter (read at launch), never an operand. Planning allocates only
+ * earlier values; an input that is one element broadcast to more is a
+ * parameter (read at launch), never an operand (a kernel of one element
+ * reads it as a unit-stride operand: the same kernel as for n elements). Planning allocates only
  * from the plan's arena, which starts in a caller-provided buffer.
  */
 #include "graph/plan.h"
@@ -241,6 +244,7 @@ typedef struct pl_kb {
     int r;                      /* kernel (iteration) rank before geometry */
     int64_t S[KILN_MAX_RANK];   /* kernel shape */
     int64_t (*st)[KILN_MAX_RANK]; /* per operand, strides in kernel dims */
+    bool many;                  /* more than one element */
     int cap_ops, cap_vals, cap_params;
 } pl_kb;
 
@@ -252,6 +256,10 @@ static kiln_status kb_init(pl_kb *b, gr_plan *p, gr_kernel *k, int r, const int6
     b->k = k;
     b->r = r;
     memcpy(b->S, S, (size_t)r * sizeof *S);
+    int64_t size = 1;
+    for (int d = 0; d < r; d++)
+        size *= S[d];
+    b->many = size > 1;
     b->cap_vals = max_vals;
     b->cap_params = max_vals;
     b->cap_ops = max_ops;
@@ -300,7 +308,7 @@ static int kb_input(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, int ra,
 {
     int64_t st[KILN_MAX_RANK];
     pl_bcast(b->r, b->S, ra, shape, strides, st);
-    if (pl_all_zero(b->r, b->S, st)) {
+    if (b->many && pl_all_zero(b->r, b->S, st)) {
         rt_scalar z;
         memset(&z, 0, sizeof z);
         return kb_param(b, node, dtype, src, z);
@@ -415,10 +423,11 @@ static kiln_status pl_geometry(pl_kb *b)
             ls[o][R] = b->st[o][d];
         R++;
     }
-    if (R == 0) { /* one element: a rank-1 loop of extent 1 */
+    if (R == 0) { /* one element: a rank-1 loop of extent 1, every operand
+                     * "unit stride" so it is the same kernel as for n > 1 */
         ext[0] = 1;
         for (int o = 0; o < nops; o++)
-            ls[o][0] = 0;
+            ls[o][0] = (int64_t)rt_dtypes[k->ops[o].dtype].size;
         R = 1;
     }
     k->rank = R;
@@ -435,6 +444,156 @@ static kiln_status pl_geometry(pl_kb *b)
             k->ops[o].sclass[d] = (uint8_t)pl_class(ls[o][d], esz);
         }
     }
+    return KILN_OK;
+}
+
+/* ---- canonical body order ---------------------------------------------------------
+ * Node ids reflect construction history (a scalar made long ago has a
+ * small id; CSE orders a commutative op's inputs by id), so id order would
+ * give one expression different signatures in different programs or
+ * moments. The body is therefore renumbered canonically: a post-order walk
+ * from the outputs, visiting a commutative op's inputs by a structural hash
+ * (op, dtype, stride classes; never ids), numbering input operands and
+ * parameters by first visit. Inputs with equal hashes may be visited in
+ * either order: the signature comes out the same, since numbering follows
+ * the visit. */
+
+static uint64_t pl_mix(uint64_t h, uint64_t v)
+{
+    h ^= v + UINT64_C(0x9e3779b97f4a7c15) + (h << 6) + (h >> 2);
+    return h * UINT64_C(0xff51afd7ed558ccd);
+}
+
+static uint64_t pl_val_hash(const gr_kernel *k, const uint64_t *h, int v)
+{
+    const gr_kval *kv = &k->vals[v];
+    uint64_t x = pl_mix(kv->op, kv->dtype);
+    if (kv->op == GR_OP_INPUT) {
+        for (int d = 0; d < k->rank; d++)
+            x = pl_mix(x, k->ops[kv->arg].sclass[d]);
+        return x;
+    }
+    uint64_t in[GR_MAX_INPUTS];
+    for (int j = 0; j < kv->nin; j++)
+        in[j] = h[kv->in[j]];
+    if (gr_ops[kv->op].flags & GR_F_COMM && kv->nin == 2 && in[0] > in[1]) {
+        uint64_t t = in[0];
+        in[0] = in[1];
+        in[1] = t;
+    }
+    for (int j = 0; j < kv->nin; j++)
+        x = pl_mix(x, in[j]);
+    return x;
+}
+
+typedef struct pl_canon {
+    const gr_kernel *k;
+    const uint64_t *h;
+    int *newv;          /* old value -> new value, -1 unvisited */
+    int *order;         /* new value -> old value */
+    int n;
+    int *newop, nop;    /* old input operand -> new */
+    int *newpar, npar;  /* old param -> new */
+    int *stack;         /* explicit DFS stack: (value, next input) pairs */
+} pl_canon;
+
+/* Post-order from v without recursion (bodies can be deep). */
+static void pl_visit(pl_canon *c, int root)
+{
+    const gr_kernel *k = c->k;
+    int sp = 0;
+    if (c->newv[root] >= 0)
+        return;
+    c->stack[sp++] = root;
+    c->stack[sp++] = 0;
+    while (sp) {
+        int v = c->stack[sp - 2], j = c->stack[sp - 1];
+        const gr_kval *kv = &k->vals[v];
+        if (j < kv->nin) {
+            c->stack[sp - 1] = j + 1;
+            int in = kv->in[j];
+            if (gr_ops[kv->op].flags & GR_F_COMM && kv->nin == 2) {
+                int a = kv->in[0], b = kv->in[1];
+                bool swap = c->h[a] > c->h[b];
+                in = (j == 0) != swap ? a : b;
+            }
+            if (c->newv[in] < 0) {
+                c->newv[in] = -2; /* on the stack */
+                c->stack[sp++] = in;
+                c->stack[sp++] = 0;
+            }
+            continue;
+        }
+        sp -= 2;
+        if (kv->op == GR_OP_INPUT && c->newop[kv->arg] < 0)
+            c->newop[kv->arg] = c->nop++;
+        if (kv->op == GR_OP_SCALAR && c->newpar[kv->arg] < 0)
+            c->newpar[kv->arg] = c->npar++;
+        c->newv[v] = c->n;
+        c->order[c->n++] = v;
+    }
+}
+
+static kiln_status pl_canonicalize(gr_plan *p, gr_kernel *k)
+{
+    int nv = k->nvals, no = k->nops, np = k->nparams, R = k->rank;
+    uint64_t *h = PL_NEW(p, uint64_t, nv ? nv : 1);
+    pl_canon c = {k, h, PL_NEW(p, int, nv ? nv : 1), PL_NEW(p, int, nv ? nv : 1), 0,
+                  PL_NEW(p, int, no ? no : 1), k->nout, PL_NEW(p, int, np ? np : 1), 0,
+                  PL_NEW(p, int, 2 * (size_t)(nv ? nv : 1))};
+    gr_kval *vals = PL_NEW(p, gr_kval, nv ? nv : 1);
+    gr_operand *ops = PL_NEW(p, gr_operand, no ? no : 1);
+    gr_param *params = PL_NEW(p, gr_param, np ? np : 1);
+    int64_t *strides = PL_NEW(p, int64_t, (size_t)(no ? no : 1) * (size_t)R);
+    if (!h || !c.newv || !c.order || !c.newop || !c.newpar || !c.stack || !vals || !ops || !params ||
+        !strides)
+        return KILN_ENOMEM;
+    for (int v = 0; v < nv; v++) {
+        h[v] = pl_val_hash(k, h, v);
+        c.newv[v] = -1;
+    }
+    for (int o = 0; o < no; o++)
+        c.newop[o] = o < k->nout ? o : -1;
+    for (int q = 0; q < np; q++)
+        c.newpar[q] = -1;
+    for (int o = 0; o < k->nout; o++)
+        pl_visit(&c, k->out_val[o]);
+    /* values no output needs (none today) keep their relative order */
+    for (int v = 0; v < nv; v++)
+        pl_visit(&c, v);
+    for (int o = 0; o < no; o++)
+        if (c.newop[o] < 0)
+            c.newop[o] = c.nop++;
+    for (int q = 0; q < np; q++)
+        if (c.newpar[q] < 0)
+            c.newpar[q] = c.npar++;
+    for (int i = 0; i < nv; i++) {
+        gr_kval kv = k->vals[c.order[i]];
+        if (kv.op == GR_OP_INPUT)
+            kv.arg = (uint16_t)c.newop[kv.arg];
+        else if (kv.op == GR_OP_SCALAR)
+            kv.arg = (uint16_t)c.newpar[kv.arg];
+        if (gr_ops[kv.op].flags & GR_F_COMM && kv.nin == 2 && h[kv.in[0]] > h[kv.in[1]]) {
+            uint16_t t = kv.in[0];
+            kv.in[0] = kv.in[1];
+            kv.in[1] = t;
+        }
+        for (int j = 0; j < kv.nin; j++)
+            kv.in[j] = (uint16_t)c.newv[kv.in[j]];
+        vals[i] = kv;
+    }
+    for (int o = 0; o < no; o++) {
+        ops[c.newop[o]] = k->ops[o];
+        memcpy(strides + (size_t)c.newop[o] * R, k->strides + (size_t)o * R, sizeof *strides * R);
+    }
+    for (int q = 0; q < np; q++)
+        params[c.newpar[q]] = k->params[q];
+    for (int o = 0; o < k->nout; o++)
+        k->out_val[o] = (uint16_t)c.newv[k->out_val[o]];
+    k->vals = vals;
+    k->ops = ops;
+    k->params = params;
+    k->strides = strides;
     return KILN_OK;
 }
 
@@ -528,7 +687,8 @@ static kiln_status pl_finish_kernel(pl_ctx *c, pl_kb *b, int kidx)
         for (size_t i = 0; i < c->n; i++)
             if (k->ops[o].is_out && k->ops[o].src.array == c->outs[i] && c->inplace[i])
                 k->noalias = false;
-    return pl_geometry(b);
+    kiln_status s = pl_geometry(b);
+    return s == KILN_OK ? pl_canonicalize(c->p, b->k) : s;
 }
 
 /* FUSED: one kernel for the roots in pick[0..npick), all of shape (r, S). */
