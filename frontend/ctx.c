@@ -12,6 +12,7 @@
  *     dereferenced.
  */
 #include "frontend/fe.h"
+#include "jit/jit.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -46,9 +47,17 @@ kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc)
         rt_env_release(env);
         return NULL;
     }
-    /* The JIT is attached here when jit/ provides it; until then (and
-     * whenever LLVM cannot start) every kernel runs on the interpreter. */
-    ctx->jit = NULL;
+    /* jit_new only allocates (LLVM starts at the first compile), so NULL
+     * means out of memory. A host LLVM cannot target is found later and
+     * is not an error: every kernel then runs on the interpreter. */
+    ctx->jit = jit_new(env, ctx->counters);
+    if (!ctx->jit) {
+        gr_graph_free(ctx->graph);
+        pthread_mutex_destroy(&ctx->lock);
+        rt_free(env, ctx, sizeof *ctx);
+        rt_env_release(env);
+        return NULL;
+    }
     return ctx;
 }
 
@@ -57,6 +66,7 @@ void kiln_ctx_free(kiln_ctx *ctx)
     if (!ctx)
         return;
     rt_env *env = ctx->env;
+    jit_free(ctx->jit);
     gr_graph_free(ctx->graph);
     pthread_mutex_destroy(&ctx->lock);
     rt_free(env, ctx, sizeof *ctx);
@@ -142,6 +152,8 @@ kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels)
     if (max_kernels == 0)
         return rt_err(ctx->env, KILN_EINVAL, "cache limit must be at least 1 kernel");
     ctx->cache_limit = max_kernels;
+    if (ctx->jit)
+        jit_set_cache_limit(ctx->jit, max_kernels);
     return KILN_OK;
 }
 
