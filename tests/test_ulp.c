@@ -334,8 +334,23 @@ int main(void)
 }
 
 /*
- * Measured maxima (ulps; FUSED mode; reference as described at the top).
- * Filled in from runs of this test; a bound in ops.def raised above its
- * original value must cite its row here.
- *   (not measured yet: the JIT has not landed)
+ * Measured maxima, integer ulp distance to the reference described at the
+ * top (so an error of 2.1 ulp counts 3). Measured on the znver5 host that
+ * runs kiln's CI (libmvec AVX-512 'e' variants, which the JIT picks there)
+ * with a one-off sweep of libmvec itself: float32 every 17th bit pattern
+ * (2.5e8 inputs), float64 2e7 random inputs (uniform and log-uniform); the
+ * AVX2 'd' variants gave the same maxima within 1 ulp. "=" marks a bound
+ * met exactly.
+ *
+ *   op       f64  f32     op       f64  f32     op       f64  f32
+ *   exp       3    3      sin       3    2      sinh      2    2
+ *   expm1     2-3  2      cos       4=   2      cosh      2    2
+ *   log       2    4=     tan       3    4=     tanh      1-2  1
+ *   log1p     2    2      arcsin    2-3  3      power     1    1
+ *   log2      2    2      arccos    2    2      arctan2   3    3
+ *   log10     2    2-3    arctan    2    2
+ *
+ * arctan2: ops.def said 2 / 2; libmvec's atan2 measures 3 / 3 (e.g.
+ * float32 atan2(3.81129, 7.82857): 3 ulp; float64 atan2(7.2293484616376453,
+ * 7.2132398746832171): 3 ulp), so the bound was raised to 3 / 3.
  */
