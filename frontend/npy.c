@@ -454,7 +454,7 @@ static bool fe_hp_shape(fe_hp *p, fe_npy_header *h)
     int n = 0;
     bool comma = false;
     while (!fe_hp_peek(p, ')')) {
-        int64_t v;
+        int64_t v = 0;
         if (!fe_hp_int(p, &v))
             return false;
         if (v < 0)
