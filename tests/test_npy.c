@@ -59,9 +59,11 @@ static kiln_array *load_ok(kiln_ctx *ctx, const char *file)
     char path[512];
     snprintf(path, sizeof path, "%s%s", FIX, file);
     kiln_array *a = (kiln_array *)1;
+    kiln_clear_error(ctx);
     kiln_status s = kiln_npy_load(ctx, path, &a);
     if (s != KILN_OK)
         fail_msg("%s: %s: %s", file, kiln_status_name(s), kiln_errmsg(ctx));
+    assert_int_equal(kiln_errcode(ctx), KILN_OK); /* success records nothing */
     assert_non_null(a);
     return a;
 }

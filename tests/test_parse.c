@@ -68,9 +68,11 @@ static kiln_expr P(fx *f, const char *src)
 static void assert_same(fx *f, const char *src, kiln_expr want)
 {
     assert_int_equal(kiln_expr_status(want), KILN_OK);
+    kiln_clear_error(f->ctx);
     kiln_expr e = P(f, src);
     if (kiln_expr_status(e) != KILN_OK)
         fail_msg("'%s' failed: %s", src, kiln_errmsg(f->ctx));
+    assert_int_equal(kiln_errcode(f->ctx), KILN_OK); /* success records nothing */
     if (!kiln_expr_same(e, want))
         fail_msg("'%s' did not build the expected node", src);
 }
