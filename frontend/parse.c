@@ -26,7 +26,6 @@
  */
 #include "frontend/fe.h"
 
-#include <ctype.h>
 #include <locale.h>
 #include <math.h>
 #include <stdarg.h>
@@ -923,11 +922,18 @@ done:
     return e;
 }
 
-/* Applies the op named op (kiln_op's names) to args (consumed); errors are
- * located at [pos, pos+len). */
+/* Applies the op named op (kiln_op's names) to args[0..n) (consumed), 1 <=
+ * n <= GR_MAX_INPUTS; errors are located at [pos, pos+len). */
 static fe_val fe_apply(fe_parser *p, const char *op, int n, fe_val *args, size_t pos, size_t len)
 {
     kiln_expr ex[GR_MAX_INPUTS];
+    _Static_assert(GR_MAX_INPUTS >= 3, "where and clip take 3 arguments");
+    if (n < 1 || n > GR_MAX_INPUTS) {
+        for (int i = 0; i < n; i++)
+            fe_drop(&args[i]);
+        fe_fail_at(p, KILN_EINTERNAL, pos, len, NULL, "parser: %d arguments for %s", n, op);
+        return fe_none();
+    }
     size_t start = args[0].pos, end = args[n - 1].end;
     for (int i = 0; i < n; i++)
         ex[i] = fe_expr_of(p, &args[i]);
