@@ -106,7 +106,8 @@ static void jit_pick_vabi(jit_target *t, const char *features)
     }
 }
 
-static LLVMTargetMachineRef jit_host_tm(const char *triple, const char *cpu, const char *features)
+static LLVMTargetMachineRef jit_host_tm(const char *triple, const char *cpu, const char *features,
+                                        LLVMCodeGenOptLevel level)
 {
     LLVMTargetRef target;
     char *err = NULL;
@@ -114,7 +115,7 @@ static LLVMTargetMachineRef jit_host_tm(const char *triple, const char *cpu, con
         LLVMDisposeMessage(err);
         return NULL;
     }
-    return LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelDefault,
+    return LLVMCreateTargetMachine(target, triple, cpu, features, level,
                                    LLVMRelocDefault, LLVMCodeModelJITDefault);
 }
 
@@ -139,6 +140,7 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
     j->opt.interleave = true;
     j->opt.unroll = true;
     j->opt.slp = true;
+    j->opt.codegen_level = LLVMCodeGenLevelDefault;
     snprintf(j->desc, sizeof j->desc, "(not started)");
     if (pthread_mutex_init(&j->compile_lock, NULL) != 0) {
         rt_free(env, j, sizeof *j);
@@ -172,8 +174,8 @@ static int jit_start(jit_engine *j, char *why, size_t why_cap)
     char *triple = LLVMGetDefaultTargetTriple();
     char *cpu = LLVMGetHostCPUName();
     char *features = LLVMGetHostCPUFeatures();
-    LLVMTargetMachineRef jtm = jit_host_tm(triple, cpu, features);
-    j->tm = jit_host_tm(triple, cpu, features);
+    LLVMTargetMachineRef jtm = jit_host_tm(triple, cpu, features, (LLVMCodeGenOptLevel)j->opt.codegen_level);
+    j->tm = jit_host_tm(triple, cpu, features, (LLVMCodeGenOptLevel)j->opt.codegen_level);
     jit_pick_vabi(&j->target, features);
     snprintf(j->desc, sizeof j->desc, "%s %s; vector ABI %c (f64 x%d, f32 x%d)%s", triple, cpu,
              j->target.vabi_isa ? j->target.vabi_isa : '-', j->target.vlen_f64,

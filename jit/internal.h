@@ -30,6 +30,7 @@ extern const int jit_nhelpers;
 typedef struct jit_opt_config {
     const char *pipeline; /* "default<O3>" */
     bool interleave, unroll, slp;
+    int codegen_level;    /* LLVMCodeGenOptLevel of the JIT's codegen, read at start */
 } jit_opt_config;
 int jit_optimize(LLVMModuleRef M, LLVMTargetMachineRef tm, const jit_opt_config *cfg, char *why,
                  size_t why_cap);
