@@ -508,6 +508,9 @@ KILN_API kiln_expr kiln_parse_bindings(kiln_ctx *ctx, const char *src, size_t nb
  * copy-on-write mapping of the file (writes to the array never reach the
  * file) that is unmapped when its last view is released; smaller data is
  * read into a fresh 64-byte-aligned buffer. Bool data is normalized to 0/1.
+ * As with any mapping, a mapped file must not be truncated while the array
+ * lives (the pages would vanish: SIGBUS); rewriting it in place changes
+ * the array's unmodified pages. Copy the array to detach it.
  *
  * Errors, never a crash or a wrong array: a file that cannot be opened or
  * read, or ends before its header or data does: KILN_EIO; a bad magic
