@@ -681,11 +681,14 @@ static kiln_status pl_finish_kernel(pl_ctx *c, pl_kb *b, int kidx)
     }
     for (int q = 0; q < k->nparams; q++)
         pl_use(c->p, k->params[q].src, kidx);
-    /* noalias holds unless an output is read in place or outputs overlap */
+    /* noalias holds unless outputs overlap each other or an input operand
+     * (in place with another dtype; same-dtype in-place inputs are loads
+     * through the output's own pointer, see pl_fused_kernel) */
     k->noalias = !c->outs_overlap;
-    for (int o = 0; o < k->nops; o++)
-        for (size_t i = 0; i < c->n; i++)
-            if (k->ops[o].is_out && k->ops[o].src.array == c->outs[i] && c->inplace[i])
+    for (int o = k->nout; o < k->nops && k->noalias; o++)
+        for (int q = 0; q < k->nout && k->noalias; q++)
+            if (k->ops[o].src.array && k->ops[q].src.array &&
+                pl_overlap(k->ops[o].src.array, k->ops[q].src.array))
                 k->noalias = false;
     kiln_status s = pl_geometry(b);
     return s == KILN_OK ? pl_canonicalize(c->p, b->k) : s;
@@ -720,8 +723,17 @@ static kiln_status pl_fused_kernel(pl_ctx *c, const int *pick, int npick, const 
         switch (nd->op) {
         case GR_OP_INPUT: {
             kiln_array *a = nd->a.array;
-            vof[i] = kb_input(&b, ns->id[i], a->dtype, pl_src_array(a), a->rank, a->shape,
-                              a->strides);
+            vof[i] = -1;
+            /* read in place (x = x*2): a load through the output's own
+             * pointer, so the vectorizer sees one address, not two that
+             * might overlap */
+            for (int o = 0; o < npick && vof[i] < 0; o++)
+                if (c->inplace[pick[o]] && k->ops[o].src.array == c->outs[pick[o]] &&
+                    a->dtype == c->outs[pick[o]]->dtype && pl_same_positions(a, c->outs[pick[o]]))
+                    vof[i] = kb_val(&b, GR_OP_INPUT, a->dtype, (uint16_t)o, 0, NULL);
+            if (vof[i] < 0)
+                vof[i] = kb_input(&b, ns->id[i], a->dtype, pl_src_array(a), a->rank, a->shape,
+                                  a->strides);
             break;
         }
         case GR_OP_SCALAR: {

@@ -49,7 +49,8 @@ typedef enum gr_sclass {
 
 /* One value of a kernel body. */
 typedef struct gr_kval {
-    uint16_t op;    /* gr_op; INPUT: load operand arg; SCALAR: param arg */
+    uint16_t op;    /* gr_op; INPUT: load operand arg (an input, or an output
+                       read in place); SCALAR: param arg */
     uint8_t dtype;  /* kiln_dtype of the value */
     uint8_t nin;
     uint16_t in[GR_MAX_INPUTS]; /* indices of earlier values */

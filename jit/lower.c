@@ -732,8 +732,7 @@ static int jl_check(jl *L)
             jl_fail(L, "%s", "error node in a kernel");
             return -1;
         }
-        if ((kv->op == GR_OP_INPUT && (kv->arg >= k->nops || kv->arg < k->nout ||
-                                       k->ops[kv->arg].dtype != kv->dtype)) ||
+        if ((kv->op == GR_OP_INPUT && (kv->arg >= k->nops || k->ops[kv->arg].dtype != kv->dtype)) ||
             (kv->op == GR_OP_SCALAR && (kv->arg >= k->nparams || k->params[kv->arg].dtype != kv->dtype))) {
             jl_fail(L, "%s", "malformed kernel leaf");
             return -1;

@@ -464,6 +464,19 @@ static void test_overlap(void **state)
         memcpy(orig, kiln_array_data(x), sizeof orig);
         kiln_expr e = kiln_add(kiln_multiply(kiln_input(ctx, x), kiln_f64(ctx, 2)), kiln_f64(ctx, 1));
         kiln_array *slot = x;
+        if (m == KILN_MODE_FUSED) { /* in place: one operand, read and written */
+            gr_plan p;
+            gr_plan_init(&p, ctx->env, NULL, 0);
+            gr_id root = e.id_;
+            pthread_mutex_lock(&ctx->lock);
+            assert_int_equal(gr_plan_build(&p, ctx->graph, true, 1, &root, &slot), KILN_OK);
+            pthread_mutex_unlock(&ctx->lock);
+            assert_int_equal(p.nkernels, 1);
+            assert_int_equal(p.kernels[0].nops, 1);
+            assert_true(p.kernels[0].noalias);
+            assert_int_equal(p.ntemps, 0);
+            gr_plan_free(&p);
+        }
         kiln_ctx_reset_counters(ctx);
         assert_int_equal(kiln_eval_many(ctx, m, 1, &e, &slot), KILN_OK);
         if (m == KILN_MODE_FUSED)
