@@ -136,10 +136,14 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
     j->counters = counters;
     j->lru.next = j->lru.prev = &j->lru;
     atomic_init(&j->limit, 1024);
+    /* O3 without interleaving, unrolling and SLP: measured here (znver5,
+     * AVX-512) ~15% less compile time than full O3 with the same in-cache
+     * speed on affine, chain, libm and select kernels (memory-bound ones
+     * cannot tell); O0 codegen halves compile time but runs 2-3x slower. */
     j->opt.pipeline = "default<O3>";
-    j->opt.interleave = true;
-    j->opt.unroll = true;
-    j->opt.slp = true;
+    j->opt.interleave = false;
+    j->opt.unroll = false;
+    j->opt.slp = false;
     j->opt.codegen_level = LLVMCodeGenLevelDefault;
     snprintf(j->desc, sizeof j->desc, "(not started)");
     if (pthread_mutex_init(&j->compile_lock, NULL) != 0) {
