@@ -1,0 +1,491 @@
+/*
+ * runtime/reduce.c — the canonical order of reductions and scans, as
+ * runtime/reduce.h defines it. Plain C, one element at a time, written to
+ * be read next to the definition rather than to be fast.
+ *
+ * Invariants:
+ *   - float32 arithmetic is done in float (the build has -ffp-contract=off
+ *     and C11 without extensions: no FMA, no excess precision on x86-64),
+ *     except Q's division, which is exact-then-rounded by construction;
+ *   - integer arithmetic wraps in uint64_t and is narrowed by rt_store (no
+ *     signed overflow: UBSan runs in CI);
+ *   - min/max and the min/max scans copy the chosen element's bytes, so a
+ *     NaN's payload (even a signaling NaN's) survives;
+ *   - every element is loaded with memcpy (any alignment).
+ */
+#include "runtime/reduce.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- loads ---------------------------------------------------------------- */
+
+static double rd_f64(const char *p)
+{
+    double v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static float rd_f32(const char *p)
+{
+    float v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+static const char *rd_at(const char *x, int64_t i, int64_t stride)
+{
+    return x + i * stride;
+}
+
+
+/* Element i as 64 raw integer bits (bool 0/1, signed sign-extended). */
+static uint64_t rd_raw(kiln_dtype t, const char *p)
+{
+    rt_scalar v = rt_load(t, p);
+    switch ((rt_kind)rt_dtypes[t].kind) {
+    case RT_KIND_BOOL: return v.b ? 1u : 0u;
+    case RT_KIND_INT: return (uint64_t)v.i;
+    case RT_KIND_UINT: return v.u;
+    case RT_KIND_FLOAT: break;
+    }
+    return 0;
+}
+
+/* Stores 64 raw bits as integer dtype t (truncated to its width). */
+static void rd_store_raw(kiln_dtype t, void *out, uint64_t raw)
+{
+    rt_scalar v;
+    memset(&v, 0, sizeof v);
+    if (rt_dtypes[t].kind == RT_KIND_INT)
+        v.i = (int64_t)raw; /* modulo conversion (GCC/Clang define it) */
+    else
+        v.u = raw;
+    rt_store(t, out, v);
+}
+
+/* x[i] != 0 in its own dtype (NaN is true). */
+static bool rd_truth(kiln_dtype t, const char *p)
+{
+    switch (t) {
+    case KILN_FLOAT64: return rd_f64(p) != 0;
+    case KILN_FLOAT32: return rd_f32(p) != 0;
+    default: return rd_raw(t, p) != 0;
+    }
+}
+
+/* ---- the pairwise trees --------------------------------------------------- */
+
+#define RD_PAIRWISE(NAME, T, LOAD, OP, START)                                            \
+    T NAME(const char *x, int64_t n, int64_t stride)                                     \
+    {                                                                                    \
+        if (n < RT_PW_UNROLL) {                                                          \
+            T r = (START);                                                               \
+            for (int64_t i = 0; i < n; i++)                                              \
+                r = r OP LOAD(rd_at(x, i, stride));                                      \
+            return r;                                                                    \
+        }                                                                                \
+        if (n <= RT_PW_BLOCK) {                                                          \
+            T r[RT_PW_UNROLL];                                                           \
+            for (int j = 0; j < RT_PW_UNROLL; j++)                                       \
+                r[j] = LOAD(rd_at(x, j, stride));                                        \
+            int64_t i;                                                                   \
+            for (i = RT_PW_UNROLL; i < n - n % RT_PW_UNROLL; i += RT_PW_UNROLL)          \
+                for (int j = 0; j < RT_PW_UNROLL; j++)                                   \
+                    r[j] = r[j] OP LOAD(rd_at(x, i + j, stride));                        \
+            T res = ((r[0] OP r[1]) OP (r[2] OP r[3])) OP ((r[4] OP r[5]) OP (r[6] OP r[7])); \
+            for (; i < n; i++)                                                           \
+                res = res OP LOAD(rd_at(x, i, stride));                                  \
+            return res;                                                                  \
+        }                                                                                \
+        int64_t m = n / 2;                                                               \
+        m -= m % RT_PW_UNROLL;                                                           \
+        T a = NAME(x, m, stride);                                                        \
+        T b = NAME(rd_at(x, m, stride), n - m, stride);                                  \
+        return a OP b;                                                                   \
+    }
+
+_Static_assert(RT_PW_UNROLL == 8, "the base case's combine is written for 8 accumulators");
+
+RD_PAIRWISE(rt_pw_add_f64, double, rd_f64, +, -0.0)
+RD_PAIRWISE(rt_pw_add_f32, float, rd_f32, +, -0.0f)
+RD_PAIRWISE(rt_pw_mul_f64, double, rd_f64, *, 1.0)
+RD_PAIRWISE(rt_pw_mul_f32, float, rd_f32, *, 1.0f)
+#undef RD_PAIRWISE
+
+double rt_div_count_f64(double s, int64_t d) { return s / (double)d; }
+
+/* (double)s / (double)d is the exact quotient rounded once to double; a
+ * second rounding to float is then correct too (double has more than
+ * 2*24+2 bits), so this is s / d correctly rounded to float. */
+float rt_div_count_f32(float s, int64_t d) { return (float)((double)s / (double)d); }
+
+/* ---- sum, prod ---------------------------------------------------------------- */
+
+void rt_reduce_sum(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    if (t == KILN_FLOAT64) {
+        double r = 0.0 + rt_pw_add_f64(x, n, stride);
+        memcpy(out, &r, sizeof r);
+        return;
+    }
+    if (t == KILN_FLOAT32) {
+        float r = 0.0f + rt_pw_add_f32(x, n, stride);
+        memcpy(out, &r, sizeof r);
+        return;
+    }
+    uint64_t acc = 0;
+    for (int64_t i = 0; i < n; i++)
+        acc = t == KILN_BOOL ? (acc | rd_raw(t, rd_at(x, i, stride)))
+                             : acc + rd_raw(t, rd_at(x, i, stride));
+    rd_store_raw(t == KILN_BOOL ? KILN_UINT8 : t, out, acc);
+}
+
+void rt_reduce_prod(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    if (t == KILN_FLOAT64) {
+        double r = rt_pw_mul_f64(x, n, stride);
+        memcpy(out, &r, sizeof r);
+        return;
+    }
+    if (t == KILN_FLOAT32) {
+        float r = rt_pw_mul_f32(x, n, stride);
+        memcpy(out, &r, sizeof r);
+        return;
+    }
+    uint64_t acc = 1;
+    for (int64_t i = 0; i < n; i++)
+        acc = t == KILN_BOOL ? (acc & rd_raw(t, rd_at(x, i, stride)))
+                             : acc * rd_raw(t, rd_at(x, i, stride));
+    rd_store_raw(t == KILN_BOOL ? KILN_UINT8 : t, out, acc);
+}
+
+/* ---- min, max, argmin, argmax --------------------------------------------------- */
+
+/* Three-way order of elements a and b (not NaN) in dtype t with -0.0 <
+ * +0.0: -1, 0, +1. */
+static int rd_order(kiln_dtype t, const char *a, const char *b)
+{
+    switch (t) {
+    case KILN_FLOAT64: {
+        double u = rd_f64(a), v = rd_f64(b);
+        if (u == v)
+            return signbit(u) == signbit(v) ? 0 : signbit(u) ? -1 : 1;
+        return u < v ? -1 : 1;
+    }
+    case KILN_FLOAT32: {
+        float u = rd_f32(a), v = rd_f32(b);
+        if (u == v)
+            return signbit(u) == signbit(v) ? 0 : signbit(u) ? -1 : 1;
+        return u < v ? -1 : 1;
+    }
+    default: break;
+    }
+    rt_scalar u = rt_load(t, a), v = rt_load(t, b);
+    switch ((rt_kind)rt_dtypes[t].kind) {
+    case RT_KIND_BOOL: return (int)u.b - (int)v.b;
+    case RT_KIND_INT: return (u.i > v.i) - (u.i < v.i);
+    case RT_KIND_UINT: return (u.u > v.u) - (u.u < v.u);
+    case RT_KIND_FLOAT: break;
+    }
+    return 0;
+}
+
+static bool rd_isnan(kiln_dtype t, const char *p)
+{
+    return (t == KILN_FLOAT64 && isnan(rd_f64(p))) || (t == KILN_FLOAT32 && isnan(rd_f32(p)));
+}
+
+/* gr_apply's minimum(a, b) (maximum if want_max) as a choice: true if the
+ * result is b (a NaN a wins, then a NaN b, then the order with -0 < +0;
+ * on equal elements a, whose bits are b's anyway). */
+static bool rd_pick_b(kiln_dtype t, const char *a, const char *b, bool want_max)
+{
+    if (rd_isnan(t, a))
+        return false;
+    if (rd_isnan(t, b))
+        return true;
+    int o = rd_order(t, a, b);
+    return want_max ? o < 0 : o > 0;
+}
+
+static void rd_minmax(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out,
+                      bool want_max)
+{
+    const char *best = x;
+    for (int64_t i = 1; i < n; i++) {
+        const char *p = rd_at(x, i, stride);
+        if (rd_pick_b(t, best, p, want_max))
+            best = p;
+    }
+    memcpy(out, best, rt_dtypes[t].size);
+}
+
+void rt_reduce_min(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    rd_minmax(t, x, n, stride, out, false);
+}
+
+void rt_reduce_max(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    rd_minmax(t, x, n, stride, out, true);
+}
+
+/* IEEE three-way comparison of elements a and b (not NaN): zeros of both
+ * signs are equal here. */
+static int rd_cmp(kiln_dtype t, const char *a, const char *b)
+{
+    if (t == KILN_FLOAT64) {
+        double u = rd_f64(a), v = rd_f64(b);
+        return (u > v) - (u < v);
+    }
+    if (t == KILN_FLOAT32) {
+        float u = rd_f32(a), v = rd_f32(b);
+        return (u > v) - (u < v);
+    }
+    return rd_order(t, a, b);
+}
+
+/* NumPy's argmin/argmax loop: x[i] replaces the best if !(x[i] >= best)
+ * (argmin) or !(x[i] <= best) (argmax) — true for a NaN x[i] — and a NaN
+ * best ends the search. */
+static void rd_arg(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out,
+                   bool want_max)
+{
+    int64_t best = 0;
+    for (int64_t i = 1; i < n && !rd_isnan(t, rd_at(x, best, stride)); i++) {
+        const char *p = rd_at(x, i, stride);
+        if (rd_isnan(t, p) || rd_cmp(t, p, rd_at(x, best, stride)) == (want_max ? 1 : -1))
+            best = i;
+    }
+    memcpy(out, &best, sizeof best);
+}
+
+void rt_reduce_argmin(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    rd_arg(t, x, n, stride, out, false);
+}
+
+void rt_reduce_argmax(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    rd_arg(t, x, n, stride, out, true);
+}
+
+/* ---- all, any, count_nonzero --------------------------------------------------- */
+
+static void rd_store_bool(void *out, bool b)
+{
+    uint8_t v = b ? 1u : 0u;
+    memcpy(out, &v, 1);
+}
+
+void rt_reduce_all(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    bool r = true;
+    for (int64_t i = 0; i < n && r; i++)
+        r = rd_truth(t, rd_at(x, i, stride));
+    rd_store_bool(out, r);
+}
+
+void rt_reduce_any(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    bool r = false;
+    for (int64_t i = 0; i < n && !r; i++)
+        r = rd_truth(t, rd_at(x, i, stride));
+    rd_store_bool(out, r);
+}
+
+void rt_reduce_count_nonzero(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    int64_t c = 0;
+    for (int64_t i = 0; i < n; i++)
+        c += rd_truth(t, rd_at(x, i, stride));
+    memcpy(out, &c, sizeof c);
+}
+
+/* ---- mean, var, std ---------------------------------------------------------------- */
+
+void rt_reduce_mean(kiln_dtype t, const char *x, int64_t n, int64_t stride, void *out)
+{
+    if (t == KILN_FLOAT32) {
+        float r = rt_div_count_f32(0.0f + rt_pw_add_f32(x, n, stride), n);
+        memcpy(out, &r, sizeof r);
+    } else if (t == KILN_FLOAT64) {
+        double r = rt_div_count_f64(0.0 + rt_pw_add_f64(x, n, stride), n);
+        memcpy(out, &r, sizeof r);
+    }
+}
+
+/* The sum of squared deviations from m, in the pairwise order: the tree of
+ * rt_pw_add over y[i] = (x[i] - m) * (x[i] - m), written out again because
+ * y exists only one element at a time. */
+#define RD_SQDEV(NAME, T, LOAD)                                                          \
+    static T NAME(const char *x, int64_t n, int64_t stride, T m)                          \
+    {                                                                                    \
+        _Static_assert(RT_PW_UNROLL == 8, "8 accumulators");                             \
+        T d;                                                                             \
+        if (n < RT_PW_UNROLL) {                                                          \
+            T r = (T)-0.0;                                                               \
+            for (int64_t i = 0; i < n; i++) {                                            \
+                d = LOAD(rd_at(x, i, stride)) - m;                                       \
+                r = r + d * d;                                                           \
+            }                                                                            \
+            return r;                                                                    \
+        }                                                                                \
+        if (n <= RT_PW_BLOCK) {                                                          \
+            T r[RT_PW_UNROLL];                                                           \
+            for (int j = 0; j < RT_PW_UNROLL; j++) {                                     \
+                d = LOAD(rd_at(x, j, stride)) - m;                                       \
+                r[j] = d * d;                                                            \
+            }                                                                            \
+            int64_t i;                                                                   \
+            for (i = RT_PW_UNROLL; i < n - n % RT_PW_UNROLL; i += RT_PW_UNROLL)          \
+                for (int j = 0; j < RT_PW_UNROLL; j++) {                                 \
+                    d = LOAD(rd_at(x, i + j, stride)) - m;                               \
+                    r[j] = r[j] + d * d;                                                 \
+                }                                                                        \
+            T res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));   \
+            for (; i < n; i++) {                                                         \
+                d = LOAD(rd_at(x, i, stride)) - m;                                       \
+                res = res + d * d;                                                       \
+            }                                                                            \
+            return res;                                                                  \
+        }                                                                                \
+        int64_t h = n / 2;                                                               \
+        h -= h % RT_PW_UNROLL;                                                           \
+        T a = NAME(x, h, stride, m);                                                     \
+        T b = NAME(rd_at(x, h, stride), n - h, stride, m);                               \
+        return a + b;                                                                    \
+    }
+
+RD_SQDEV(rd_sqdev_f64, double, rd_f64)
+RD_SQDEV(rd_sqdev_f32, float, rd_f32)
+#undef RD_SQDEV
+
+static int64_t rd_dof(int64_t n, int64_t ddof)
+{
+    /* n <= INT64_MAX / 8 (an addressable array) and |ddof| < 2^31 */
+    return n - ddof > 0 ? n - ddof : 0;
+}
+
+void rt_reduce_var(kiln_dtype t, const char *x, int64_t n, int64_t stride, int64_t ddof,
+                   void *out)
+{
+    if (t == KILN_FLOAT32) {
+        float m = rt_div_count_f32(0.0f + rt_pw_add_f32(x, n, stride), n);
+        float r = rt_div_count_f32(0.0f + rd_sqdev_f32(x, n, stride, m), rd_dof(n, ddof));
+        memcpy(out, &r, sizeof r);
+    } else if (t == KILN_FLOAT64) {
+        double m = rt_div_count_f64(0.0 + rt_pw_add_f64(x, n, stride), n);
+        double r = rt_div_count_f64(0.0 + rd_sqdev_f64(x, n, stride, m), rd_dof(n, ddof));
+        memcpy(out, &r, sizeof r);
+    }
+}
+
+void rt_reduce_std(kiln_dtype t, const char *x, int64_t n, int64_t stride, int64_t ddof,
+                   void *out)
+{
+    rt_reduce_var(t, x, n, stride, ddof, out);
+    if (t == KILN_FLOAT32) {
+        float v = sqrtf(rd_f32(out));
+        memcpy(out, &v, sizeof v);
+    } else if (t == KILN_FLOAT64) {
+        double v = sqrt(rd_f64(out));
+        memcpy(out, &v, sizeof v);
+    }
+}
+
+/* ---- scans ------------------------------------------------------------------------- */
+
+/* The block scan of runtime/reduce.h for a float type. */
+#define RD_BLOCK_SCAN(NAME, T, OP)                                                       \
+    static void NAME(const char *x, int64_t xs, char *y, int64_t ys, int64_t n)          \
+    {                                                                                    \
+        T carry = 0;                                                                     \
+        for (int64_t lo = 0; lo < n; lo += RT_SCAN_BLOCK) {                              \
+            int64_t hi = n - lo < RT_SCAN_BLOCK ? n : lo + RT_SCAN_BLOCK;                \
+            T l = 0;                                                                     \
+            for (int64_t i = lo; i < hi; i++) {                                          \
+                T v;                                                                     \
+                memcpy(&v, rd_at(x, i, xs), sizeof v);                                   \
+                l = i == lo ? v : l OP v;                                                \
+                T r = lo == 0 ? l : carry OP l;                                          \
+                memcpy(y + i * ys, &r, sizeof r);                                        \
+            }                                                                            \
+            carry = lo == 0 ? l : carry OP l;                                            \
+        }                                                                                \
+    }
+
+RD_BLOCK_SCAN(rd_scan_add_f64, double, +)
+RD_BLOCK_SCAN(rd_scan_add_f32, float, +)
+RD_BLOCK_SCAN(rd_scan_mul_f64, double, *)
+RD_BLOCK_SCAN(rd_scan_mul_f32, float, *)
+#undef RD_BLOCK_SCAN
+
+/* Integer (or bool) running sum or product, wrapping (bool: or / and). */
+static void rd_scan_int(kiln_dtype t, const char *x, int64_t xs, char *y, int64_t ys, int64_t n,
+                        bool mul)
+{
+    uint64_t acc = 0;
+    kiln_dtype st = t == KILN_BOOL ? KILN_UINT8 : t;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t v = rd_raw(t, rd_at(x, i, xs));
+        if (i == 0)
+            acc = v;
+        else if (t == KILN_BOOL)
+            acc = mul ? (acc & v) : (acc | v);
+        else
+            acc = mul ? acc * v : acc + v;
+        rd_store_raw(st, y + i * ys, acc);
+    }
+}
+
+void rt_scan_sum(kiln_dtype t, const char *x, int64_t xstride, char *y, int64_t ystride,
+                 int64_t n)
+{
+    if (t == KILN_FLOAT64)
+        rd_scan_add_f64(x, xstride, y, ystride, n);
+    else if (t == KILN_FLOAT32)
+        rd_scan_add_f32(x, xstride, y, ystride, n);
+    else
+        rd_scan_int(t, x, xstride, y, ystride, n, false);
+}
+
+void rt_scan_prod(kiln_dtype t, const char *x, int64_t xstride, char *y, int64_t ystride,
+                  int64_t n)
+{
+    if (t == KILN_FLOAT64)
+        rd_scan_mul_f64(x, xstride, y, ystride, n);
+    else if (t == KILN_FLOAT32)
+        rd_scan_mul_f32(x, xstride, y, ystride, n);
+    else
+        rd_scan_int(t, x, xstride, y, ystride, n, true);
+}
+
+/* The running minimum (maximum) as element bytes: y[i] = the choice of
+ * gr_apply's minimum between y[i-1] and x[i]. */
+static void rd_scan_minmax(kiln_dtype t, const char *x, int64_t xs, char *y, int64_t ys,
+                           int64_t n, bool want_max)
+{
+    size_t sz = rt_dtypes[t].size;
+    char best[8];
+    for (int64_t i = 0; i < n; i++) {
+        const char *p = rd_at(x, i, xs);
+        if (i == 0 || rd_pick_b(t, best, p, want_max))
+            memcpy(best, p, sz);
+        memcpy(y + i * ys, best, sz);
+    }
+}
+
+void rt_scan_min(kiln_dtype t, const char *x, int64_t xstride, char *y, int64_t ystride,
+                 int64_t n)
+{
+    rd_scan_minmax(t, x, xstride, y, ystride, n, false);
+}
+
+void rt_scan_max(kiln_dtype t, const char *x, int64_t xstride, char *y, int64_t ystride,
+                 int64_t n)
+{
+    rd_scan_minmax(t, x, xstride, y, ystride, n, true);
+}
