@@ -893,8 +893,14 @@ static size_t fe_npy_header_bytes(const kiln_array *a, char *buf, size_t cap)
               : d->kind == RT_KIND_UINT ? 'u'
                                         : 'f';
     char order = d->size == 1 ? '|' : fe_host_little() ? '<' : '>';
+    /* Python's tuple repr, as np.save writes it: "(3,)", "(2, 3)", "()" */
     char shape[256];
-    rt_fmt_shape(shape, sizeof shape, a->rank, a->shape);
+    size_t sn = 0;
+    shape[sn++] = '(';
+    for (int k = 0; k < a->rank; k++)
+        sn += (size_t)snprintf(shape + sn, sizeof shape - sn, k ? ", %lld" : "%lld",
+                               (long long)a->shape[k]);
+    snprintf(shape + sn, sizeof shape - sn, a->rank == 1 ? ",)" : ")");
     char dict[512];
     int n = snprintf(dict, sizeof dict, "{'descr': '%c%c%d', 'fortran_order': False, 'shape': %s, }",
                      order, kind, (int)d->size, shape);

@@ -110,7 +110,7 @@ char *rt_fmt_shape(char *buf, size_t cap, int rank, const int64_t *shape)
         return buf;
     }
     for (int k = 0; k < rank; k++)
-        RT_PUT_(k ? ", %lld" : "%lld", (long long)shape[k]);
+        RT_PUT_(k ? ",%lld" : "%lld", (long long)shape[k]);
     RT_PUT_(rank == 1 ? ",)" : ")");
 #undef RT_PUT_
     return buf;

@@ -79,7 +79,7 @@ void rt_env_release(rt_env *e);
 /* Records an error on env (overwrites the previous one) and returns code.
  * env may be NULL (nothing recorded). */
 kiln_status rt_err(rt_env *e, kiln_status code, const char *fmt, ...) RT_PRINTF(3, 4);
-/* Formats a shape as NumPy does: "(3,)", "(2, 3)", "()". Returns buf. */
+/* Formats a shape as NumPy's error messages do: "(3,)", "(2,3)", "()". Returns buf. */
 char *rt_fmt_shape(char *buf, size_t cap, int rank, const int64_t *shape);
 
 /* ---- allocation: the one hook ----------------------------------------- */

@@ -269,7 +269,7 @@ static void test_wrap(void **state)
     assert_int_equal(kiln_array_wrap(ctx, NULL, KILN_INT8, 2, sh, NULL, NULL, NULL, &a),
                      KILN_ENULL);
     assert_null(a);
-    assert_non_null(strstr(kiln_errmsg(ctx), "(3, 4)"));
+    assert_non_null(strstr(kiln_errmsg(ctx), "(3,4)"));
     /* Rank 0 NULL data is one element: refused. */
     assert_int_equal(kiln_array_wrap(ctx, NULL, KILN_INT8, 0, NULL, NULL, NULL, NULL, &a),
                      KILN_ENULL);
@@ -280,7 +280,7 @@ static void test_wrap(void **state)
     assert_int_equal(kiln_array_wrap(ctx, buf, KILN_FLOAT64, 2, bigsh, bigst, NULL, NULL, &a),
                      KILN_EOVERFLOW);
     assert_null(a);
-    assert_non_null(strstr(kiln_errmsg(ctx), "(4, 4)"));
+    assert_non_null(strstr(kiln_errmsg(ctx), "(4,4)"));
     kiln_ctx_free(ctx);
 }
 
@@ -355,12 +355,12 @@ static void test_shape_errors(void **state)
     assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT32, 2, neg, KILN_ORDER_C, &a), KILN_EINVAL);
     assert_int_equal(kiln_errcode(ctx), KILN_EINVAL);
     assert_non_null(strstr(kiln_errmsg(ctx), "negative dimensions"));
-    assert_non_null(strstr(kiln_errmsg(ctx), "(2, -1)"));
+    assert_non_null(strstr(kiln_errmsg(ctx), "(2,-1)"));
 
     int64_t big[] = {1LL << 40, 1LL << 40};
     assert_int_equal(kiln_array_empty(ctx, KILN_INT8, 2, big, KILN_ORDER_C, &a), KILN_EOVERFLOW);
     assert_null(a);
-    assert_non_null(strstr(kiln_errmsg(ctx), "(1099511627776, 1099511627776)"));
+    assert_non_null(strstr(kiln_errmsg(ctx), "(1099511627776,1099511627776)"));
     /* Count fits, bytes for an 8-byte dtype do not. */
     int64_t big2[] = {1LL << 61};
     assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, big2, KILN_ORDER_C, &a),
@@ -368,7 +368,7 @@ static void test_shape_errors(void **state)
     /* NumPy checks the nonzero extents even when one extent is 0. */
     int64_t big3[] = {0, 1LL << 40, 1LL << 40};
     assert_int_equal(kiln_array_zeros(ctx, KILN_INT8, 3, big3, KILN_ORDER_C, &a), KILN_EOVERFLOW);
-    assert_non_null(strstr(kiln_errmsg(ctx), "(0, 1099511627776, 1099511627776)"));
+    assert_non_null(strstr(kiln_errmsg(ctx), "(0,1099511627776,1099511627776)"));
     /* Wrap validates too. */
     double buf[1];
     assert_int_equal(kiln_array_wrap(ctx, buf, KILN_FLOAT64, 9, sh9, NULL, NULL, NULL, &a),

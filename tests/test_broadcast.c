@@ -106,13 +106,13 @@ static void test_lesson_examples(void **state)
 static void test_mismatch_messages(void **state)
 {
     kiln_ctx *ctx = *state;
-    assert_bcast_error(kiln_add(IN(ctx, 2, 3), IN(ctx, 3, 2)), "(2, 3) (3, 2)");
+    assert_bcast_error(kiln_add(IN(ctx, 2, 3), IN(ctx, 3, 2)), "(2,3) (3,2)");
     assert_bcast_error(kiln_add(IN(ctx, 2), IN(ctx, 3)), "(2,) (3,)");
-    assert_bcast_error(kiln_less(IN(ctx, 4, 3), IN(ctx, 4)), "(4, 3) (4,)");
-    assert_bcast_error(kiln_add(IN(ctx, 5, 4, 3), IN(ctx, 5, 3)), "(5, 4, 3) (5, 3)");
-    assert_bcast_error(kiln_logical_and(IN(ctx, 1, 2), IN(ctx, 3, 1, 3)), "(1, 2) (3, 1, 3)");
+    assert_bcast_error(kiln_less(IN(ctx, 4, 3), IN(ctx, 4)), "(4,3) (4,)");
+    assert_bcast_error(kiln_add(IN(ctx, 5, 4, 3), IN(ctx, 5, 3)), "(5,4,3) (5,3)");
+    assert_bcast_error(kiln_logical_and(IN(ctx, 1, 2), IN(ctx, 3, 1, 3)), "(1,2) (3,1,3)");
     /* the order of the operands is kept in the message */
-    assert_bcast_error(kiln_subtract(IN(ctx, 2), IN(ctx, 3, 1, 4)), "(2,) (3, 1, 4)");
+    assert_bcast_error(kiln_subtract(IN(ctx, 2), IN(ctx, 3, 1, 4)), "(2,) (3,1,4)");
 }
 
 /* ---- 0-d and empty ------------------------------------------------------------------ */
@@ -149,7 +149,7 @@ static void test_zero_size(void **state)
     ASSERT_SHAPE(kiln_add(IN(ctx, 0, 3), IN(ctx, 3)), 0, 3);
     ASSERT_SHAPE(kiln_add(IN(ctx, 2, 0), IN(ctx, 2, 1)), 2, 0);
     ASSERT_SHAPE(kiln_add(IN(ctx, 4, 1, 0), IN(ctx, 5, 1)), 4, 5, 0);
-    assert_bcast_error(kiln_add(IN(ctx, 2, 0), IN(ctx, 3, 1)), "(2, 0) (3, 1)");
+    assert_bcast_error(kiln_add(IN(ctx, 2, 0), IN(ctx, 3, 1)), "(2,0) (3,1)");
     /* an empty shape with huge other extents is still fine: no elements */
     ASSERT_SHAPE(kiln_add(IN(ctx, 0, 1), IN(ctx, 1, 1000000)), 0, 1000000);
 }
@@ -167,7 +167,7 @@ static void test_rank8(void **state)
     ASSERT_SHAPE(kiln_add(a, IN(ctx, 3, 1, 1)), 2, 1, 2, 1, 2, 3, 2, 1);
     assert_int_equal(kiln_expr_rank(kiln_sqrt(a)), 8);
     kiln_expr bad = kiln_add(a, IN(ctx, 1, 1, 1, 1, 1, 1, 3, 1));
-    assert_bcast_error(bad, "(2, 1, 2, 1, 2, 1, 2, 1) (1, 1, 1, 1, 1, 1, 3, 1)");
+    assert_bcast_error(bad, "(2,1,2,1,2,1,2,1) (1,1,1,1,1,1,3,1)");
 }
 
 /* ---- where and clip: three shapes ---------------------------------------------------- */
@@ -183,7 +183,7 @@ static void test_where_clip(void **state)
     assert_bcast_error(kiln_where(in_t(ctx, KILN_BOOL, 1, SHAPE(2)), IN(ctx, 3), IN(ctx, 4)),
                        "(2,) (3,) (4,)");
     /* one operand out of three disagrees: still all three shapes */
-    assert_bcast_error(kiln_where(c, IN(ctx, 3, 1), IN(ctx, 2, 2, 4)), "(2, 1, 1) (3, 1) (2, 2, 4)");
+    assert_bcast_error(kiln_where(c, IN(ctx, 3, 1), IN(ctx, 2, 2, 4)), "(2,1,1) (3,1) (2,2,4)");
 
     ASSERT_SHAPE(kiln_clip(IN(ctx, 2, 3), IN(ctx, 3), IN(ctx, 2, 1)), 2, 3);
     ASSERT_SHAPE(kiln_clip(IN(ctx, 5), kiln_f64(ctx, 0), kiln_f64(ctx, 1)), 5);

@@ -400,7 +400,7 @@ static void test_corrupted(void **state)
     expect_error(c, "bad_shape_negative.npy", KILN_ESYNTAX, "negative extent -3");
     expect_error(c, "bad_shape_not_tuple.npy", KILN_ESYNTAX, "a tuple for 'shape'");
     expect_error(c, "bad_shape_overflow.npy", KILN_EOVERFLOW,
-                 "shape (4294967296, 4294967296) of 8-byte items overflows");
+                 "shape (4294967296,4294967296) of 8-byte items overflows");
     expect_error(c, "bad_shape_bigint.npy", KILN_EOVERFLOW, "too large for int64");
     expect_error(c, "bad_rank9.npy", KILN_ERANK, "more than 8 axes");
     expect_error(c, "bad_fortran_not_bool.npy", KILN_ESYNTAX, "True or False for 'fortran_order'");
