@@ -85,25 +85,19 @@ static void jit_quiet_reporter(void *ctx, LLVMErrorRef e)
     LLVMConsumeError(e);
 }
 
-/* The vector function ABI the host supports best (libmvec's variants). */
+/* The libmvec variants the host can run (glibc's x86_64 libmvec: 'b'
+ * needs SSE4.1, 'd' AVX2, 'e' AVX-512F). */
 static void jit_pick_vabi(jit_target *t, const char *features)
 {
     memset(t, 0, sizeof *t);
     if (!jit_mvec)
         return;
-    if (strstr(features, "+avx512f")) {
-        t->vabi_isa = 'e';
-        t->vlen_f64 = 8;
-        t->vlen_f32 = 16;
-    } else if (strstr(features, "+avx2")) {
-        t->vabi_isa = 'd';
-        t->vlen_f64 = 4;
-        t->vlen_f32 = 8;
-    } else if (strstr(features, "+sse4.1")) {
-        t->vabi_isa = 'b';
-        t->vlen_f64 = 2;
-        t->vlen_f32 = 4;
-    }
+    if (strstr(features, "+sse4.1"))
+        t->vabi_128 = 'b';
+    if (strstr(features, "+avx2"))
+        t->vabi_256 = 'd';
+    if (strstr(features, "+avx512f"))
+        t->vabi_512 = 'e';
 }
 
 static LLVMTargetMachineRef jit_host_tm(const char *triple, const char *cpu, const char *features,
@@ -178,12 +172,13 @@ static int jit_start(jit_engine *j, char *why, size_t why_cap)
     char *triple = LLVMGetDefaultTargetTriple();
     char *cpu = LLVMGetHostCPUName();
     char *features = LLVMGetHostCPUFeatures();
-    LLVMTargetMachineRef jtm = jit_host_tm(triple, cpu, features, (LLVMCodeGenOptLevel)j->opt.codegen_level);
-    j->tm = jit_host_tm(triple, cpu, features, (LLVMCodeGenOptLevel)j->opt.codegen_level);
+    LLVMCodeGenOptLevel level = (LLVMCodeGenOptLevel)j->opt.codegen_level;
+    LLVMTargetMachineRef jtm = jit_host_tm(triple, cpu, features, level);
+    j->tm = jit_host_tm(triple, cpu, features, level);
     jit_pick_vabi(&j->target, features);
-    snprintf(j->desc, sizeof j->desc, "%s %s; vector ABI %c (f64 x%d, f32 x%d)%s", triple, cpu,
-             j->target.vabi_isa ? j->target.vabi_isa : '-', j->target.vlen_f64,
-             j->target.vlen_f32, jit_mvec ? "; libmvec" : "; no libmvec");
+    snprintf(j->desc, sizeof j->desc, "%s %s; libmvec variants %s%s%s%s", triple, cpu,
+             j->target.vabi_128 ? "b" : "", j->target.vabi_256 ? "d" : "",
+             j->target.vabi_512 ? "e" : "", jit_mvec ? "" : "none (no libmvec)");
     LLVMDisposeMessage(triple);
     LLVMDisposeMessage(cpu);
     LLVMDisposeMessage(features);

@@ -68,9 +68,10 @@ const char *jit_host_desc(jit_engine *j);
 
 /* What lower.c needs to know about the host (filled by engine.c). */
 typedef struct jit_target {
-    char vabi_isa;   /* x86 vector function ABI ISA letter: 'b' 'c' 'd' 'e', 0 = none */
-    int vlen_f64;    /* libmvec lanes for double and float in that ISA */
-    int vlen_f32;
+    /* libmvec variants the host can run, best ISA per register width:
+     * x86 vector function ABI letter ('b' SSE4, 'd' AVX2, 'e' AVX-512),
+     * 0 = none. The loop vectorizer picks the one matching its VF. */
+    char vabi_128, vabi_256, vabi_512;
 } jit_target;
 
 #endif /* KILN_JIT_H */

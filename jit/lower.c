@@ -154,37 +154,52 @@ static LLVMValueRef jl_intrin1(jl *L, const char *name, LLVMValueRef x)
     return jl_intrin(L, name, &ty, 1, 1, &x);
 }
 
-/* A libm function of t (float32: the "f" version), with the libmvec
- * variant the loop vectorizer may call instead. */
-static LLVMValueRef jl_libm(jl *L, const char *fn, kiln_dtype t, int n, LLVMValueRef *args)
+/* Declares one libmvec variant (kept alive through llvm.compiler.used, as
+ * LLVM's own InjectTLIMappings does) and appends its mapping to variants. */
+static void jl_variant(jl *L, LLVMTypeRef ty, const char *name, int n, char isa, int vlen,
+                       char *variants, size_t cap)
 {
-    char name[32], vname[64], variant[160];
-    bool single = t == KILN_FLOAT32;
-    snprintf(name, sizeof name, "%s%s", fn, single ? "f" : "");
-    LLVMTypeRef ty = jl_vty(L, t);
-    LLVMValueRef call = jl_call(L, name, ty, n, args);
-    int vlen = single ? L->t->vlen_f32 : L->t->vlen_f64;
-    if (!L->t->vabi_isa || vlen < 2)
-        return call;
-    char params[GR_MAX_INPUTS + 1] = "";
+    char vname[64], params[GR_MAX_INPUTS + 1];
     for (int i = 0; i < n; i++)
         params[i] = 'v';
     params[n] = '\0';
-    snprintf(vname, sizeof vname, "_ZGV%cN%d%s_%s", L->t->vabi_isa, vlen, params, name);
-    snprintf(variant, sizeof variant, "_ZGV_LLVM_N%d%s_%s(%s)", vlen, params, name, vname);
-    LLVMValueRef vf = LLVMGetNamedFunction(L->M, vname);
-    if (!vf) {
+    snprintf(vname, sizeof vname, "_ZGV%cN%d%s_%s", isa, vlen, params, name);
+    if (!LLVMGetNamedFunction(L->M, vname)) {
         LLVMTypeRef vt = LLVMVectorType(ty, (unsigned)vlen), pt[GR_MAX_INPUTS];
         for (int i = 0; i < n; i++)
             pt[i] = vt;
-        vf = jl_pure_decl(L, vname, LLVMFunctionType(vt, pt, (unsigned)n, 0));
+        LLVMValueRef vf = jl_pure_decl(L, vname, LLVMFunctionType(vt, pt, (unsigned)n, 0));
         if (L->nused < (int)(sizeof L->used / sizeof L->used[0]))
             L->used[L->nused++] = vf;
     }
-    const char *key = "vector-function-abi-variant";
-    LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
-                             LLVMCreateStringAttribute(L->c, key, (unsigned)strlen(key), variant,
-                                                       (unsigned)strlen(variant)));
+    size_t len = strlen(variants);
+    snprintf(variants + len, cap - len, "%s_ZGV_LLVM_N%d%s_%s(%s)", len ? "," : "", vlen, params,
+             name, vname);
+}
+
+/* A libm function of t (float32: the "f" version), with the libmvec
+ * variants the loop vectorizer may call instead, one per vector width the
+ * host has (the vectorizer picks by its VF; e.g. _ZGVdN4v_sin). */
+static LLVMValueRef jl_libm(jl *L, const char *fn, kiln_dtype t, int n, LLVMValueRef *args)
+{
+    char name[32], variants[512] = "";
+    bool single = t == KILN_FLOAT32;
+    int lanes = single ? 4 : 2; /* per 128 bits */
+    snprintf(name, sizeof name, "%s%s", fn, single ? "f" : "");
+    LLVMTypeRef ty = jl_vty(L, t);
+    LLVMValueRef call = jl_call(L, name, ty, n, args);
+    if (L->t->vabi_128)
+        jl_variant(L, ty, name, n, L->t->vabi_128, lanes, variants, sizeof variants);
+    if (L->t->vabi_256)
+        jl_variant(L, ty, name, n, L->t->vabi_256, 2 * lanes, variants, sizeof variants);
+    if (L->t->vabi_512)
+        jl_variant(L, ty, name, n, L->t->vabi_512, 4 * lanes, variants, sizeof variants);
+    if (variants[0]) {
+        const char *key = "vector-function-abi-variant";
+        LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                                 LLVMCreateStringAttribute(L->c, key, (unsigned)strlen(key), variants,
+                                                           (unsigned)strlen(variants)));
+    }
     return call;
 }
 
@@ -545,6 +560,28 @@ JL_OP(WHERE)
 /* CAST is lowered by the caller (it needs the target dtype). */
 JL_OP(CAST) { JL_UNUSED; return NULL; }
 
+/* Reductions and scans: not lowered yet. NULL makes jl_value fail ("op sum
+ * is not lowered"), so their kernels run on the interpreter (fallback),
+ * which follows runtime/reduce.h's canonical order. */
+#define JL_NOT_LOWERED(e) JL_OP(e) { JL_UNUSED; return NULL; }
+JL_NOT_LOWERED(SUM)
+JL_NOT_LOWERED(PROD)
+JL_NOT_LOWERED(MIN)
+JL_NOT_LOWERED(MAX)
+JL_NOT_LOWERED(MEAN)
+JL_NOT_LOWERED(VAR)
+JL_NOT_LOWERED(STD)
+JL_NOT_LOWERED(ARGMIN)
+JL_NOT_LOWERED(ARGMAX)
+JL_NOT_LOWERED(ALL)
+JL_NOT_LOWERED(ANY)
+JL_NOT_LOWERED(COUNT_NONZERO)
+JL_NOT_LOWERED(CUMSUM)
+JL_NOT_LOWERED(CUMPROD)
+JL_NOT_LOWERED(CUMMIN)
+JL_NOT_LOWERED(CUMMAX)
+#undef JL_NOT_LOWERED
+
 /* ---- values ------------------------------------------------------------------------- */
 
 /* Emits value v: its arguments converted by the op's rule (as gr_apply),
@@ -604,7 +641,7 @@ static LLVMValueRef jl_value(jl *L, int v)
             at[j] = t;
         }
         break;
-    case GR_RULE_LEAF: case GR_RULE_CAST:
+    case GR_RULE_LEAF: case GR_RULE_CAST: case GR_RULE_REDUCE: case GR_RULE_SCAN:
         break;
     }
     LLVMValueRef r = jl_ops[op](L, t, a, at);
