@@ -1,12 +1,14 @@
 /*
  * frontend/expr.c — the public expression API: leaves, every elementwise
- * constructor, kiln_op by name, inspection and scopes.
+ * constructor, reductions and scans, kiln_op by name, inspection and
+ * scopes.
  *
  * Each entry point takes ctx->lock, resolves its handles, calls graph/ and
  * returns a handle. The named constructors are generated from two lists
  * below; static asserts tie them to graph/ops.def (each arity matches, and
  * together with where and cast they cover every elementwise op exactly
- * once), so adding an op without its constructor does not compile.
+ * once; the reduction and scan lists cover every REDUCE and SCAN row), so
+ * adding an op without its constructor does not compile.
  *
  * Handles are resolved in argument order; the first that fails decides the
  * result: a NULL-context handle is KILN_ENULL, another context's handle is
@@ -46,17 +48,49 @@ enum {
 #include "graph/ops.def"
 #undef OP
 };
+/* Reductions kiln_<fn>(x, naxes, axes, keepdims); var and std (which add
+ * ddof) and argmin/argmax (one axis) are written out below. */
+#define FE_REDUCE_OPS(X)                                                                  \
+    X(sum, SUM) X(prod, PROD) X(min, MIN) X(max, MAX) X(mean, MEAN) X(all, ALL)           \
+    X(any, ANY) X(count_nonzero, COUNT_NONZERO)
+/* Scans kiln_<fn>(x, axis). */
+#define FE_SCAN_OPS(X) X(cumsum, CUMSUM) X(cumprod, CUMPROD) X(cummin, CUMMIN) X(cummax, CUMMAX)
+
+#define FE_IS_REDSCAN_(rule) (GR_RULE_##rule == GR_RULE_REDUCE || GR_RULE_##rule == GR_RULE_SCAN)
 enum {
     FE_N_ELEMWISE = 0
-#define OP(e, name, arity, rule, flags, u64, u32) +((arity) > 0)
+#define OP(e, name, arity, rule, flags, u64, u32) +((arity) > 0 && !FE_IS_REDSCAN_(rule))
 #include "graph/ops.def"
 #undef OP
 };
+enum {
+    FE_N_REDSCAN = 0
+#define OP(e, name, arity, rule, flags, u64, u32) +FE_IS_REDSCAN_(rule)
+#include "graph/ops.def"
+#undef OP
+};
+enum {
+#define OP(e, name, arity, rule, flags, u64, u32) FE_RULE_##e = (int)GR_RULE_##rule,
+#include "graph/ops.def"
+#undef OP
+};
+#undef FE_IS_REDSCAN_
 #define FE_COUNT_(fn, e) +1
 enum { FE_N_NAMED = 0 FE_BINARY_OPS(FE_COUNT_) FE_UNARY_OPS(FE_COUNT_) + 2 /* where, cast */ };
+enum {
+    FE_N_RED_NAMED = 0 FE_REDUCE_OPS(FE_COUNT_) FE_SCAN_OPS(FE_COUNT_) + 4 /* var, std, argmin,
+                                                                             argmax */
+};
 #undef FE_COUNT_
 _Static_assert((int)FE_N_NAMED == (int)FE_N_ELEMWISE,
                "every elementwise op of ops.def has exactly one public constructor");
+_Static_assert((int)FE_N_RED_NAMED == (int)FE_N_REDSCAN,
+               "every reduction and scan of ops.def has exactly one public constructor");
+_Static_assert((int)FE_RULE_VAR == (int)GR_RULE_REDUCE &&
+                   (int)FE_RULE_STD == (int)GR_RULE_REDUCE &&
+                   (int)FE_RULE_ARGMIN == (int)GR_RULE_REDUCE &&
+                   (int)FE_RULE_ARGMAX == (int)GR_RULE_REDUCE,
+               "kiln_var, kiln_std, kiln_argmin, kiln_argmax");
 _Static_assert(FE_ARITY_WHERE == 3 && FE_ARITY_CAST == 1, "kiln_where, kiln_cast");
 
 /* ---- resolving handles ----------------------------------------------------- */
@@ -175,7 +209,84 @@ kiln_expr kiln_clip(kiln_expr x, kiln_expr lo, kiln_expr hi)
     return h;
 }
 
-/* An op by NumPy name (or alias, or "clip"), nargs inputs. */
+/* ---- reductions and scans ---------------------------------------------------
+ * Shape and dtype rules: graph/reduce.c (and kiln.h). */
+
+/* op(x) over axes[0..naxes) (0: all), keepdims, ddof (var/std). */
+static kiln_expr fe_reduce(gr_op op, kiln_expr x, int naxes, const int *axes, int keepdims,
+                           int ddof)
+{
+    kiln_ctx *ctx = x.ctx_;
+    if (!ctx)
+        return (kiln_expr){NULL, 0, 0};
+    pthread_mutex_lock(&ctx->lock);
+    gr_id id;
+    gr_id r = fe_resolve(ctx, gr_ops[op].name, 1, &x, &id);
+    if (r == GR_NONE)
+        r = gr_reduce_make(ctx->graph, op, id, naxes, axes, keepdims != 0, ddof);
+    kiln_expr h = fe_handle(ctx, r);
+    pthread_mutex_unlock(&ctx->lock);
+    return h;
+}
+
+/* op(x) along axis, or flattened (KILN_AXIS_NONE). */
+static kiln_expr fe_scan(gr_op op, kiln_expr x, int axis)
+{
+    kiln_ctx *ctx = x.ctx_;
+    if (!ctx)
+        return (kiln_expr){NULL, 0, 0};
+    pthread_mutex_lock(&ctx->lock);
+    gr_id id;
+    gr_id r = fe_resolve(ctx, gr_ops[op].name, 1, &x, &id);
+    if (r == GR_NONE)
+        r = gr_scan_make(ctx->graph, op, id, axis);
+    kiln_expr h = fe_handle(ctx, r);
+    pthread_mutex_unlock(&ctx->lock);
+    return h;
+}
+
+/* Reductions: x's shape without the reduced axes (keepdims: extent 1);
+ * dtype by the op's row (sum: ints -> int64, ...). */
+#define FE_DEF_REDUCE(fn, e)                                                                \
+    _Static_assert((int)FE_RULE_##e == (int)GR_RULE_REDUCE, "kiln_" #fn " is a reduction"); \
+    kiln_expr kiln_##fn(kiln_expr x, int naxes, const int *axes, int keepdims)              \
+    {                                                                                       \
+        return fe_reduce(GR_OP_##e, x, naxes, axes, keepdims, 0);                           \
+    }
+/* Scans: x's shape along an axis, (size,) flattened; dtype by the row. */
+#define FE_DEF_SCAN(fn, e)                                                                  \
+    _Static_assert((int)FE_RULE_##e == (int)GR_RULE_SCAN, "kiln_" #fn " is a scan");        \
+    kiln_expr kiln_##fn(kiln_expr x, int axis) { return fe_scan(GR_OP_##e, x, axis); }
+
+FE_REDUCE_OPS(FE_DEF_REDUCE)
+FE_SCAN_OPS(FE_DEF_SCAN)
+#undef FE_DEF_REDUCE
+#undef FE_DEF_SCAN
+
+/* var/std: as mean (float result), dividing by max(n - ddof, 0). */
+kiln_expr kiln_var(kiln_expr x, int naxes, const int *axes, int keepdims, int ddof)
+{
+    return fe_reduce(GR_OP_VAR, x, naxes, axes, keepdims, ddof);
+}
+
+kiln_expr kiln_std(kiln_expr x, int naxes, const int *axes, int keepdims, int ddof)
+{
+    return fe_reduce(GR_OP_STD, x, naxes, axes, keepdims, ddof);
+}
+
+/* argmin/argmax: x's shape without axis, or 0-d (KILN_AXIS_NONE); int64. */
+kiln_expr kiln_argmin(kiln_expr x, int axis)
+{
+    return fe_reduce(GR_OP_ARGMIN, x, axis == KILN_AXIS_NONE ? 0 : 1, &axis, 0, 0);
+}
+
+kiln_expr kiln_argmax(kiln_expr x, int axis)
+{
+    return fe_reduce(GR_OP_ARGMAX, x, axis == KILN_AXIS_NONE ? 0 : 1, &axis, 0, 0);
+}
+
+/* An op by NumPy name (or alias, or "clip"), nargs inputs. A reduction or
+ * scan takes NumPy's defaults: every axis, no keepdims, ddof 0; flattened. */
 kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs, const kiln_expr *args)
 {
     if (!ctx)
@@ -201,8 +312,14 @@ kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs, const kiln_expr *a
         r = gr_error(g, KILN_ENULL, "%s: NULL argument array", name);
     else if ((r = fe_resolve(ctx, name, nargs, args, ids)) != GR_NONE)
         ;
+    else if (clip)
+        r = fe_clip(ctx, ids);
+    else if (gr_is_reduce(op))
+        r = gr_reduce_make(g, (gr_op)op, ids[0], 0, NULL, false, 0);
+    else if (gr_is_scan(op))
+        r = gr_scan_make(g, (gr_op)op, ids[0], KILN_AXIS_NONE);
     else
-        r = clip ? fe_clip(ctx, ids) : gr_op_make(g, (gr_op)op, nargs, ids, KILN_BOOL);
+        r = gr_op_make(g, (gr_op)op, nargs, ids, KILN_BOOL);
     kiln_expr h = fe_handle(ctx, r);
     pthread_mutex_unlock(&ctx->lock);
     return h;

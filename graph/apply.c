@@ -15,6 +15,8 @@
  *     nodes, so in the interpreter in_t == out_t; folding may pass either).
  * A kind an op cannot be built for (float bitwise ops, bool subtract, int
  * sqrt, ...; graph/infer.c rejects them) gives zero; it is never reached.
+ * Reductions and scans are not elementwise (runtime/reduce.c computes
+ * them): they give zero here and are never reached either.
  *
  * Semantics (NumPy's, made exact where NumPy leaves them open):
  *   - integers wrap to t's width: computed on 64 raw bits, then truncated
@@ -212,6 +214,7 @@ rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar 
     case GR_RULE_LOGIC: break;
     case GR_RULE_SAME: case GR_RULE_FLOAT: case GR_RULE_BITS: case GR_RULE_SHIFT:
     case GR_RULE_WHERE: break;
+    case GR_RULE_REDUCE: case GR_RULE_SCAN: return ap_zero(); /* not elementwise */
     }
 
     /* The computing dtype t and the (converted) arguments a, b, c. */
@@ -344,6 +347,13 @@ rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar 
     /* selection and conversion */
     case GR_OP_WHERE: return a.b ? b : c;
     case GR_OP_CAST: return rt_convert(in_t, out_t, args[0]);
+
+    /* reductions and scans: not elementwise, never reached (see above) */
+    case GR_OP_SUM: case GR_OP_PROD: case GR_OP_MIN: case GR_OP_MAX: case GR_OP_MEAN:
+    case GR_OP_VAR: case GR_OP_STD: case GR_OP_ARGMIN: case GR_OP_ARGMAX: case GR_OP_ALL:
+    case GR_OP_ANY: case GR_OP_COUNT_NONZERO: case GR_OP_CUMSUM: case GR_OP_CUMPROD:
+    case GR_OP_CUMMIN: case GR_OP_CUMMAX:
+        return ap_zero();
 
     case GR_OP_COUNT: break;
     }

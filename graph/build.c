@@ -21,7 +21,7 @@
 #include <string.h>
 
 /* Input id converted to dtype t (see step 3). */
-static gr_id gr_convert(gr_graph *g, gr_id id, kiln_dtype t)
+gr_id gr_convert(gr_graph *g, gr_id id, kiln_dtype t)
 {
     const gr_node *n = gr_node_at(g, id);
     if (gr_is_weak(n)) {
@@ -39,6 +39,9 @@ gr_id gr_op_make(gr_graph *g, gr_op op, int nin, const gr_id *in, kiln_dtype dty
     if ((int)op <= (int)GR_OP_ERROR || (int)op >= (int)GR_OP_COUNT)
         return gr_error(g, KILN_EINVAL, "op %d is not an elementwise op", (int)op);
     const gr_op_info *info = &gr_ops[op];
+    if (info->rule == GR_RULE_REDUCE || info->rule == GR_RULE_SCAN)
+        return gr_error(g, KILN_EINVAL, "%s is a %s, not an elementwise op", info->name,
+                        info->rule == GR_RULE_REDUCE ? "reduction" : "scan");
     if (nin != info->arity)
         return gr_error(g, KILN_EINVAL, "%s expects %d argument%s, got %d", info->name,
                         info->arity, info->arity == 1 ? "" : "s", nin);

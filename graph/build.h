@@ -1,7 +1,8 @@
 /*
  * graph/build.h — private to DAG construction: graph/graph.c (storage,
  * hash-consing, scopes), graph/infer.c (dtype rules and broadcasting),
- * graph/fold.c (folding), graph/build.c (gr_op_make) and frontend/expr.c.
+ * graph/fold.c (folding), graph/build.c (gr_op_make), graph/reduce.c
+ * (reductions and scans) and frontend/expr.c.
  * Everything else uses graph/graph.h.
  *
  * Construction of an elementwise node, in order (graph/build.c):
@@ -44,6 +45,12 @@ gr_id gr_fold(gr_graph *g, const gr_node *n, bool weak);
  * an INPUT node retains its array when it is appended. On OOM returns the
  * OOM node (0). n->gen and n->hash are ignored. */
 gr_id gr_intern(gr_graph *g, const gr_node *n);
+
+/* graph/build.c. Input id converted to dtype t: a weak scalar becomes a
+ * strong SCALAR of t, a strong input of another dtype gets a CAST node
+ * (made by gr_op_make, so casts of constants fold); id itself if it has
+ * dtype t. */
+gr_id gr_convert(gr_graph *g, gr_id id, kiln_dtype t);
 
 /* True if n is a weak (Python-literal) scalar. */
 static inline bool gr_is_weak(const gr_node *n)

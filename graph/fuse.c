@@ -9,7 +9,14 @@
  *      is written (in-place `x = x*2`);
  *   3. FUSED: one kernel per group of roots with one shape, over the nodes
  *      reachable from that group; UNFUSED: one kernel per non-leaf node,
- *      reading its inputs' temporaries, writing its own;
+ *      reading its inputs' temporaries, writing its own; FUSED with a
+ *      reduction or scan in the DAG ("staged", pl_staged): every reduction
+ *      or scan, its non-leaf input and every root are materialized, each by
+ *      its own kernel in id order — a reduction/scan kernel has that one
+ *      node as its body (not lowered yet: the interpreter runs it), any
+ *      other kernel fuses the elementwise nodes down to leaves and
+ *      materialized values (producer/consumer fusion across a reduction is
+ *      the JIT's next step);
  *   4. per kernel, the loop nest (pl_geometry): drop extent-1 dims, flip
  *      dims every operand walks backwards, order dims by stride, coalesce,
  *      classify strides;
@@ -677,6 +684,10 @@ static kiln_status pl_finish_kernel(pl_ctx *c, pl_kb *b, int kidx)
                 c->p->temps[k->ops[o].src.temp].first_def = kidx;
         } else {
             pl_use(c->p, k->ops[o].src, kidx);
+            /* a temporary no kernel writes (it has no elements) is allocated
+             * before its first reader (a reduction of an empty input) */
+            if (k->ops[o].src.temp >= 0 && c->p->temps[k->ops[o].src.temp].first_def < 0)
+                c->p->temps[k->ops[o].src.temp].first_def = kidx;
         }
     }
     for (int q = 0; q < k->nparams; q++)
@@ -869,6 +880,133 @@ static kiln_status pl_unfused(pl_ctx *c)
     return KILN_OK;
 }
 
+/* FUSED plans with a reduction or scan: see step 3 above. */
+static bool pl_boundary(const gr_node *nd)
+{
+    return gr_is_reduce(nd->op) || gr_is_scan(nd->op);
+}
+
+/* The kernel computing materialized node all.id[im]: its outputs (the roots
+ * naming it, else its temporary) and a body of the nodes below it that are
+ * neither leaves nor materialized (cut), which are read instead. */
+static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, bool *need, int *vof,
+                                    int im)
+{
+    gr_plan *p = c->p;
+    const gr_graph *g = c->g;
+    gr_id id = c->all.id[im];
+    const gr_node *nd = gr_node_at(g, id);
+    if (!loc[im].done) {
+        loc[im].src = pl_src_temp(pl_new_temp(p, (kiln_dtype)nd->dtype, nd->rank, nd->shape));
+        loc[im].done = true;
+    }
+    if (pl_size(nd->rank, nd->shape) == 0)
+        return KILN_OK;
+    /* the body: reverse sweep from im, stopping at cut nodes and leaves */
+    int nneed = 0;
+    memset(need, 0, (size_t)(im + 1) * sizeof *need);
+    need[im] = true;
+    for (int i = im; i >= 0; i--) {
+        if (!need[i])
+            continue;
+        nneed++;
+        const gr_node *ni = gr_node_at(g, c->all.id[i]);
+        if (i != im && cut[i])
+            continue;
+        for (int j = 0; j < gr_ops[ni->op].arity; j++) {
+            int at = pl_find(&c->all, ni->in[j]);
+            if (at < 0 || at >= i)
+                return rt_err(p->env, KILN_EINTERNAL, "node %u: input %u out of order",
+                              c->all.id[i], ni->in[j]);
+            need[at] = true;
+        }
+    }
+    int nouts = 0;
+    for (size_t r = 0; r < c->n; r++)
+        nouts += c->roots[r] == id;
+    int kidx = p->nkernels++;
+    gr_kernel *k = &p->kernels[kidx];
+    pl_kb b;
+    kiln_status s = kb_init(&b, p, k, nd->rank, nd->shape, nneed, nneed + (nouts ? nouts : 1));
+    if (s != KILN_OK)
+        return s;
+    k->out_val = PL_NEW(p, uint16_t, nouts ? nouts : 1);
+    if (!k->out_val)
+        return KILN_ENOMEM;
+    int64_t st[KILN_MAX_RANK];
+    if (nouts == 0) {
+        pl_temp_strides(&p->temps[loc[im].src.temp], st);
+        kb_output(&b, id, (kiln_dtype)nd->dtype, loc[im].src, st);
+    } else {
+        for (size_t r = 0; r < c->n; r++) {
+            if (c->roots[r] != id)
+                continue;
+            gr_src src = pl_out_src(c, r, st);
+            kb_output(&b, id, (kiln_dtype)nd->dtype, src, st);
+        }
+    }
+    for (int i = 0; i <= im; i++) {
+        if (!need[i])
+            continue;
+        gr_id ii = c->all.id[i];
+        const gr_node *ni = gr_node_at(g, ii);
+        if (gr_ops[ni->op].arity == 0 || (i != im && cut[i])) {
+            vof[i] = pl_unfused_input(c, &b, loc, ii); /* a leaf or a materialized value */
+            continue;
+        }
+        int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
+        for (int j = 0; j < ar; j++)
+            in[j] = vof[pl_find(&c->all, ni->in[j])];
+        vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
+    }
+    for (int o = 0; o < k->nout; o++)
+        k->out_val[o] = (uint16_t)vof[im];
+    return pl_finish_kernel(c, &b, kidx);
+}
+
+static kiln_status pl_staged(pl_ctx *c)
+{
+    gr_plan *p = c->p;
+    const gr_graph *g = c->g;
+    int n = c->all.n;
+    pl_loc *loc = PL_NEW(p, pl_loc, n);
+    bool *cut = PL_NEW(p, bool, n), *need = PL_NEW(p, bool, n);
+    int *vof = PL_NEW(p, int, n);
+    if (!loc || !cut || !need || !vof)
+        return KILN_ENOMEM;
+    for (size_t i = 0; i < c->n; i++) {
+        int at = pl_find(&c->all, c->roots[i]);
+        cut[at] = true;
+        if (loc[at].done)
+            continue;
+        int64_t st[KILN_MAX_RANK];
+        loc[at].src = pl_out_src(c, i, st);
+        loc[at].done = true;
+    }
+    for (int i = 0; i < n; i++) {
+        const gr_node *nd = gr_node_at(g, c->all.id[i]);
+        if (nd->op == GR_OP_ERROR)
+            return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", c->all.id[i]);
+        if (!pl_boundary(nd))
+            continue;
+        cut[i] = true;
+        int at = pl_find(&c->all, nd->in[0]);
+        if (at < 0)
+            return rt_err(p->env, KILN_EINTERNAL, "node %u: input %u not collected",
+                          c->all.id[i], nd->in[0]);
+        if (gr_ops[gr_node_at(g, nd->in[0])->op].arity > 0)
+            cut[at] = true;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!cut[i])
+            continue;
+        kiln_status s = pl_staged_kernel(c, loc, cut, need, vof, i);
+        if (s != KILN_OK)
+            return s;
+    }
+    return KILN_OK;
+}
+
 kiln_status gr_plan_build(gr_plan *p, const gr_graph *g, bool fused, size_t n, const gr_id *roots,
                           kiln_array *const *outs)
 {
@@ -908,6 +1046,11 @@ kiln_status gr_plan_build(gr_plan *p, const gr_graph *g, bool fused, size_t n, c
             group[i] = ngroups++;
     }
 
+    /* a reduction or scan: several kernels even when fused (pl_staged) */
+    bool staged = false;
+    for (int i = 0; i < c.all.n && fused && !staged; i++)
+        staged = pl_boundary(gr_node_at(g, c.all.id[i]));
+
     /* outputs that overlap inputs (or, for in-place safety, each other) */
     for (size_t i = 0; i < n; i++) {
         c.redirect[i] = -1;
@@ -918,7 +1061,7 @@ kiln_status gr_plan_build(gr_plan *p, const gr_graph *g, bool fused, size_t n, c
             if (nd->op != GR_OP_INPUT || !pl_overlap(nd->a.array, o))
                 continue;
             touches = true;
-            must = !fused || ngroups > 1 || !pl_same_positions(nd->a.array, o);
+            must = !fused || staged || ngroups > 1 || !pl_same_positions(nd->a.array, o);
         }
         for (size_t j = 0; j < n; j++)
             if (j != i && outs[j] != o && pl_overlap(outs[j], o))
@@ -934,6 +1077,8 @@ kiln_status gr_plan_build(gr_plan *p, const gr_graph *g, bool fused, size_t n, c
 
     if (!fused)
         return pl_unfused(&c);
+    if (staged)
+        return pl_staged(&c);
 
     int *pick = PL_NEW(p, int, n);
     if (!pick)

@@ -12,7 +12,8 @@
  *   - every live node except ERROR nodes is in the CSE table exactly once,
  *     and the table holds nothing else. The table is open addressing with
  *     linear probing, at most half full, keyed by the node's hash (op, dtype,
- *     flags, inputs, attribute); deletion shifts entries back (no
+ *     flags, inputs, attribute: an INPUT's array, a SCALAR's value, a
+ *     reduction's or scan's a.red fields); deletion shifts entries back (no
  *     tombstones), so a table that lives through millions of scopes stays
  *     clean;
  *   - an INPUT node holds one reference to its array, taken when the node
@@ -61,6 +62,19 @@ static uint64_t gr_mix(uint64_t h, uint64_t x)
     return h ^ (h >> 31);
 }
 
+/* The attributes of a REDUCE or SCAN node as one key (every field, so no
+ * padding byte is read). */
+static uint64_t gr_red_key(const gr_node *n)
+{
+    return (uint64_t)n->a.red.axes | (uint64_t)n->a.red.keepdims << 8 |
+           (uint64_t)(uint8_t)n->a.red.axis << 16 | (uint64_t)(uint32_t)n->a.red.ddof << 32;
+}
+
+static bool gr_has_red(const gr_node *n)
+{
+    return n->op < GR_OP_COUNT && (gr_is_reduce(n->op) || gr_is_scan(n->op));
+}
+
 static uint32_t gr_hash_node(const gr_node *n)
 {
     uint64_t h = (uint64_t)n->op | (uint64_t)n->dtype << 16 | (uint64_t)n->nflags << 24;
@@ -70,6 +84,8 @@ static uint32_t gr_hash_node(const gr_node *n)
         h = gr_mix(h, (uint64_t)(uintptr_t)n->a.array);
     else if (n->op == GR_OP_SCALAR)
         h = gr_mix(h, n->a.scalar.u);
+    else if (gr_has_red(n))
+        h = gr_mix(h, gr_red_key(n));
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -84,6 +100,8 @@ static bool gr_node_equal(const gr_node *a, const gr_node *b)
         return a->a.array == b->a.array;
     if (a->op == GR_OP_SCALAR)
         return a->a.scalar.u == b->a.scalar.u;
+    if (gr_has_red(a))
+        return gr_red_key(a) == gr_red_key(b);
     return true;
 }
 

@@ -28,12 +28,20 @@ enum {
     GR_F_EXACT = 1u << 1,
     GR_F_NOBOOL = 1u << 2,
     GR_F_MATH = 1u << 3,
-    GR_F_DIV = 1u << 4, /* FLOAT rule, but every int/bool T -> float64 (true_divide) */
+    GR_F_DIV = 1u << 4, /* FLOAT rule, but every int/bool T -> float64 (true_divide);
+                           REDUCE: int/bool T -> float64, floats keep T (mean) */
+    GR_F_ACC = 1u << 5,   /* REDUCE/SCAN: bool and integers narrower than 64 bits
+                             accumulate in int64 (unsigned: uint64); floats keep T */
+    GR_F_INDEX = 1u << 6, /* REDUCE: the result is an int64 index or count */
+    GR_F_TRUTH = 1u << 7, /* REDUCE: the result is bool */
+    GR_F_REPRO = 1u << 8, /* not exactly rounded, but the same bits in every mode and
+                             at any thread count: a fixed order (runtime/reduce.h) */
 };
 
 typedef enum gr_rule {
     GR_RULE_LEAF, GR_RULE_SAME, GR_RULE_FLOAT, GR_RULE_CMP, GR_RULE_PRED,
-    GR_RULE_LOGIC, GR_RULE_BITS, GR_RULE_SHIFT, GR_RULE_WHERE, GR_RULE_CAST
+    GR_RULE_LOGIC, GR_RULE_BITS, GR_RULE_SHIFT, GR_RULE_WHERE, GR_RULE_CAST,
+    GR_RULE_REDUCE, GR_RULE_SCAN /* not elementwise: see "reductions and scans" */
 } gr_rule;
 
 typedef enum gr_op {
@@ -47,7 +55,7 @@ typedef struct gr_op_info {
     const char *name; /* NumPy's name */
     uint8_t arity;
     uint8_t rule;   /* gr_rule */
-    uint8_t flags;  /* GR_F_* */
+    uint16_t flags; /* GR_F_* */
     uint8_t ulp_f64, ulp_f32;
 } gr_op_info;
 
@@ -82,6 +90,13 @@ typedef struct gr_node {
             kiln_status status;
             uint32_t msg; /* index into the graph's error messages */
         } err;
+        struct {           /* REDUCE and SCAN rules (part of the CSE key) */
+            uint8_t axes;     /* REDUCE: bit k set = input dim k is reduced */
+            uint8_t keepdims; /* REDUCE: reduced dims stay, extent 1 */
+            int8_t axis;      /* SCAN: the scanned input dim; -1 = the input
+                                 flattened in C order (result 1-D) */
+            int32_t ddof;     /* VAR, STD: delta degrees of freedom */
+        } red;
     } a;
 } gr_node;
 
@@ -113,6 +128,29 @@ gr_id gr_error(gr_graph *g, kiln_status s, const char *fmt, ...) RT_PRINTF(3, 4)
  * nodes, folds (graph/fold.c) and hash-conses. For GR_OP_CAST, dtype is
  * the target; otherwise ignored. */
 gr_id gr_op_make(gr_graph *g, gr_op op, int nin, const gr_id *in, kiln_dtype dtype);
+
+/* ---- reductions and scans (graph/reduce.c) ------------------------------
+ * Not elementwise: shape and dtype follow the op's row (REDUCE or SCAN rule
+ * and its flags) and the node's attributes (gr_node.a.red). Invariant: the
+ * input already has the op's compute dtype — the result dtype for
+ * sum/prod/mean/var/std/cumsum/cumprod (a CAST is inserted: sum of int8
+ * sums int64 elements), the input's own dtype otherwise — so evaluating
+ * one is runtime/reduce.h's function on its input's elements. */
+static inline bool gr_is_reduce(int op) { return gr_ops[op].rule == GR_RULE_REDUCE; }
+static inline bool gr_is_scan(int op) { return gr_ops[op].rule == GR_RULE_SCAN; }
+/* The result dtype of reduction or scan op on an input of dtype t. */
+kiln_dtype gr_reduce_dtype(gr_op op, kiln_dtype t);
+/* A reduction over axes[0..naxes) of in (naxes 0: every axis; negative
+ * axes count from the end). ddof is kept by VAR and STD only. Errors:
+ * KILN_EAXIS for an axis out of range or given twice, KILN_EINVAL for
+ * min/max/argmin/argmax over zero elements (NumPy's messages). ARGMIN and
+ * ARGMAX take one axis or every axis (the index into the flattened input)
+ * and never keep dims. */
+gr_id gr_reduce_make(gr_graph *g, gr_op op, gr_id in, int naxes, const int *axes,
+                     bool keepdims, int ddof);
+/* A scan of in along axis (negative counts from the end), or over in
+ * flattened in C order if axis == KILN_AXIS_NONE (result 1-D). */
+gr_id gr_scan_make(gr_graph *g, gr_op op, gr_id in, int axis);
 
 /* Scopes: begin returns a token; end drops nodes made since. */
 uint64_t gr_scope_begin(gr_graph *g);

@@ -11,7 +11,14 @@
  *      leading dimension), converted to scalars (rt_load), combined by
  *      gr_apply and stored (rt_store). INPUT leaves are read from their
  *      arrays, SCALAR leaves from the node, bound nodes from the bound
- *      arrays. A temporary is freed once its last consumer is computed;
+ *      arrays. A temporary is freed once its last consumer is computed.
+ *      A reduction or scan node (not elementwise) is computed by
+ *      runtime/reduce.c, which defines the canonical order: for each output
+ *      element the reduced input elements are taken in C order of their
+ *      indices along the reduced axes, read in place when they form one
+ *      strided run, else first gathered into a buffer (so the order never
+ *      depends on the input's layout); a scan runs each line along its
+ *      axis, or the input gathered in C order when flattened;
  *   3. every root is materialized (leaves and bound roots copied too), and
  *      only then are the outputs written, so outputs may overlap inputs.
  *
@@ -24,6 +31,7 @@
  * than trusting them.
  */
 #include "graph/graph.h"
+#include "runtime/reduce.h"
 
 #include <string.h>
 
@@ -217,7 +225,7 @@ static kiln_dtype ip_in_dtype(const gr_graph *g, const gr_node *n, int *want)
         want[0] = -1;
         return in_t;
     case GR_RULE_LEAF: case GR_RULE_SAME: case GR_RULE_FLOAT: case GR_RULE_BITS:
-    case GR_RULE_SHIFT:
+    case GR_RULE_SHIFT: case GR_RULE_REDUCE: case GR_RULE_SCAN:
         break;
     }
     return in_t;
@@ -262,6 +270,229 @@ static kiln_status ip_compute(ip_state *st, gr_id id)
         }
         rt_store(out_t, out + (size_t)e * osz, gr_apply(op, in_t, out_t, args));
         ip_next(n->rank, n->shape, idx, arity, off, strides);
+    }
+    return KILN_OK;
+}
+
+/* ---- reductions and scans ---------------------------------------------------- */
+
+/* The input operand of reduction/scan node n, as a strided array (a SCALAR
+ * leaf is stored into buf and read as a 0-d array), checked against the
+ * node: its dtype must be the op's compute dtype (graph/graph.h). */
+static kiln_status ip_red_input(ip_state *st, gr_id id, ip_operand *o, char *buf)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    kiln_status s = ip_operand_of(st, n->in[0], o);
+    if (s != KILN_OK)
+        return s;
+    if (o->is_scalar) {
+        rt_store(o->dtype, buf, o->scalar);
+        o->base = buf;
+        o->is_scalar = false;
+        o->rank = 0;
+    }
+    bool to_result = gr_ops[n->op].flags & (GR_F_ACC | GR_F_DIV);
+    bool same_t = !(gr_ops[n->op].flags & (GR_F_INDEX | GR_F_TRUTH));
+    if ((to_result || same_t) && o->dtype != n->dtype)
+        return rt_err(st->env, KILN_EINTERNAL,
+                      "interpreter: the input of %s (node %u) has dtype %s, expected %s",
+                      gr_ops[n->op].name, (unsigned)id, kiln_dtype_name(o->dtype),
+                      kiln_dtype_name((kiln_dtype)n->dtype));
+    return KILN_OK;
+}
+
+static kiln_status ip_bad_shape(ip_state *st, gr_id id)
+{
+    return rt_err(st->env, KILN_EINTERNAL,
+                  "interpreter: %s (node %u) does not match its input's shape and attributes",
+                  gr_ops[gr_node_at(st->g, id)->op].name, (unsigned)id);
+}
+
+/* If dims [0, r) (extents ext, byte strides str, C order) visit their
+ * elements as one strided run, sets *stride and returns true. Extent-1
+ * dims are ignored; no dims (or an empty extent) is one run. */
+static bool ip_one_run(int r, const int64_t *ext, const int64_t *str, int64_t esz,
+                       int64_t *stride)
+{
+    int64_t run_ext = 0, run_str = esz; /* the run so far, innermost dims first */
+    for (int k = r - 1; k >= 0; k--) {
+        if (ext[k] == 0) { /* no elements: any stride will do */
+            *stride = esz;
+            return true;
+        }
+        if (ext[k] == 1)
+            continue;
+        if (run_ext == 0) {
+            run_str = str[k];
+            run_ext = ext[k];
+        } else if (str[k] == run_str * run_ext) {
+            run_ext *= ext[k];
+        } else {
+            return false;
+        }
+    }
+    *stride = run_str;
+    return true;
+}
+
+/* One output element of reduction op (runtime/reduce.h). */
+static void ip_reduce_one(gr_op op, kiln_dtype t, const char *x, int64_t n, int64_t stride,
+                          int64_t ddof, void *out)
+{
+    switch (op) {
+    case GR_OP_SUM: rt_reduce_sum(t, x, n, stride, out); break;
+    case GR_OP_PROD: rt_reduce_prod(t, x, n, stride, out); break;
+    case GR_OP_MIN: rt_reduce_min(t, x, n, stride, out); break;
+    case GR_OP_MAX: rt_reduce_max(t, x, n, stride, out); break;
+    case GR_OP_MEAN: rt_reduce_mean(t, x, n, stride, out); break;
+    case GR_OP_VAR: rt_reduce_var(t, x, n, stride, ddof, out); break;
+    case GR_OP_STD: rt_reduce_std(t, x, n, stride, ddof, out); break;
+    case GR_OP_ARGMIN: rt_reduce_argmin(t, x, n, stride, out); break;
+    case GR_OP_ARGMAX: rt_reduce_argmax(t, x, n, stride, out); break;
+    case GR_OP_ALL: rt_reduce_all(t, x, n, stride, out); break;
+    case GR_OP_ANY: rt_reduce_any(t, x, n, stride, out); break;
+    case GR_OP_COUNT_NONZERO: rt_reduce_count_nonzero(t, x, n, stride, out); break;
+    default: break; /* not a reduction: ip_run dispatches by rule */
+    }
+}
+
+/* Computes reduction node id into its temporary. */
+static kiln_status ip_reduce(ip_state *st, gr_id id)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    gr_op op = (gr_op)n->op;
+    ip_operand o;
+    char sbuf[8];
+    kiln_status s = ip_red_input(st, id, &o, sbuf);
+    if (s != KILN_OK)
+        return s;
+    /* split the input's dims into kept (output order) and reduced ones */
+    unsigned mask = n->a.red.axes;
+    int nk = 0, nr = 0, orank = 0;
+    int64_t kext[KILN_MAX_RANK], kstr[1][KILN_MAX_RANK], rext[KILN_MAX_RANK],
+        rstr[1][KILN_MAX_RANK];
+    int64_t oshape[KILN_MAX_RANK], nred = 1;
+    if (mask >> o.rank)
+        return ip_bad_shape(st, id);
+    for (int k = 0; k < o.rank; k++) {
+        if (mask & (1u << k)) {
+            rext[nr] = o.shape[k];
+            rstr[0][nr++] = o.strides[k];
+            if (!rt_mul_ok(nred, o.shape[k], &nred)) /* only if the result is empty */
+                nred = INT64_MAX;
+            if (n->a.red.keepdims)
+                oshape[orank++] = 1;
+        } else {
+            kext[nk] = o.shape[k];
+            kstr[0][nk++] = o.strides[k];
+            oshape[orank++] = o.shape[k];
+        }
+    }
+    if (orank != n->rank || memcmp(oshape, n->shape, (size_t)orank * sizeof *oshape) != 0)
+        return ip_bad_shape(st, id);
+    if (nred == 0 && (op == GR_OP_MIN || op == GR_OP_MAX || op == GR_OP_ARGMIN ||
+                      op == GR_OP_ARGMAX))
+        return rt_err(st->env, KILN_EINTERNAL, "interpreter: %s (node %u) of no elements",
+                      gr_ops[op].name, (unsigned)id);
+    if ((s = ip_alloc_temp(st, id)) != KILN_OK)
+        return s;
+
+    kiln_dtype t = o.dtype;
+    int64_t esz = (int64_t)rt_dtypes[t].size, osz = (int64_t)rt_dtypes[n->dtype].size;
+    int64_t count = ip_size(nk, kext), seq_stride;
+    if (count == 0)
+        return KILN_OK;
+    bool direct = ip_one_run(nr, rext, rstr[0], esz, &seq_stride);
+    char *buf = NULL;
+    size_t buf_bytes = direct ? 0 : (size_t)nred * (size_t)esz;
+    if (!direct && !(buf = rt_malloc(st->env, buf_bytes)))
+        return rt_err(st->env, KILN_ENOMEM,
+                      "out of memory gathering %lld elements for %s (node %u)", (long long)nred,
+                      gr_ops[op].name, (unsigned)id);
+    int64_t kidx[KILN_MAX_RANK] = {0}, koff[1] = {0};
+    char *out = st->slots[id].temp;
+    for (int64_t e = 0; e < count; e++) {
+        const char *base = o.base + koff[0];
+        const char *seq = base;
+        int64_t stride = seq_stride;
+        if (!direct) { /* the reduced elements in C order of their indices */
+            int64_t ridx[KILN_MAX_RANK] = {0}, roff[1] = {0};
+            for (int64_t j = 0; j < nred; j++) {
+                memcpy(buf + j * esz, base + roff[0], (size_t)esz);
+                ip_next(nr, rext, ridx, 1, roff, rstr);
+            }
+            seq = buf;
+            stride = esz;
+        }
+        ip_reduce_one(op, t, seq, nred, stride, n->a.red.ddof, out + e * osz);
+        ip_next(nk, kext, kidx, 1, koff, kstr);
+    }
+    rt_free(st->env, buf, buf_bytes);
+    return KILN_OK;
+}
+
+/* One line of scan op (runtime/reduce.h). */
+static void ip_scan_line(gr_op op, kiln_dtype t, const char *x, int64_t xs, char *y, int64_t ys,
+                         int64_t n)
+{
+    switch (op) {
+    case GR_OP_CUMSUM: rt_scan_sum(t, x, xs, y, ys, n); break;
+    case GR_OP_CUMPROD: rt_scan_prod(t, x, xs, y, ys, n); break;
+    case GR_OP_CUMMIN: rt_scan_min(t, x, xs, y, ys, n); break;
+    case GR_OP_CUMMAX: rt_scan_max(t, x, xs, y, ys, n); break;
+    default: break; /* not a scan: ip_run dispatches by rule */
+    }
+}
+
+/* Computes scan node id into its temporary. */
+static kiln_status ip_scan(ip_state *st, gr_id id)
+{
+    const gr_node *n = gr_node_at(st->g, id);
+    gr_op op = (gr_op)n->op;
+    ip_operand o;
+    char sbuf[8];
+    kiln_status s = ip_red_input(st, id, &o, sbuf);
+    if (s != KILN_OK)
+        return s;
+    int ax = n->a.red.axis;
+    int64_t size = ip_size(o.rank, o.shape);
+    if (ax < 0 ? (n->rank != 1 || n->shape[0] != size)
+               : (ax >= o.rank || n->rank != o.rank ||
+                  memcmp(n->shape, o.shape, (size_t)o.rank * sizeof *o.shape) != 0))
+        return ip_bad_shape(st, id);
+    if ((s = ip_alloc_temp(st, id)) != KILN_OK)
+        return s;
+    kiln_dtype t = o.dtype;
+    int64_t esz = (int64_t)rt_dtypes[t].size, stride;
+    char *out = st->slots[id].temp;
+    if (size == 0)
+        return KILN_OK;
+    if (ax < 0) { /* flattened: the input in C order, gathered unless one run */
+        if (!ip_one_run(o.rank, o.shape, o.strides, esz, &stride)) {
+            int64_t idx[KILN_MAX_RANK] = {0}, off[1] = {0}, str[1][KILN_MAX_RANK];
+            memcpy(str[0], o.strides, sizeof str[0]);
+            for (int64_t j = 0; j < size; j++) {
+                memcpy(out + j * esz, o.base + off[0], (size_t)esz);
+                ip_next(o.rank, o.shape, idx, 1, off, str);
+            }
+            ip_scan_line(op, t, out, esz, out, esz, size); /* in place */
+        } else {
+            ip_scan_line(op, t, o.base, stride, out, esz, size);
+        }
+        return KILN_OK;
+    }
+    /* along axis ax: every line, the other indices in C order */
+    int64_t ystr[KILN_MAX_RANK], lines[KILN_MAX_RANK], str[2][KILN_MAX_RANK];
+    ip_c_strides(t, o.rank, o.shape, ystr);
+    memcpy(lines, o.shape, sizeof lines);
+    lines[ax] = 1;
+    memcpy(str[0], o.strides, sizeof str[0]);
+    memcpy(str[1], ystr, sizeof str[1]);
+    int64_t idx[KILN_MAX_RANK] = {0}, off[2] = {0, 0}, nlines = ip_size(o.rank, lines);
+    for (int64_t l = 0; l < nlines; l++) {
+        ip_scan_line(op, t, o.base + off[0], o.strides[ax], out + off[1], ystr[ax],
+                     o.shape[ax]);
+        ip_next(o.rank, lines, idx, 2, off, str);
     }
     return KILN_OK;
 }
@@ -374,7 +605,10 @@ static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_i
             if (s->root)
                 r = ip_copy_leaf(st, id);
         } else {
-            r = ip_compute(st, id);
+            gr_rule rule = (gr_rule)gr_ops[n->op].rule;
+            r = rule == GR_RULE_REDUCE ? ip_reduce(st, id)
+                : rule == GR_RULE_SCAN ? ip_scan(st, id)
+                                       : ip_compute(st, id);
             for (int k = 0; r == KILN_OK && k < gr_ops[n->op].arity; k++) {
                 ip_slot *in = &st->slots[n->in[k]];
                 if (--in->uses == 0 && !in->root)

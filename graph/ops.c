@@ -9,7 +9,10 @@
  *     inputs;
  *   - an op, a dtype and a rank fit the gr_node fields that hold them;
  *   - a commutative op is binary (CSE orders exactly two inputs);
- *   - an exactly rounded op carries a ulp bound of 0.
+ *   - an exactly rounded op carries a ulp bound of 0;
+ *   - a reduction or scan has one input, is exact or reproducible (ulp
+ *     bound 0), and at most one of the flags that change its dtype; those
+ *     flags (ACC, INDEX, TRUTH) appear on reductions and scans only.
  */
 #include "graph/graph.h"
 
@@ -29,8 +32,18 @@ const gr_op_info gr_ops[GR_OP_COUNT] = {
     _Static_assert(!((flags) & GR_F_COMM) || (arity) == 2, #e ": commutative ops are binary"); \
     _Static_assert(!((flags) & GR_F_EXACT) || ((u64) == 0 && (u32) == 0),                   \
                    #e ": an exact op has a ulp bound of 0");                                 \
-    _Static_assert((flags) <= UINT8_MAX && (u64) <= UINT8_MAX && (u32) <= UINT8_MAX,        \
-                   #e ": flags and ulp bounds fit gr_op_info");
+    _Static_assert((flags) <= UINT16_MAX && (u64) <= UINT8_MAX && (u32) <= UINT8_MAX,       \
+                   #e ": flags and ulp bounds fit gr_op_info");                             \
+    _Static_assert((GR_RULE_##rule != GR_RULE_REDUCE && GR_RULE_##rule != GR_RULE_SCAN) ||  \
+                       ((arity) == 1 && ((flags) & (GR_F_EXACT | GR_F_REPRO)) &&              \
+                        (u64) == 0 && (u32) == 0),                                          \
+                   #e ": a reduction or scan is unary, exact or reproducible");            \
+    _Static_assert(!((flags) & (GR_F_ACC | GR_F_INDEX | GR_F_TRUTH)) ||                      \
+                       GR_RULE_##rule == GR_RULE_REDUCE || GR_RULE_##rule == GR_RULE_SCAN,   \
+                   #e ": ACC, INDEX and TRUTH are reduction/scan flags");                  \
+    _Static_assert(!!((flags) & GR_F_ACC) + !!((flags) & GR_F_INDEX) +                       \
+                           !!((flags) & GR_F_TRUTH) + !!((flags) & GR_F_DIV) <= 1,           \
+                   #e ": at most one dtype flag");
 #include "graph/ops.def"
 #undef OP
 

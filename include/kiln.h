@@ -385,7 +385,10 @@ KILN_API kiln_expr kiln_clip(kiln_expr x, kiln_expr lo, kiln_expr hi);
 KILN_API kiln_expr kiln_cast(kiln_expr x, kiln_dtype dtype);
 
 /* Elementwise op by its NumPy name ("add", "sin", "where", ...), with
- * nargs inputs; an unknown name or wrong count is an error handle. */
+ * nargs inputs; an unknown name or wrong count is an error handle. The
+ * reductions and scans below are reachable by name too, with one input and
+ * NumPy's defaults: every axis, no keepdims, ddof 0 ("sum", "argmin", ...),
+ * the flattened array for scans ("cumsum", ...). */
 KILN_API kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs,
                            const kiln_expr *args);
 
@@ -400,6 +403,65 @@ KILN_API kiln_status kiln_expr_shape(kiln_expr e, int64_t *shape);
 /* 1 if both handles name the same node (hash-consing makes structurally
  * equal expressions the same node). */
 KILN_API int kiln_expr_same(kiln_expr a, kiln_expr b);
+
+/* ------------------------------------------------------------------ */
+/* Reductions and scans                                                */
+/* ------------------------------------------------------------------ */
+/* NumPy's np.sum(x, axis=axes, keepdims=...) and friends. axes[0..naxes)
+ * are the reduced axes (naxes 0: every axis; axes may then be NULL);
+ * negative axes count from the end. An axis out of range or given twice is
+ * KILN_EAXIS (the message names the axis and the rank). The result drops
+ * the reduced axes, or keeps them with extent 1 if keepdims != 0.
+ *
+ * Result dtypes, as NumPy's on a 64-bit platform: sum and prod of bool or
+ * a signed integer -> int64, of an unsigned integer -> uint64, of a float
+ * -> the same float; min and max keep the dtype; mean, var and std of bool
+ * or integers -> float64, of a float -> the same float; count_nonzero,
+ * argmin and argmax -> int64; all and any -> bool.
+ *
+ * Values: min/max propagate NaN (the first NaN met, bits kept) and order
+ * -0.0 below +0.0; argmin/argmax give the first index of the extreme, a
+ * NaN being the extreme (NumPy's rule); all/any/count_nonzero test != 0 (a
+ * NaN is true). Reductions over no elements give sum 0, prod 1, all true,
+ * any false, count_nonzero 0, mean/var/std NaN; min/max/argmin/argmax over
+ * no elements are an error handle (KILN_EINVAL, NumPy's message).
+ * var(ddof) divides by max(n - ddof, 0), as NumPy (NaN or inf at 0).
+ *
+ * Reproducible: a float sum, prod, mean, var or std is computed in one
+ * fixed order — NumPy's pairwise summation tree over the reduced elements
+ * taken in C order of their indices — so the bits do not depend on memory
+ * layout, evaluation mode or thread count, and the error is that of
+ * pairwise summation (runtime/reduce.h defines the order exactly). */
+KILN_API kiln_expr kiln_sum(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_prod(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_min(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_max(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_mean(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_all(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_any(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_count_nonzero(kiln_expr x, int naxes, const int *axes, int keepdims);
+KILN_API kiln_expr kiln_var(kiln_expr x, int naxes, const int *axes, int keepdims, int ddof);
+KILN_API kiln_expr kiln_std(kiln_expr x, int naxes, const int *axes, int keepdims, int ddof);
+
+/* "No axis": the array flattened in C order (NumPy's axis=None). */
+#define KILN_AXIS_NONE INT32_MIN
+
+/* argmin/argmax along one axis (the axis is removed), or over the array
+ * flattened in C order with KILN_AXIS_NONE (a 0-d int64 result). */
+KILN_API kiln_expr kiln_argmin(kiln_expr x, int axis);
+KILN_API kiln_expr kiln_argmax(kiln_expr x, int axis);
+
+/* Running sum, product, minimum and maximum along one axis (same shape),
+ * or over the array flattened in C order with KILN_AXIS_NONE (1-D
+ * result). cumsum/cumprod take sum's dtypes, cummin/cummax keep the dtype
+ * (NumPy's np.minimum.accumulate / np.maximum.accumulate). A float cumsum
+ * is NumPy's sequential one for up to 4096 elements along the axis; beyond,
+ * it is a fixed block scan (runtime/reduce.h), reproducible in every mode
+ * and at any thread count. */
+KILN_API kiln_expr kiln_cumsum(kiln_expr x, int axis);
+KILN_API kiln_expr kiln_cumprod(kiln_expr x, int axis);
+KILN_API kiln_expr kiln_cummin(kiln_expr x, int axis);
+KILN_API kiln_expr kiln_cummax(kiln_expr x, int axis);
 
 /* ------------------------------------------------------------------ */
 /* Evaluation                                                          */

@@ -27,7 +27,23 @@ static const char *rule_text[] = {
     [GR_RULE_SHIFT] = "int T -> T",
     [GR_RULE_WHERE] = "(bool, T, T) -> T",
     [GR_RULE_CAST] = "T -> target dtype",
+    [GR_RULE_REDUCE] = "reduction",
+    [GR_RULE_SCAN] = "scan",
 };
+
+/* A reduction's or scan's dtype rule, from its flags. */
+static const char *red_dtype_text(unsigned flags)
+{
+    if (flags & GR_F_ACC)
+        return "bool/signed T -> int64, unsigned -> uint64, float T -> T";
+    if (flags & GR_F_DIV)
+        return "bool/int T -> float64, float T -> T";
+    if (flags & GR_F_INDEX)
+        return "T -> int64";
+    if (flags & GR_F_TRUTH)
+        return "T -> bool";
+    return "T -> T";
+}
 
 static size_t render(char *buf, size_t cap)
 {
@@ -38,7 +54,11 @@ static size_t render(char *buf, size_t cap)
         "with `KILN_UPDATE_GOLDEN=1` after changing the table).\n\n"
         "- *exact*: exactly rounded or exact; bit-identical in every mode.\n"
         "- *ulp*: bound on the JIT's error against libm, float64 / float32\n"
-        "  (the interpreter calls libm itself).\n\n"
+        "  (the interpreter calls libm itself).\n"
+        "- *reproducible*: not exactly rounded, but bit-identical in every mode and\n"
+        "  at any thread count: the order of the arithmetic is fixed\n"
+        "  (`runtime/reduce.h`).\n"
+        "- reductions and scans: `graph/reduce.c` has their axis and shape rules.\n\n"
         "| op | arity | dtype rule | properties | ulp f64 / f32 |\n"
         "|---|---|---|---|---|\n");
     for (int op = 0; op < GR_OP_COUNT; op++) {
@@ -52,14 +72,20 @@ static size_t render(char *buf, size_t cap)
             strcat(props, props[0] ? ", libm" : "libm");
         if (o->flags & GR_F_COMM)
             strcat(props, props[0] ? ", commutative" : "commutative");
-        if (o->flags & GR_F_DIV)
+        if ((o->flags & GR_F_DIV) && o->rule != GR_RULE_REDUCE) /* in its rule text */
             strcat(props, props[0] ? ", ints -> float64" : "ints -> float64");
         if (o->flags & GR_F_NOBOOL)
             strcat(props, props[0] ? ", no bool" : "no bool");
+        if (o->flags & GR_F_REPRO)
+            strcat(props, props[0] ? ", reproducible" : "reproducible");
+        char rule[128];
+        snprintf(rule, sizeof rule, "%s", rule_text[o->rule]);
+        if (o->rule == GR_RULE_REDUCE || o->rule == GR_RULE_SCAN)
+            snprintf(rule, sizeof rule, "%s: %s", rule_text[o->rule], red_dtype_text(o->flags));
         char ulp[32] = "-";
-        if (!(o->flags & GR_F_EXACT))
+        if (!(o->flags & (GR_F_EXACT | GR_F_REPRO)))
             snprintf(ulp, sizeof ulp, "%d / %d", o->ulp_f64, o->ulp_f32);
-        PUT("| `%s` | %d | %s | %s | %s |\n", o->name, o->arity, rule_text[o->rule], props, ulp);
+        PUT("| `%s` | %d | %s | %s | %s |\n", o->name, o->arity, rule, props, ulp);
     }
 #undef PUT
     return n;

@@ -396,8 +396,8 @@ static void test_rule_dtypes(void **state)
     check_dtype(kiln_cast(kiln_f64(ctx, 300.7), KILN_UINT8), KILN_UINT8, "cast(300.7, u8)");
 }
 
-/* Every elementwise op by name on int16 inputs: the result dtype follows
- * the op's rule in ops.def. */
+/* Every op by name on int16 inputs (reductions and scans with their default
+ * axes): the result dtype follows the op's rule in ops.def. */
 static void test_every_op_rule(void **state)
 {
     kiln_ctx *ctx = *state;
@@ -412,6 +412,8 @@ static void test_every_op_rule(void **state)
         case GR_RULE_CMP:
         case GR_RULE_PRED:
         case GR_RULE_LOGIC: want = KILN_BOOL; break;
+        case GR_RULE_REDUCE:
+        case GR_RULE_SCAN: want = gr_reduce_dtype((gr_op)op, KILN_INT16); break;
         default: break;
         }
         check_dtype(kiln_op(ctx, gr_ops[op].name, gr_ops[op].arity, args), want, gr_ops[op].name);
