@@ -19,7 +19,10 @@
  *
  * Invariants: everything created here is disposed of here (jit_free), so
  * a process that creates and frees contexts does not grow; an LLVM error
- * is returned as text, never printed, never fatal.
+ * is returned as text, never printed, never fatal (IR is verified before
+ * it reaches a pass, so LLVM's own fatal errors are not reachable from a
+ * kernel). LLVM's memory does not go through kiln's allocation hook
+ * (LLVM-C has none); kiln's own records here do.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE /* dlopen flags; llvm-config may define it too */

@@ -656,8 +656,9 @@ static void test_bit_identical(void **state)
     kiln_ctx *ctx = tj_new();
     test_exact_ops_f(ctx, KILN_FLOAT64);
     test_exact_ops_f(ctx, KILN_FLOAT32);
-    static const kiln_dtype it[] = {KILN_INT8, KILN_INT16, KILN_INT32, KILN_INT64, KILN_UINT8,
-                                    KILN_UINT32, KILN_UINT64};
+    /* every op x dtype is tests/test_ops.c's job: here one of each kind
+     * and width class */
+    static const kiln_dtype it[] = {KILN_INT8, KILN_INT64, KILN_UINT32, KILN_UINT64};
     for (size_t i = 0; i < sizeof it / sizeof it[0]; i++)
         test_exact_ops_i(ctx, it[i]);
     /* bool */
