@@ -502,6 +502,43 @@ static void test_overlap(void **state)
     }
 }
 
+/* Roots that are leaves (a copy, a fill), the same root twice, and one
+ * root feeding another. */
+static void test_leaf_and_shared_roots(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = tj_new();
+    int64_t shape[2] = {3, 4};
+    kiln_array *x = f64_vals(ctx, 2, shape, wave), *xt = NULL;
+    assert_int_equal(kiln_array_transpose(x, NULL, &xt), KILN_OK);
+    kiln_expr xe = kiln_input(ctx, xt);
+    check_modes(xe);
+    check_modes(kiln_f64(ctx, 2.5));
+    int32_t v = -7;
+    check_modes(kiln_scalar(ctx, KILN_INT32, &v));
+    kiln_expr a = kiln_add(xe, kiln_f64(ctx, 1));
+    kiln_expr es[4] = {a, a, kiln_multiply(a, a), xe};
+    for (kiln_mode m = KILN_MODE_FUSED; m <= KILN_MODE_INTERP; m++) {
+        kiln_array *o[4] = {NULL, NULL, NULL, NULL};
+        assert_int_equal(kiln_eval_many(ctx, m, 4, es, o), KILN_OK);
+        const double *xd = kiln_array_data(x);
+        for (int i = 0; i < 4; i++)
+            for (int j = 0; j < 3; j++) {
+                int64_t idx[2] = {i, j};
+                double want = xd[j * 4 + i] + 1;
+                assert_true(*(double *)kiln_array_ptr(o[0], idx) == want);
+                assert_true(*(double *)kiln_array_ptr(o[1], idx) == want);
+                assert_true(*(double *)kiln_array_ptr(o[2], idx) == want * want);
+                assert_true(*(double *)kiln_array_ptr(o[3], idx) == xd[j * 4 + i]);
+            }
+        for (int i = 0; i < 4; i++)
+            kiln_array_release(o[i]);
+    }
+    kiln_array_release(xt);
+    kiln_array_release(x);
+    tj_free(ctx);
+}
+
 /* ---- parameters -------------------------------------------------------------- */
 
 static void test_scalar_params(void **state)
@@ -697,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_strides_plan),
         cmocka_unit_test(test_odd_geometry),
         cmocka_unit_test(test_overlap),
+        cmocka_unit_test(test_leaf_and_shared_roots),
         cmocka_unit_test(test_scalar_params),
         cmocka_unit_test(test_fallback),
         cmocka_unit_test(test_bit_identical),
