@@ -5,6 +5,7 @@
 #ifndef KILN_JIT_INTERNAL_H
 #define KILN_JIT_INTERNAL_H
 
+#include "jit/dump.h"
 #include "jit/jit.h"
 
 #include <llvm-c/Core.h>
@@ -48,6 +49,7 @@ struct jit_entry {
     jit_entry *prev, *next; /* LRU list, most recent first */
     char name[96];
     char why[200];
+    _Atomic(struct jit_prof *) prof; /* dump.c: profile record; NULL while dumps are off */
 };
 
 struct jit_engine {
@@ -74,6 +76,7 @@ struct jit_engine {
     size_t tcap, count, live;
     jit_entry lru;         /* sentinel */
     atomic_size_t limit;
+    _Atomic(struct jit_dump *) dump; /* dump.c: stages, files, profiles; NULL until set */
 };
 
 /* engine.c: compiles k as a kernel named name. On success *fn and
