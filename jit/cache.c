@@ -137,6 +137,7 @@ static jit_entry *jc_hit(jit_engine *j, jit_entry *e, char *why, size_t why_cap)
     jc_unlink_lru(e);
     jc_push_front(j, e);
     jit_count(j, KILN_COUNTER_CACHE_HITS, 1);
+    jit_dump_hit(j, e);
     if (!e->fn) {
         snprintf(why, why_cap, "%s", e->why);
         return NULL;
@@ -203,6 +204,7 @@ jit_entry *jit_get(jit_engine *j, const gr_kernel *k, char *why, size_t why_cap)
         pthread_mutex_unlock(&j->compile_lock);
         goto done;
     }
+    jit_dump_compiled(j, e, k);
     pthread_mutex_lock(&j->cache_lock);
     if (!jc_grow(j)) {
         pthread_mutex_unlock(&j->cache_lock);
