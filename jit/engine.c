@@ -226,6 +226,7 @@ static int jit_start(jit_engine *j, char *why, size_t why_cap)
         return -1;
     }
     j->start_failed = false;
+    jit_dump_started(j);
     return 0;
 }
 
@@ -245,6 +246,7 @@ void jit_free(jit_engine *j)
         LLVMDisposeTargetMachine(j->tm);
     for (int s = 0; s < JIT_STAGE_COUNT; s++)
         rt_free(j->env, j->last[s], j->last_cap[s]);
+    jit_dump_free(j);
     pthread_mutex_destroy(&j->compile_lock);
     pthread_mutex_destroy(&j->cache_lock);
     rt_free(j->env, j, sizeof *j);
