@@ -251,8 +251,8 @@ kiln_status gr_dot_write(const gr_plan *p, const gr_graph *g, const char *const 
             snprintf(label, sizeof label, "kernel %d", ki);
         fprintf(f, "  subgraph cluster_%d {\n    label=", ki);
         dt_str(f, label);
-        fprintf(f, ";\n    %s;\n", ki == focus ? "penwidth=3, color=\"#c00000\""
-                                               : "style=dashed, color=\"#808080\"");
+        fprintf(f, ";\n    graph [%s];\n", ki == focus ? "penwidth=3, color=\"#c00000\""
+                                                       : "style=dashed, color=\"#808080\"");
         bool any = false;
         for (uint32_t id = 0; id < c.count; id++)
             if (c.owner[id] == ki) {

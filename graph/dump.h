@@ -41,9 +41,10 @@ kiln_status gr_dot_write(const gr_plan *p, const gr_graph *g, const char *const 
 void gr_plan_write(const gr_plan *p, const gr_graph *g, bool fused, const char *const *names,
                    int focus, FILE *f);
 
-/* Bytes one launch of k moves with its current extents: every operand's
- * elements once (a broadcast dimension, class ZERO, counts once). */
-uint64_t gr_kernel_bytes(const gr_kernel *k);
+/* Bytes one launch of k (a kernel of p) moves with its current extents:
+ * every operand's elements once (a broadcast dimension, class ZERO,
+ * counts once; a reduction or scan reads its whole input). */
+uint64_t gr_kernel_bytes(const gr_plan *p, const gr_kernel *k);
 
 /* ---- signatures compared (layout: graph/sig.c) --------------------------- */
 

@@ -23,19 +23,6 @@
 
 static const char *const pd_class[4] = {"zero", "unit", "runit", "other"};
 
-uint64_t gr_kernel_bytes(const gr_kernel *k)
-{
-    uint64_t total = 0;
-    for (int o = 0; o < k->nops; o++) {
-        uint64_t n = rt_dtypes[k->ops[o].dtype].size;
-        for (int d = 0; d < k->rank; d++)
-            if (k->ops[o].sclass[d] != GR_SC_ZERO)
-                n *= (uint64_t)k->extent[d];
-        total += n;
-    }
-    return total;
-}
-
 /* The reduction or scan a kernel's body holds, or -1. */
 static int pd_boundary_op(const gr_kernel *k)
 {
@@ -43,6 +30,37 @@ static int pd_boundary_op(const gr_kernel *k)
         if (gr_is_reduce(k->vals[v].op) || gr_is_scan(k->vals[v].op))
             return k->vals[v].op;
     return -1;
+}
+
+/* Elements of a source array (a user array or a temporary's shape). */
+static uint64_t pd_src_size(const gr_plan *p, gr_src s)
+{
+    if (s.array)
+        return (uint64_t)s.array->size;
+    if (s.temp < 0)
+        return 1;
+    uint64_t n = 1;
+    for (int d = 0; d < p->temps[s.temp].rank; d++)
+        n *= (uint64_t)p->temps[s.temp].shape[d];
+    return n;
+}
+
+uint64_t gr_kernel_bytes(const gr_plan *p, const gr_kernel *k)
+{
+    bool whole = pd_boundary_op(k) >= 0; /* a reduction or scan reads all its input */
+    uint64_t total = 0;
+    for (int o = 0; o < k->nops; o++) {
+        uint64_t n = rt_dtypes[k->ops[o].dtype].size;
+        if (whole && !k->ops[o].is_out) {
+            total += n * pd_src_size(p, k->ops[o].src);
+            continue;
+        }
+        for (int d = 0; d < k->rank; d++)
+            if (k->ops[o].sclass[d] != GR_SC_ZERO)
+                n *= (uint64_t)k->extent[d];
+        total += n;
+    }
+    return total;
 }
 
 static bool pd_staged(const gr_plan *p)
@@ -151,8 +169,9 @@ static void pd_kernel(const gr_plan *p, const gr_graph *g, bool fused, bool stag
     fprintf(f, "  operands (byte stride:class per loop dim, outermost first):\n");
     for (int o = 0; o < k->nops; o++) {
         const gr_operand *op = &k->ops[o];
-        fprintf(f, "    %s%d %-8s", op->is_out ? "out" : "in", o,
-                kiln_dtype_name((kiln_dtype)op->dtype));
+        char nm[16];
+        snprintf(nm, sizeof nm, "%s%d", op->is_out ? "out" : "in", o);
+        fprintf(f, "    %-5s %-8s", nm, kiln_dtype_name((kiln_dtype)op->dtype));
         for (int d = 0; d < k->rank; d++)
             fprintf(f, " %lld:%s", (long long)k->strides[o * k->rank + d],
                     pd_class[op->sclass[d] & 3]);
@@ -216,7 +235,7 @@ static void pd_kernel(const gr_plan *p, const gr_graph *g, bool fused, bool stag
     } else {
         fprintf(f, "  accumulators: none (elementwise)\n");
     }
-    uint64_t bytes = gr_kernel_bytes(k);
+    uint64_t bytes = gr_kernel_bytes(p, k);
     fprintf(f, "  bytes moved per launch: %llu (each operand element once)\n",
             (unsigned long long)bytes);
 }
