@@ -24,6 +24,10 @@ struct kiln_ctx {
     size_t cache_limit;
     atomic_ullong counters[KILN_COUNTER_COUNT];
     char fallback[512];  /* why the last fallback happened (under lock) */
+    /* frontend/dump.c: JIT_DUMP_* stages on (0 = off: all the launch path
+     * reads), and evaluations and temporaries counted while 'stats' is on */
+    atomic_uint dump_stages;
+    atomic_ullong dump_evals, dump_temps;
 };
 
 /* Handle <-> node. fe_node_of returns GR_NONE and records an error on
