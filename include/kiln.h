@@ -187,6 +187,50 @@ KILN_API const char *kiln_last_fallback(const kiln_ctx *ctx);
 KILN_API kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels);
 
 /* ------------------------------------------------------------------ */
+/* Profiling: dumps and statistics (docs/PROFILING.md)                 */
+/* ------------------------------------------------------------------ */
+/* What kiln writes about the kernels a context compiles, and what each
+ * kernel cost. stages is a comma-separated list of:
+ *   graph    the evaluated DAG as Graphviz DOT, kernels drawn as clusters,
+ *            materialized values double-bordered             NAME.dot
+ *   plan     the fusion plan: loop nest (extents, order, stride classes
+ *            per operand), the fused body in order, inputs, outputs,
+ *            accumulators, and why each kernel ends where it does
+ *                                                             NAME.plan.txt
+ *   ir, opt  LLVM IR as lowered and after optimization        NAME.ir.ll,
+ *                                                             NAME.opt.ll
+ *   asm      the native assembly                              NAME.s
+ *   explain  per cache miss, which part of the signature (structure,
+ *            rank, dtype, stride class, aliasing) differs from the nearest
+ *            cached kernel's: why it compiled                 NAME.explain.txt
+ *   stats    time every launch; a table per kernel (launches, total and
+ *            mean time, bytes moved, GB/s, compile time, cache hits and
+ *            misses, interpreter or JIT) and totals, printed to stderr by
+ *            kiln_ctx_free and to any FILE by kiln_ctx_print_stats
+ *   perf     append "ADDR SIZE NAME" per kernel to /tmp/perf-<pid>.map so
+ *            `perf report` names JIT code
+ * or "all" (every stage but perf), or "" / "none" (off). Files go to dir
+ * (created with its parents; default "kiln-dump" in the working
+ * directory), one set per compiled kernel, written when it compiles. NAME
+ * is the kernel's name, e.g. "k0007_fused_multiply_add_f64_r1-3fa2c1":
+ * compile serial in this context, its first ops, the dtype of its first
+ * output, its loop rank, and six hex digits of its signature's hash.
+ * stages NULL keeps the current stages, dir NULL the current folder.
+ * Errors: KILN_EINVAL for an unknown stage (the message names it),
+ * KILN_EIO if a stage writes files and the folder cannot be created; the
+ * settings are unchanged then. Dumping never changes a result; a file
+ * that cannot be written is counted in the stats, not an error.
+ *
+ * kiln_ctx_new reads the same settings from the environment: KILN_DUMP
+ * (stages), KILN_DUMP_DIR (folder), KILN_PERF=1 (perf). A bad value there
+ * is recorded as the context's error (kiln_errcode() is KILN_EINVAL right
+ * after creation), never printed, and dumping stays off. */
+KILN_API kiln_status kiln_ctx_set_dump(kiln_ctx *ctx, const char *stages, const char *dir);
+/* Writes the stats table to f. Per-kernel launch counts and times cover
+ * the time the 'stats' stage was on; totals come from the counters. */
+KILN_API kiln_status kiln_ctx_print_stats(kiln_ctx *ctx, FILE *f);
+
+/* ------------------------------------------------------------------ */
 /* Arrays and views                                                    */
 /* ------------------------------------------------------------------ */
 typedef struct kiln_array kiln_array;
