@@ -11,6 +11,7 @@
  *     generation; anything else is stale or foreign and reported, never
  *     dereferenced.
  */
+#include "frontend/dump.h"
 #include "frontend/fe.h"
 #include "jit/jit.h"
 
@@ -58,6 +59,7 @@ kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc)
         rt_env_release(env);
         return NULL;
     }
+    fe_dump_init(ctx); /* KILN_DUMP & co.; allocates nothing when unset */
     return ctx;
 }
 
@@ -66,6 +68,7 @@ void kiln_ctx_free(kiln_ctx *ctx)
     if (!ctx)
         return;
     rt_env *env = ctx->env;
+    fe_dump_fini(ctx); /* the stats table, if asked for */
     jit_free(ctx->jit);
     gr_graph_free(ctx->graph);
     pthread_mutex_destroy(&ctx->lock);
