@@ -19,6 +19,7 @@
  * cached kernel costs a signature, a hash and one short lock. Every
  * temporary is released on every path.
  */
+#include "frontend/dump.h"
 #include "frontend/fe.h"
 #include "graph/plan.h"
 #include "jit/jit.h"
@@ -107,10 +108,16 @@ static kiln_status run_kernel(kiln_ctx *ctx, gr_plan *p, int ki)
     gr_kernel *k = &p->kernels[ki];
     char why[256] = "";
     jit_entry *e = jit_get(ctx->jit, k, why, sizeof why);
-    if (!e)
-        return run_interp(ctx, p, k, why);
+    if (!e) {
+        uint64_t t0 = fe_prof_begin(ctx); /* 0 unless the 'stats' dump is on */
+        kiln_status s = run_interp(ctx, p, k, why);
+        fe_prof_end(ctx, p, k, NULL, t0);
+        return s;
+    }
     gr_kernel_bind(k, p);
+    uint64_t t0 = fe_prof_begin(ctx);
     rt_launch(jit_entry_fn(e), &k->args, k->extent[0]);
+    fe_prof_end(ctx, p, k, e, t0);
     jit_release(e);
     atomic_fetch_add_explicit(&ctx->counters[KILN_COUNTER_LAUNCHES], 1, memory_order_relaxed);
     return KILN_OK;
@@ -146,6 +153,7 @@ kiln_status fe_run_jit(kiln_ctx *ctx, kiln_mode mode, size_t n, const gr_id *roo
         if (plan.temps[t].copy_to && plan.temps[t].array)
             s = rt_array_copy_into(ctx->env, plan.temps[t].array, plan.temps[t].copy_to);
     run_release_temps(&plan, -1);
+    fe_dump_eval(ctx, &plan, mode); /* graph/plan files of new kernels, if dumping */
     gr_plan_free(&plan);
     pthread_mutex_lock(&ctx->lock);
     return s;
