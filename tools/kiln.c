@@ -70,9 +70,15 @@ static const char eval_help[] =
     "  --threads N         accepted for scripts; kiln does not split evaluations over\n"
     "                      threads yet, so a note is printed and one thread is used\n"
     "                        --threads 2\n"
-    "  --dump STAGES       not yet available: kiln's dumps (graph, plan, ir, opt, asm,\n"
-    "  --dump-dir DIR      stats) arrive with its profiling work; these are accepted,\n"
-    "                      reported on stderr and otherwise ignored\n"
+    "  --dump STAGES       write what kiln compiles, per kernel, for the stages named\n"
+    "                      (comma-separated): graph (DAG as Graphviz DOT), plan (fusion\n"
+    "                      plan), ir and opt (LLVM IR before/after optimization), asm,\n"
+    "                      explain (why a kernel compiled: its difference from the\n"
+    "                      nearest cached one), stats (a per-kernel table on stderr at\n"
+    "                      exit), perf (/tmp/perf-PID.map for perf report); or all\n"
+    "                        --dump plan,opt,stats   (docs/PROFILING.md)\n"
+    "  --dump-dir DIR      where the dump files go (default ./kiln-dump)\n"
+    "                        --dump-dir /tmp/kd\n"
     "  -h, --help          this help\n"
     "\n"
     "examples:\n"
@@ -625,7 +631,7 @@ static int cmd_eval(int argc, char **argv)
 {
     const char *expr = NULL, *out_path = NULL, *mode_name = "fused";
     long repeat = 0, threads = 0;
-    bool dump = false;
+    const char *dump_stages = NULL, *dump_dir = NULL;
     input *ins = calloc((size_t)argc + 1, sizeof *ins);
     size_t nin = 0;
     int rc = 0;
@@ -722,7 +728,8 @@ static int cmd_eval(int argc, char **argv)
                 goto done;
             }
             break;
-        default: dump = true; break;
+        case 5: dump_stages = val; break;
+        default: dump_dir = val; break;
         }
     }
     if (!expr) {
@@ -732,15 +739,24 @@ static int cmd_eval(int argc, char **argv)
     if (threads > 1)
         fprintf(stderr, "kiln: note: --threads %ld: kiln does not split evaluations over "
                         "threads yet; using one thread\n", threads);
-    if (dump)
-        fprintf(stderr, "kiln: note: --dump/--dump-dir are not available yet (kiln's dumps "
-                        "arrive with its profiling work); ignored\n");
 
     ctx = kiln_ctx_new(NULL);
     if (!ctx) {
         fprintf(stderr, "kiln: error: out of memory creating a context\n");
         rc = EXIT_EVAL;
         goto done;
+    }
+    if (dump_stages || dump_dir) {
+        kiln_status ds = kiln_ctx_set_dump(ctx, dump_stages, dump_dir);
+        if (ds == KILN_EINVAL) {
+            rc = usage("--dump: %s", kiln_errmsg(ctx));
+            goto done;
+        }
+        if (ds != KILN_OK) {
+            fprintf(stderr, "kiln: error: --dump-dir: %s\n", kiln_errmsg(ctx));
+            rc = EXIT_EVAL;
+            goto done;
+        }
     }
     kiln_mode mode = !strcmp(mode_name, "interp")    ? KILN_MODE_INTERP
                    : !strcmp(mode_name, "unfused") ? KILN_MODE_UNFUSED
