@@ -3,7 +3,7 @@
 # fixtures: help texts, NumPy-like previews (exact text), every mode, every
 # exit status (0 success, 1 error from kiln, 2 usage), --out written byte
 # for byte as np.save writes (compared with a fixture) and read back,
-# record fields, --repeat timings, the --threads and --dump notes.
+# record fields, --repeat timings, the --threads note, --dump and --dump-dir.
 #   sh tests/test_cli.sh path/to/kiln tests/fixtures
 set -u
 KILN=$1
@@ -176,9 +176,20 @@ has out "median of 3 more: "
 has out "array([1.5 , 2.25, 0.  ,  inf,  nan])"
 run 0 eval 'x' --in "x=$FIX/f8.npy" --threads 2
 has err "does not split evaluations over threads yet"
-run 0 eval 'x' --in "x=$FIX/f8.npy" --dump ir --dump-dir "$T"
-has err "not available yet"
+run 0 eval 'x * 2 + 1' --in "x=$FIX/f8.npy" --dump ir,plan,stats --dump-dir "$T/dump"
 has out "array("
+has err "kiln stats: 1 kernel"
+has err "k0000_fused_multiply_add_f64_r1-"
+ls "$T/dump" >"$T/out"
+has out ".ir.ll"
+has out ".plan.txt"
+run 0 eval 'x' --in "x=$FIX/f8.npy" --dump-dir "$T/dump2"
+[ ! -e "$T/dump2" ] || fail "--dump-dir alone created a folder"
+run 2 eval 'x' --in "x=$FIX/f8.npy" --dump ir,bogus
+has err "unknown dump stage 'bogus'"
+: >"$T/afile"
+run 1 eval 'x' --in "x=$FIX/f8.npy" --dump ir --dump-dir "$T/afile/sub"
+has err "cannot create the dump folder"
 
 # ---- errors from kiln: 1 -------------------------------------------------------------
 run 1 eval 'x + xx' --in "x=$FIX/f8.npy"
