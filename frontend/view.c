@@ -11,11 +11,15 @@
  *     the element set, broadcast repeats) — so inside the buffer;
  *   - semantics are NumPy's: Python slice rules (PySlice_AdjustIndices),
  *     NumPy's _attempt_nocopy_reshape for reshape, NumPy's broadcasting;
+ *     the geometry of slicing, indexing, transposing, new axes and
+ *     broadcasting (checks, messages, index maps) is runtime/view.c's,
+ *     shared with views of expressions (graph/view.c);
  *   - errors are recorded on the source array's env (its context's error
  *     sink); a NULL source is KILN_ENULL with nothing recorded. *out is
  *     NULL on entry and set only on success.
  */
 #include "frontend/fe.h"
+#include "runtime/view.h"
 
 #include <math.h>
 #include <string.h>
@@ -40,78 +44,19 @@ static kiln_status fe_view(const kiln_array *a, char *data, kiln_dtype t, int ra
     return rt_array_view(a->env, a->buf, data, t, rank, shape, strides, out);
 }
 
-/* ---- slicing ---------------------------------------------------------------
- * Python's slice semantics on an axis of extent n (PySlice_Unpack +
- * PySlice_AdjustIndices): omitted start is 0 (step > 0) or n-1 (step < 0);
- * omitted stop is n or "before 0"; negative values count from the end; the
- * rest clamps. The view's extent is the number of selected elements; its
- * stride is stride*step; element 0 is at start. */
-
-static int64_t fe_slice_len(int64_t n, int64_t *start, int64_t *stop, int64_t step)
-{
-    if (*start == KILN_END)
-        *start = step < 0 ? n - 1 : 0;
-    else if (*start < 0) {
-        *start += n;
-        if (*start < 0)
-            *start = step < 0 ? -1 : 0;
-    } else if (*start >= n)
-        *start = step < 0 ? n - 1 : n;
-    if (*stop == KILN_END)
-        *stop = step < 0 ? -1 : n;
-    else if (*stop < 0) {
-        *stop += n;
-        if (*stop < 0)
-            *stop = step < 0 ? -1 : 0;
-    } else if (*stop >= n)
-        *stop = step < 0 ? n - 1 : n;
-    /* start, stop in [-1, n] here: no overflow below. */
-    if (step < 0)
-        return *stop < *start ? (*start - *stop - 1) / (-step) + 1 : 0;
-    return *start < *stop ? (*stop - *start - 1) / step + 1 : 0;
-}
+/* ---- slicing, indexing, transposing --------------------------------------
+ * The geometry (checks, messages, index maps) is runtime/view.c's, shared
+ * with views of expressions; these wrappers make the array view. */
 
 kiln_status kiln_array_slice(kiln_array *a, int nslices, const kiln_slice *s, kiln_array **out)
 {
     kiln_status st = fe_view_begin(a, out);
     if (st != KILN_OK)
         return st;
-    if (nslices < 0)
-        return rt_err(a->env, KILN_EINVAL, "negative number of slices (%d)", nslices);
-    if (nslices > a->rank)
-        return rt_err(a->env, KILN_EINDEX,
-                      "too many indices for array: array is %d-dimensional, but %d were indexed",
-                      a->rank, nslices);
-    if (nslices > 0 && !s)
-        return rt_err(a->env, KILN_ENULL, "slices are NULL");
-    int64_t shape[KILN_MAX_RANK], strides[KILN_MAX_RANK];
-    int64_t offset = 0;
-    bool empty = false;
-    for (int k = 0; k < a->rank; k++) {
-        shape[k] = a->shape[k];
-        strides[k] = a->strides[k];
-        if (k >= nslices)
-            continue;
-        int64_t step = s[k].step;
-        if (step == 0)
-            return rt_err(a->env, KILN_EINVAL, "slice step cannot be zero (axis %d)", k);
-        if (step < -INT64_MAX)
-            step = -INT64_MAX; /* as Python clamps */
-        int64_t start = s[k].start, stop = s[k].stop;
-        int64_t len = fe_slice_len(a->shape[k], &start, &stop, step);
-        shape[k] = len;
-        if (len == 0) {
-            empty = true;
-            continue;
-        }
-        /* start is a valid index; start*stride lies inside the source. */
-        offset += start * a->strides[k];
-        /* len >= 2 keeps stride*step inside the source's range, so it
-         * fits; for len == 1 the stride is never used. */
-        if (!rt_mul_ok(a->strides[k], step, &strides[k]))
-            strides[k] = a->strides[k];
-    }
-    return fe_view(a, empty ? a->data : a->data + offset, a->dtype, a->rank, shape, strides, out);
+    rt_vmap m;
+    if ((st = rt_vmap_slice(a->env, a->rank, a->shape, nslices, s, &m)) != KILN_OK)
+        return st;
+    return rt_view_array(a, &m, out);
 }
 
 kiln_status kiln_array_index(kiln_array *a, int axis, int64_t index, kiln_array **out)
@@ -119,28 +64,10 @@ kiln_status kiln_array_index(kiln_array *a, int axis, int64_t index, kiln_array 
     kiln_status st = fe_view_begin(a, out);
     if (st != KILN_OK)
         return st;
-    if (axis < -a->rank || axis >= a->rank)
-        return rt_err(a->env, KILN_EAXIS, "axis %d is out of bounds for array of dimension %d",
-                      axis, a->rank);
-    if (axis < 0)
-        axis += a->rank;
-    int64_t n = a->shape[axis];
-    if (index < -n || index >= n)
-        return rt_err(a->env, KILN_EINDEX, "index %lld is out of bounds for axis %d with size %lld",
-                      (long long)index, axis, (long long)n);
-    if (index < 0)
-        index += n;
-    int64_t shape[KILN_MAX_RANK], strides[KILN_MAX_RANK];
-    for (int k = 0, j = 0; k < a->rank; k++) {
-        if (k == axis)
-            continue;
-        shape[j] = a->shape[k];
-        strides[j] = a->strides[k];
-        j++;
-    }
-    /* An empty result keeps data (other axes may have extent 0). */
-    char *data = a->size ? a->data + index * a->strides[axis] : a->data;
-    return fe_view(a, data, a->dtype, a->rank - 1, shape, strides, out);
+    rt_vmap m;
+    if ((st = rt_vmap_index(a->env, a->rank, a->shape, axis, index, &m)) != KILN_OK)
+        return st;
+    return rt_view_array(a, &m, out);
 }
 
 kiln_status kiln_array_transpose(kiln_array *a, const int *perm, kiln_array **out)
@@ -148,24 +75,10 @@ kiln_status kiln_array_transpose(kiln_array *a, const int *perm, kiln_array **ou
     kiln_status st = fe_view_begin(a, out);
     if (st != KILN_OK)
         return st;
-    int p[KILN_MAX_RANK];
-    bool seen[KILN_MAX_RANK] = {false};
-    for (int i = 0; i < a->rank; i++) {
-        p[i] = perm ? perm[i] : a->rank - 1 - i;
-        if (p[i] < 0 || p[i] >= a->rank)
-            return rt_err(a->env, KILN_EAXIS,
-                          "transpose: axis %d is out of bounds for array of dimension %d", p[i],
-                          a->rank);
-        if (seen[p[i]])
-            return rt_err(a->env, KILN_EAXIS, "transpose: repeated axis %d", p[i]);
-        seen[p[i]] = true;
-    }
-    int64_t shape[KILN_MAX_RANK], strides[KILN_MAX_RANK];
-    for (int i = 0; i < a->rank; i++) {
-        shape[i] = a->shape[p[i]];
-        strides[i] = a->strides[p[i]];
-    }
-    return fe_view(a, a->data, a->dtype, a->rank, shape, strides, out);
+    rt_vmap m;
+    if ((st = rt_vmap_transpose(a->env, a->rank, a->shape, perm, &m)) != KILN_OK)
+        return st;
+    return rt_view_array(a, &m, out);
 }
 
 /* ---- reshape ------------------------------------------------------------ */
@@ -274,32 +187,10 @@ kiln_status kiln_array_broadcast_to(kiln_array *a, int rank, const int64_t *shap
     kiln_status st = fe_view_begin(a, out);
     if (st != KILN_OK)
         return st;
-    st = rt_check_shape(a->env, rank, shape, NULL);
-    if (st != KILN_OK)
+    rt_vmap m;
+    if ((st = rt_vmap_broadcast_to(a->env, a->rank, a->shape, rank, shape, &m)) != KILN_OK)
         return st;
-    char b1[FE_SHAPE_BUF], b2[FE_SHAPE_BUF];
-    if (rank < a->rank)
-        goto mismatch;
-    int64_t strides[KILN_MAX_RANK];
-    int lead = rank - a->rank;
-    for (int k = 0; k < rank; k++) {
-        if (k < lead) {
-            strides[k] = 0;
-            continue;
-        }
-        int64_t src = a->shape[k - lead];
-        if (src == shape[k])
-            strides[k] = a->strides[k - lead];
-        else if (src == 1)
-            strides[k] = 0;
-        else
-            goto mismatch;
-    }
-    return fe_view(a, a->data, a->dtype, rank, shape, strides, out);
-mismatch:
-    return rt_err(a->env, KILN_ESHAPE, "cannot broadcast shape %s to %s",
-                  rt_fmt_shape(b1, sizeof b1, a->rank, a->shape),
-                  rt_fmt_shape(b2, sizeof b2, rank, shape));
+    return rt_view_array(a, &m, out);
 }
 
 kiln_status kiln_array_expand_dims(kiln_array *a, int axis, kiln_array **out)
@@ -307,30 +198,19 @@ kiln_status kiln_array_expand_dims(kiln_array *a, int axis, kiln_array **out)
     kiln_status st = fe_view_begin(a, out);
     if (st != KILN_OK)
         return st;
-    if (a->rank + 1 > KILN_MAX_RANK)
-        return rt_err(a->env, KILN_ERANK, "expand_dims: rank %d would exceed %d", a->rank + 1,
-                      KILN_MAX_RANK);
-    int nd = a->rank + 1;
-    if (axis < -nd || axis >= nd)
-        return rt_err(a->env, KILN_EAXIS, "axis %d is out of bounds for array of dimension %d",
-                      axis, nd);
+    rt_vmap m;
+    if ((st = rt_vmap_expand_dims(a->env, a->rank, a->shape, axis, &m)) != KILN_OK)
+        return st;
     if (axis < 0)
-        axis += nd;
-    int64_t shape[KILN_MAX_RANK], strides[KILN_MAX_RANK];
-    for (int k = 0, j = 0; k < nd; k++) {
-        if (k == axis)
-            continue;
-        shape[k] = a->shape[j];
-        strides[k] = a->strides[j];
-        j++;
-    }
-    shape[axis] = 1;
+        axis += a->rank + 1;
+    int64_t off, strides[KILN_MAX_RANK];
+    rt_vmap_apply(&m, a->strides, &off, strides);
     /* Any stride is right for an extent-1 axis; pick the C-contiguous one. */
     int64_t s = (int64_t)rt_dtypes[a->dtype].size;
     if (axis < a->rank && !rt_mul_ok(a->strides[axis], a->shape[axis] ? a->shape[axis] : 1, &s))
         s = (int64_t)rt_dtypes[a->dtype].size;
     strides[axis] = s;
-    return fe_view(a, a->data, a->dtype, nd, shape, strides, out);
+    return fe_view(a, a->data + off, a->dtype, m.rank, m.shape, strides, out);
 }
 
 /* ---- record arrays ---------------------------------------------------------- */
