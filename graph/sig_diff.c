@@ -4,7 +4,10 @@
  * reusing a cached one?
  *
  * The byte layout is graph/sig.c's (version GR_SIG_VERSION):
- *   u8 version, u8 rank, u8 noalias, u16 nops, nout, nparams, nvals,
+ *   u8 version, u8 rank, u8 flags (bit 0 noalias; bits 1-2 kernel kind:
+ *   elementwise, reduce, scan; bit 3 outer; bits 4-7 reduced dims — an
+ *   elementwise kernel's byte is its noalias alone),
+ *   u16 nops, nout, nparams, nvals,
  *   per operand u8 dtype, u8 is_out, u16 classes (2 bits per loop dim),
  *   per param u8 dtype,
  *   per value u8 op, u8 dtype, u8 nin, u16 arg (INPUT/SCALAR only),
@@ -25,7 +28,7 @@ _Static_assert(GR_SIG_VERSION == 1, "graph/sig_diff.c reads signature layout 1: 
 typedef struct sd_sig {
     const uint8_t *p;
     size_t len;
-    unsigned rank, noalias, nops, nout, nparams, nvals;
+    unsigned rank, noalias, kind, outer, nred, nops, nout, nparams, nvals;
     size_t ops_at, params_at, vals_at, outs_at;
     bool ok;
 } sd_sig;
@@ -74,7 +77,10 @@ static sd_sig sd_parse(const uint8_t *p, size_t len)
     if (!p || len < 11 || p[0] != GR_SIG_VERSION)
         return s;
     s.rank = p[1];
-    s.noalias = p[2];
+    s.noalias = p[2] & 1u;
+    s.kind = (p[2] >> 1) & 3u;
+    s.outer = (p[2] >> 3) & 1u;
+    s.nred = p[2] >> 4;
     s.nops = sd_u16(p + 3);
     s.nout = sd_u16(p + 5);
     s.nparams = sd_u16(p + 7);
@@ -111,6 +117,17 @@ static const char *sd_dtype(unsigned t)
 }
 
 static const char *const sd_class_name[4] = {"zero", "unit", "runit", "other"};
+static const char *const sd_kind_name[4] = {"elementwise", "reduce", "scan", "kind 3"};
+
+/* "elementwise" / "reduce over 2 dims (outer)". */
+static void sd_kind(const sd_sig *s, char *buf, size_t cap)
+{
+    if (s->kind == 0)
+        snprintf(buf, cap, "%s", sd_kind_name[0]);
+    else
+        snprintf(buf, cap, "%s over %u dim%s%s", sd_kind_name[s->kind & 3], s->nred,
+                 s->nred == 1 ? "" : "s", s->outer ? " (vectorized across the kept dim)" : "");
+}
 
 /* ---- comparison ------------------------------------------------------------ */
 
@@ -133,6 +150,8 @@ static void sd_compare(const sd_sig *a, const sd_sig *b, sd_cmp *c)
         c->parts |= GR_SIGD_RANK;
     if (a->noalias != b->noalias)
         c->parts |= GR_SIGD_NOALIAS;
+    if (a->kind != b->kind || a->nred != b->nred || a->outer != b->outer)
+        c->nstruct++;
     if (a->nops != b->nops || a->nout != b->nout || a->nparams != b->nparams ||
         a->nvals != b->nvals) {
         c->parts |= GR_SIGD_STRUCTURE;
@@ -271,6 +290,11 @@ unsigned gr_sig_diff(const uint8_t *was, size_t wlen, const uint8_t *now, size_t
     sd_out o = {f, 0, max_lines > 0 ? max_lines : 1, 0};
     char x[32], y[256], z[256];
     if (c.parts & GR_SIGD_STRUCTURE) {
+        if (a.kind != b.kind || a.nred != b.nred || a.outer != b.outer) {
+            sd_kind(&a, y, sizeof y);
+            sd_kind(&b, z, sizeof z);
+            sd_line(&o, "structure: kernel kind %s -> %s", y, z);
+        }
         sd_ops_list(&a, y, sizeof y);
         sd_ops_list(&b, z, sizeof z);
         sd_line(&o, "structure: body %s -> %s", y, z);
@@ -337,7 +361,9 @@ void gr_sig_print(const uint8_t *sig, size_t len, FILE *f)
         fprintf(f, "signature of %zu bytes does not decode\n", len);
         return;
     }
-    fprintf(f, "rank %u%s; %u operands (%u out), %u params, %u values\n", s.rank,
+    char kind[96];
+    sd_kind(&s, kind, sizeof kind);
+    fprintf(f, "%s, rank %u%s; %u operands (%u out), %u params, %u values\n", kind, s.rank,
             s.noalias ? ", noalias" : "", s.nops, s.nout, s.nparams, s.nvals);
     for (unsigned o = 0; o < s.nops; o++) {
         fprintf(f, "  %s%u %s classes", sd_op_isout(&s, o) ? "out" : "in", o,
