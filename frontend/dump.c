@@ -211,8 +211,9 @@ kiln_status kiln_ctx_print_stats(kiln_ctx *ctx, FILE *f)
             st & JIT_DUMP_STATS ? ""
                                 : " (launches are timed only while the 'stats' dump stage is "
                                   "on: KILN_DUMP=stats or kiln_ctx_set_dump)");
-    fprintf(f, "%-44s %9s %10s %9s %10s %7s %10s %6s %6s  %s\n", "kernel", "launches",
-            "total_ms", "mean_us", "MB_moved", "GB/s", "compile_ms", "hits", "misses", "runs_on");
+    fprintf(f, "%-44s %9s %10s %9s %9s %10s %7s %10s %6s %6s  %s\n", "kernel", "launches",
+            "total_ms", "mean_us", "min_us", "MB_moved", "GB/s", "compile_ms", "hits", "misses",
+            "runs_on");
     uint64_t launches = 0, launch_ns = 0, bytes = 0;
     for (size_t i = 0; i < n; i++) {
         const jit_prof_row *r = &rows[i];
@@ -224,8 +225,8 @@ kiln_status kiln_ctx_print_stats(kiln_ctx *ctx, FILE *f)
         double gbs = r->launch_ns ? (double)r->bytes / (double)r->launch_ns : 0;
         const char *on = r->fallback ? "interpreter" : r->interp_launches ? "jit+interpreter"
                                                                           : "jit";
-        fprintf(f, "%-44s %9llu %10.3f %9.2f %10.3f %7.2f %10.3f %6llu %6llu  %s", r->name,
-                (unsigned long long)r->launches, ms, mean, (double)r->bytes / 1e6, gbs,
+        fprintf(f, "%-44s %9llu %10.3f %9.2f %9.2f %10.3f %7.2f %10.3f %6llu %6llu  %s", r->name,
+                (unsigned long long)r->launches, ms, mean, r->min_ns / 1e3, (double)r->bytes / 1e6, gbs,
                 r->compile_ns / 1e6, (unsigned long long)r->hits,
                 (unsigned long long)r->misses, on);
         if (r->fallback && r->why[0])

@@ -56,6 +56,7 @@ struct jit_prof {
     char why[200];       /* under dump->lock */
     atomic_bool pending; /* graph/plan still to be written for the last compile */
     atomic_ullong launches, launch_ns, bytes, interp_launches, hits, misses, compile_ns;
+    atomic_ullong min_ns; /* fastest launch (UINT64_MAX: none yet) */
 };
 
 struct jit_dump {
@@ -375,6 +376,7 @@ static jit_prof *jd_record(jit_engine *j, struct jit_dump *d, const uint8_t *sig
     atomic_init(&r->hits, 0);
     atomic_init(&r->misses, 0);
     atomic_init(&r->compile_ns, 0);
+    atomic_init(&r->min_ns, UINT64_MAX);
     r->hnext = d->tab[hash & (d->tcap - 1)];
     d->tab[hash & (d->tcap - 1)] = r;
     d->rec[d->nrec++] = r;
@@ -416,6 +418,9 @@ void jit_prof_launch(jit_prof *r, uint64_t ns, uint64_t bytes, bool interp)
     atomic_fetch_add_explicit(&r->launches, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->launch_ns, ns, memory_order_relaxed);
     atomic_fetch_add_explicit(&r->bytes, bytes, memory_order_relaxed);
+    unsigned long long m = atomic_load_explicit(&r->min_ns, memory_order_relaxed);
+    while (ns < m && !atomic_compare_exchange_weak(&r->min_ns, &m, ns))
+        ;
     if (interp)
         atomic_fetch_add_explicit(&r->interp_launches, 1, memory_order_relaxed);
 }
@@ -459,6 +464,9 @@ size_t jit_prof_rows(jit_engine *j, jit_prof_row *rows, size_t cap)
         w->hits = atomic_load(&r->hits);
         w->misses = atomic_load(&r->misses);
         w->compile_ns = atomic_load(&r->compile_ns);
+        w->min_ns = atomic_load(&r->min_ns);
+        if (w->min_ns == UINT64_MAX)
+            w->min_ns = 0;
         w->fallback = r->fallback;
         snprintf(w->why, sizeof w->why, "%s", r->why);
     }

@@ -78,7 +78,7 @@ void jit_prof_name(jit_engine *j, const jit_prof *r, char *name, size_t cap);
 
 typedef struct jit_prof_row {
     char name[128];
-    uint64_t launches, launch_ns, bytes, interp_launches;
+    uint64_t launches, launch_ns, min_ns, bytes, interp_launches;
     uint64_t hits, misses, compile_ns;
     bool fallback; /* its last compile failed: the interpreter runs it */
     char why[200];
