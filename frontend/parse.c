@@ -36,7 +36,6 @@
 #define FE_MAX_DEPTH 100    /* nesting: parentheses, calls, unary chains */
 #define FE_MAX_ARGS 16      /* arguments kept per call (more are counted) */
 #define FE_MAX_SUBS 24      /* items in one subscript */
-#define FE_VIEW_CACHE 16    /* views made into inputs, for reuse */
 #define FE_MSG 1024         /* = the graph's and env's message buffers */
 #define FE_NAME_SHOW 64     /* longest name echoed in a message */
 #define FE_MAX_CANDIDATES 256 /* names ranked by closeness in a message */
@@ -91,11 +90,6 @@ typedef struct fe_parser {
     int depth;
     bool failed;
     kiln_expr err;     /* the ERROR node, once failed */
-    struct {
-        kiln_array *view; /* kept alive by the INPUT node */
-        kiln_expr e;
-    } cache[FE_VIEW_CACHE];
-    int ncache;
 } fe_parser;
 
 /* ---- bindings ---------------------------------------------------------------- */
@@ -843,22 +837,9 @@ static bool fe_accept(fe_parser *p, fe_tokkind k)
 
 /* ---- values into expressions -------------------------------------------------- */
 
-static bool fe_same_view(const kiln_array *a, const kiln_array *b)
-{
-    int r = kiln_array_rank(a);
-    if (!kiln_array_shares_base(a, b) || kiln_array_data(a) != kiln_array_data(b) ||
-        kiln_array_dtype(a) != kiln_array_dtype(b) || r != kiln_array_rank(b))
-        return false;
-    const int64_t *sa = kiln_array_shape(a), *sb = kiln_array_shape(b);
-    const int64_t *ta = kiln_array_strides(a), *tb = kiln_array_strides(b);
-    for (int k = 0; k < r; k++)
-        if (sa[k] != sb[k] || ta[k] != tb[k])
-            return false;
-    return true;
-}
-
 /* The expression of v (consumed): a literal becomes a weak scalar, a view
- * an input (equal views share one input node). V_NONE after a failure. */
+ * an input (equal views are one INPUT node: the graph keys an input by the
+ * elements it reads). V_NONE after a failure. */
 static kiln_expr fe_expr_of(fe_parser *p, fe_val *v)
 {
     kiln_ctx *ctx = p->ctx;
@@ -898,24 +879,13 @@ static kiln_expr fe_expr_of(fe_parser *p, fe_val *v)
                        fe_bname(p, (size_t)v->bind));
             break;
         }
-        for (int i = 0; i < p->ncache; i++)
-            if (fe_same_view(p->cache[i].view, v->arr)) {
-                e = p->cache[i].e;
-                goto done;
-            }
-        e = kiln_input(ctx, v->arr);
-        if (kiln_expr_status(e) == KILN_OK && p->ncache < FE_VIEW_CACHE) {
-            p->cache[p->ncache].view = v->arr; /* the INPUT node retains it */
-            p->cache[p->ncache].e = e;
-            p->ncache++;
-        }
+        e = kiln_input(ctx, v->arr); /* equal views are one INPUT node (graph.c) */
         break;
     }
     case V_NONE:
         fe_fail_at(p, KILN_EINTERNAL, v->pos, 1, NULL, "parser: value expected");
         break;
     }
-done:
     if (!p->failed && !fe_check(p, e, v->pos, v->end - v->pos))
         e = (kiln_expr){NULL, 0, 0};
     fe_drop(v);

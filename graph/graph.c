@@ -12,10 +12,11 @@
  *   - every live node except ERROR nodes is in the CSE table exactly once,
  *     and the table holds nothing else. The table is open addressing with
  *     linear probing, at most half full, keyed by the node's hash (op, dtype,
- *     flags, inputs, attribute: an INPUT's array, a SCALAR's value, a
- *     reduction's or scan's a.red fields); deletion shifts entries back (no
- *     tombstones), so a table that lives through millions of scopes stays
- *     clean;
+ *     flags, inputs, attribute: what an INPUT's array reads — its buffer
+ *     and the positions of its elements, so two handles of one view are
+ *     one input —, a SCALAR's value and shape, a reduction's or scan's
+ *     a.red fields); deletion shifts entries back (no tombstones), so a
+ *     table that lives through millions of scopes stays clean;
  *   - an INPUT node holds one reference to its array, taken when the node
  *     is appended and dropped with the node;
  *   - SCALAR values are normalized to their dtype (bool 0/1, integers
@@ -75,15 +76,71 @@ static bool gr_has_red(const gr_node *n)
     return n->op < GR_OP_COUNT && (gr_is_reduce(n->op) || gr_is_scan(n->op));
 }
 
+/* An INPUT's key is what it reads: the buffer, and where in it each
+ * element sits (data and the strides of dims of extent > 1; nothing for an
+ * empty array). Two array handles with one geometry are one input. */
+static uint64_t gr_input_key(const kiln_array *a)
+{
+    uint64_t h = gr_mix((uint64_t)(uintptr_t)a->buf, (uint64_t)a->rank);
+    for (int k = 0; k < a->rank; k++)
+        h = gr_mix(h, (uint64_t)a->shape[k]);
+    if (a->size == 0)
+        return h;
+    h = gr_mix(h, (uint64_t)(uintptr_t)a->data);
+    for (int k = 0; k < a->rank; k++)
+        if (a->shape[k] > 1)
+            h = gr_mix(h, (uint64_t)a->strides[k]);
+    return h;
+}
+
+static bool gr_input_same(const kiln_array *a, const kiln_array *b)
+{
+    if (a == b)
+        return true;
+    if (a->buf != b->buf || a->dtype != b->dtype || a->rank != b->rank)
+        return false;
+    for (int k = 0; k < a->rank; k++)
+        if (a->shape[k] != b->shape[k])
+            return false;
+    if (a->size == 0)
+        return true;
+    if (a->data != b->data)
+        return false;
+    for (int k = 0; k < a->rank; k++)
+        if (a->shape[k] > 1 && a->strides[k] != b->strides[k])
+            return false;
+    return true;
+}
+
+/* A SCALAR's shape is part of its key: a scalar broadcast to a shape (a
+ * view of a scalar, graph/view.c) is a SCALAR of that shape. */
+static uint64_t gr_shape_key(const gr_node *n)
+{
+    uint64_t h = n->rank;
+    for (int k = 0; k < n->rank; k++)
+        h = gr_mix(h, (uint64_t)n->shape[k]);
+    return h;
+}
+
+static bool gr_same_shape(const gr_node *a, const gr_node *b)
+{
+    if (a->rank != b->rank)
+        return false;
+    for (int k = 0; k < a->rank; k++)
+        if (a->shape[k] != b->shape[k])
+            return false;
+    return true;
+}
+
 static uint32_t gr_hash_node(const gr_node *n)
 {
     uint64_t h = (uint64_t)n->op | (uint64_t)n->dtype << 16 | (uint64_t)n->nflags << 24;
     for (int i = 0; i < GR_MAX_INPUTS; i++)
         h = gr_mix(h, n->in[i]);
     if (n->op == GR_OP_INPUT)
-        h = gr_mix(h, (uint64_t)(uintptr_t)n->a.array);
+        h = gr_mix(h, gr_input_key(n->a.array));
     else if (n->op == GR_OP_SCALAR)
-        h = gr_mix(h, n->a.scalar.u);
+        h = gr_mix(gr_mix(h, n->a.scalar.u), gr_shape_key(n));
     else if (gr_has_red(n))
         h = gr_mix(h, gr_red_key(n));
     return (uint32_t)(h ^ (h >> 32));
@@ -97,9 +154,9 @@ static bool gr_node_equal(const gr_node *a, const gr_node *b)
         if (a->in[i] != b->in[i])
             return false;
     if (a->op == GR_OP_INPUT)
-        return a->a.array == b->a.array;
+        return gr_input_same(a->a.array, b->a.array);
     if (a->op == GR_OP_SCALAR)
-        return a->a.scalar.u == b->a.scalar.u;
+        return a->a.scalar.u == b->a.scalar.u && gr_same_shape(a, b);
     if (gr_has_red(a))
         return gr_red_key(a) == gr_red_key(b);
     return true;
