@@ -7,7 +7,8 @@
  *   - explain names the part of the signature that changed: dtype only,
  *     stride class only, and a recompile after eviction;
  *   - the stats table's launch counts, hits and misses are exact for a
- *     scripted sequence (fused, unfused, a reduction on the interpreter);
+ *     scripted sequence (fused, unfused, a reduction on the interpreter)
+ *     and for four threads evaluating on one context;
  *   - stage lists and environment values that are wrong are errors, the
  *     environment's recorded and never printed; nothing is printed unless
  *     'stats' is on;
@@ -28,6 +29,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -395,6 +397,52 @@ static void test_stats_exact(void **state)
     kiln_ctx_free(ctx);
 }
 
+/* Several threads evaluating on one context: every launch counted once. */
+typedef struct td_thr {
+    kiln_ctx *ctx;
+    kiln_array *x;
+    kiln_expr e;
+} td_thr;
+
+static void *td_thread(void *ud)
+{
+    td_thr *t = ud;
+    kiln_array *y = NULL;
+    int64_t n = kiln_array_size(t->x);
+    if (kiln_array_empty(t->ctx, KILN_FLOAT64, 1, &n, KILN_ORDER_C, &y) != KILN_OK)
+        return (void *)1;
+    for (int i = 0; i < 200; i++)
+        if (kiln_eval_into(t->e, y) != KILN_OK)
+            return (void *)1;
+    kiln_array_release(y);
+    return NULL;
+}
+
+static void test_stats_threads(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_int_equal(kiln_ctx_set_dump(ctx, "stats,explain", base), KILN_OK);
+    kiln_array *x = td_f64(ctx, 256);
+    td_thr t = {ctx, x, td_affine(ctx, x)};
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, td_thread, &t), 0);
+    for (int i = 0; i < 4; i++) {
+        void *rc;
+        pthread_join(th[i], &rc);
+        assert_null(rc);
+    }
+    char *tab = td_stats(ctx);
+    td_row r = td_stats_row(tab, "k0000_fused_multiply_add_f64_r1-");
+    assert_int_equal(r.launches, 800);
+    assert_int_equal(r.hits + r.misses, 800);
+    assert_int_equal(r.misses, 1);
+    free(tab);
+    kiln_array_release(x);
+    kiln_ctx_free(ctx);
+}
+
 /* Printed at kiln_ctx_free when 'stats' is on, and only then. */
 static void td_run_ctx(void *ud)
 {
@@ -696,6 +744,7 @@ int main(void)
         cmocka_unit_test(test_explain_stride_class),
         cmocka_unit_test(test_explain_evicted),
         cmocka_unit_test(test_stats_exact),
+        cmocka_unit_test(test_stats_threads),
         cmocka_unit_test(test_stats_at_free),
         cmocka_unit_test(test_set_dump_errors),
         cmocka_unit_test(test_env),
