@@ -62,6 +62,18 @@ static void dt_scalar(kiln_dtype t, rt_scalar v, char *buf, size_t cap)
     }
 }
 
+/* C-contiguous (extent-1 dims' strides do not matter), by runtime/ alone:
+ * graph/ does not call the public array API. */
+static bool dt_c_contiguous(const kiln_array *a)
+{
+    int64_t st[KILN_MAX_RANK];
+    rt_contiguous_strides(a->dtype, a->rank, a->shape, KILN_ORDER_C, st);
+    for (int d = 0; d < a->rank; d++)
+        if (a->shape[d] > 1 && a->strides[d] != st[d])
+            return false;
+    return true;
+}
+
 /* "axes (0,2) keepdims" / "axis 1" / "flattened" / "ddof 1". */
 static size_t dt_red_attrs(const gr_node *nd, char *buf, size_t cap)
 {
@@ -175,7 +187,7 @@ static void dt_node(dt_ctx *c, gr_id id, const char *indent)
     case GR_OP_INPUT: {
         const kiln_array *a = nd->a.array;
         len = (size_t)snprintf(label, sizeof label, "input n%u\n%s %s", id, dn, sh);
-        if (a && !kiln_array_is_contiguous(a, KILN_ORDER_C))
+        if (a && !dt_c_contiguous(a))
             len += (size_t)snprintf(label + len, sizeof label - len, "\nstrides %s",
                                     rt_fmt_shape(extra, sizeof extra, a->rank, a->strides));
         attrs = "shape=box, style=filled, fillcolor=\"#e8e8e8\"";
