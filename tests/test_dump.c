@@ -617,6 +617,19 @@ static void test_perf_map(void **state)
     free(map);
     kiln_array_release(x);
     kiln_ctx_free(ctx);
+
+    /* switched on after the JIT started: later kernels are mapped too */
+    ctx = kiln_ctx_new(NULL);
+    x = td_f64(ctx, 100);
+    td_eval(kiln_sqrt(kiln_input(ctx, x)), KILN_MODE_FUSED);
+    assert_int_equal(kiln_ctx_set_dump(ctx, "perf", NULL), KILN_OK);
+    td_eval(kiln_negative(kiln_input(ctx, x)), KILN_MODE_FUSED);
+    map = td_slurp(path);
+    assert_non_null(map);
+    assert_non_null(strstr(map, " k0001_negative_f64_r1-"));
+    free(map);
+    kiln_array_release(x);
+    kiln_ctx_free(ctx);
     if (!existed)
         unlink(path);
 }
