@@ -194,7 +194,7 @@ static kiln_expr build_strided(kiln_ctx *ctx, kiln_array *const *in)
     kiln_expr x = kiln_input(ctx, in[0]); /* already the x[::2] view */
     return kiln_add(kiln_multiply(x, kiln_f64(ctx, 2.0)), kiln_f64(ctx, 1.0));
 }
-static void handc_strided(const wl_data *d, double *out) { hc_strided(out, d->in[0], 2, d->n); }
+static void handc_strided(const wl_data *d, double *out) { hc_strided2(out, d->in[0], d->n); }
 
 /* Targets from issues 3 and 6 (single thread), printed as met or missed
  * after the table; never asserted. */

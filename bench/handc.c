@@ -48,8 +48,10 @@ void hc_leaky(double *restrict y, const double *restrict x, int64_t n)
         y[i] = x[i] > 0.0 ? x[i] : 0.01 * x[i];
 }
 
-void hc_strided(double *restrict y, const double *restrict x, int64_t stride, int64_t n)
+/* The step is a constant, as a person writing this loop would write it:
+ * the compiler then vectorizes the even-element loads with shuffles. */
+void hc_strided2(double *restrict y, const double *restrict x, int64_t n)
 {
     for (int64_t i = 0; i < n; i++)
-        y[i] = 2.0 * x[i * stride] + 1.0;
+        y[i] = 2.0 * x[2 * i] + 1.0;
 }

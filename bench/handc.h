@@ -1,7 +1,6 @@
 /*
  * bench/handc.h — the hand-written C baselines (bench/handc.c), one per
- * workload, plus the STREAM triad. n counts output elements; strides count
- * elements.
+ * workload, plus the STREAM triad. n counts output elements.
  */
 #ifndef KILN_BENCH_HANDC_H
 #define KILN_BENCH_HANDC_H
@@ -19,7 +18,7 @@ void hc_chain(double *restrict y, const double *restrict x, int64_t n);
 void hc_sinlog(double *restrict c, const double *restrict a, const double *restrict b, int64_t n);
 /* y = where(x>0, x, 0.01*x) */
 void hc_leaky(double *restrict y, const double *restrict x, int64_t n);
-/* y = x[::stride]*2+1 */
-void hc_strided(double *restrict y, const double *restrict x, int64_t stride, int64_t n);
+/* y = x[::2]*2+1 */
+void hc_strided2(double *restrict y, const double *restrict x, int64_t n);
 
 #endif
