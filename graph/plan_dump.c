@@ -118,8 +118,8 @@ static void pd_why(const gr_plan *p, const gr_graph *g, bool fused, bool staged,
                    "input element read once, from the leaves (inputs and scalars)\n",
                 nd ? rt_fmt_shape(sh, sizeof sh, nd->rank, nd->shape) : "?");
         if (p->nkernels > 1)
-            fprintf(f, "    outputs of other shapes are in the other %d kernel%s (one kernel per "
-                       "output shape)\n",
+            fprintf(f, "    outputs of other shapes are in %d other kernel%s (one kernel per "
+                       "output shape; a subexpression they share is computed in each)\n",
                     p->nkernels - 1, p->nkernels == 2 ? "" : "s");
     }
     for (int o = 0; o < k->nout; o++) {
