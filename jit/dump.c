@@ -117,11 +117,12 @@ static int jd_mkdirs(const char *dir)
     return 0;
 }
 
-static void jd_error(struct jit_dump *d, const char *fmt, const char *a, const char *b)
+/* Counts a file that could not be written; keeps the first "what: why". */
+static void jd_error(struct jit_dump *d, const char *what, const char *why)
 {
     pthread_mutex_lock(&d->lock);
     if (d->errors++ == 0)
-        snprintf(d->error, sizeof d->error, fmt, a, b);
+        snprintf(d->error, sizeof d->error, "%.160s: %.80s", what, why);
     pthread_mutex_unlock(&d->lock);
 }
 
@@ -139,14 +140,14 @@ FILE *jit_dump_open(jit_engine *j, const char *kname, const char *suffix)
     if (!f && errno == ENOENT && jd_mkdirs(dir) == 0)
         f = fopen(path, "w");
     if (!f)
-        jd_error(d, "%s: %s", path, strerror(errno));
+        jd_error(d, path, strerror(errno));
     return f;
 }
 
 static void jd_close(struct jit_dump *d, FILE *f, const char *what)
 {
     if (ferror(f) | (fclose(f) != 0))
-        jd_error(d, "%s: %s", what, "write failed");
+        jd_error(d, what, "write failed");
 }
 
 unsigned long jit_dump_errors(jit_engine *j, char *why, size_t cap)
@@ -238,14 +239,16 @@ static void jd_perf_line(struct jit_dump *d, const jit_entry *e, const char *dn)
     char path[64], line[256];
     snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
     if (size == 0) {
-        jd_error(d, "%s: no symbol size for %s", path, dn);
+        char why[160];
+        snprintf(why, sizeof why, "no symbol size for %s", dn);
+        jd_error(d, path, why);
         return;
     }
     int n = snprintf(line, sizeof line, "%" PRIxPTR " %" PRIx64 " %s\n",
                      (uintptr_t)e->fn, size, dn);
     int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (fd < 0 || write(fd, line, (size_t)n) != n)
-        jd_error(d, "%s: %s", path, strerror(errno));
+        jd_error(d, path, strerror(errno));
     if (fd >= 0)
         close(fd);
 }
