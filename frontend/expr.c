@@ -59,7 +59,8 @@ enum {
 #define FE_IS_REDSCAN_(rule) (GR_RULE_##rule == GR_RULE_REDUCE || GR_RULE_##rule == GR_RULE_SCAN)
 enum {
     FE_N_ELEMWISE = 0
-#define OP(e, name, arity, rule, flags, u64, u32) +((arity) > 0 && !FE_IS_REDSCAN_(rule))
+#define OP(e, name, arity, rule, flags, u64, u32)                                          \
+    +((arity) > 0 && !FE_IS_REDSCAN_(rule) && GR_RULE_##rule != GR_RULE_VIEW)
 #include "graph/ops.def"
 #undef OP
 };
@@ -301,7 +302,7 @@ kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs, const kiln_expr *a
         r = gr_error(g, KILN_ENULL, "kiln_op: NULL op name");
     else if (op < 0 && !clip)
         r = gr_error(g, KILN_EINVAL, "kiln_op: unknown op '%.64s'", name);
-    else if (!clip && gr_ops[op].rule == GR_RULE_LEAF)
+    else if (!clip && (gr_ops[op].rule == GR_RULE_LEAF || gr_is_view(op)))
         r = gr_error(g, KILN_EINVAL, "kiln_op: '%s' is not an elementwise op", name);
     else if (op == GR_OP_CAST)
         r = gr_error(g, KILN_EINVAL, "kiln_op: cast needs a target dtype, use kiln_cast");

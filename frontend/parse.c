@@ -334,7 +334,7 @@ static const struct {
 
 static bool fe_callable_op(int op)
 {
-    return op >= 0 && gr_ops[op].rule != GR_RULE_LEAF && op != GR_OP_CAST;
+    return op >= 0 && gr_ops[op].rule != GR_RULE_LEAF && !gr_is_view(op) && op != GR_OP_CAST;
 }
 
 static fe_fn fe_lookup_fn(const char *s, size_t len)

@@ -214,7 +214,8 @@ rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar 
     case GR_RULE_LOGIC: break;
     case GR_RULE_SAME: case GR_RULE_FLOAT: case GR_RULE_BITS: case GR_RULE_SHIFT:
     case GR_RULE_WHERE: break;
-    case GR_RULE_REDUCE: case GR_RULE_SCAN: return ap_zero(); /* not elementwise */
+    case GR_RULE_REDUCE: case GR_RULE_SCAN: case GR_RULE_VIEW:
+        return ap_zero(); /* not elementwise */
     }
 
     /* The computing dtype t and the (converted) arguments a, b, c. */
@@ -353,6 +354,9 @@ rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar 
     case GR_OP_VAR: case GR_OP_STD: case GR_OP_ARGMIN: case GR_OP_ARGMAX: case GR_OP_ALL:
     case GR_OP_ANY: case GR_OP_COUNT_NONZERO: case GR_OP_CUMSUM: case GR_OP_CUMPROD:
     case GR_OP_CUMMIN: case GR_OP_CUMMAX:
+        return ap_zero();
+    /* a view reads its input at other positions: never applied */
+    case GR_OP_VIEW:
         return ap_zero();
 
     case GR_OP_COUNT: break;

@@ -39,9 +39,11 @@ gr_id gr_op_make(gr_graph *g, gr_op op, int nin, const gr_id *in, kiln_dtype dty
     if ((int)op <= (int)GR_OP_ERROR || (int)op >= (int)GR_OP_COUNT)
         return gr_error(g, KILN_EINVAL, "op %d is not an elementwise op", (int)op);
     const gr_op_info *info = &gr_ops[op];
-    if (info->rule == GR_RULE_REDUCE || info->rule == GR_RULE_SCAN)
+    if (info->rule == GR_RULE_REDUCE || info->rule == GR_RULE_SCAN || info->rule == GR_RULE_VIEW)
         return gr_error(g, KILN_EINVAL, "%s is a %s, not an elementwise op", info->name,
-                        info->rule == GR_RULE_REDUCE ? "reduction" : "scan");
+                        info->rule == GR_RULE_REDUCE ? "reduction"
+                        : info->rule == GR_RULE_SCAN ? "scan"
+                                                     : "view");
     if (nin != info->arity)
         return gr_error(g, KILN_EINVAL, "%s expects %d argument%s, got %d", info->name,
                         info->arity, info->arity == 1 ? "" : "s", nin);

@@ -2,7 +2,7 @@
  * graph/build.h — private to DAG construction: graph/graph.c (storage,
  * hash-consing, scopes), graph/infer.c (dtype rules and broadcasting),
  * graph/fold.c (folding), graph/build.c (gr_op_make), graph/reduce.c
- * (reductions and scans) and frontend/expr.c.
+ * (reductions and scans), graph/view.c (views) and frontend/expr.c.
  * Everything else uses graph/graph.h.
  *
  * Construction of an elementwise node, in order (graph/build.c):
@@ -51,6 +51,15 @@ gr_id gr_intern(gr_graph *g, const gr_node *n);
  * (made by gr_op_make, so casts of constants fold); id itself if it has
  * dtype t. */
 gr_id gr_convert(gr_graph *g, gr_id id, kiln_dtype t);
+
+/* graph/graph.c. A strong SCALAR of value v (normalized to t) and the
+ * given shape: a scalar broadcast by a view (graph/view.c). */
+gr_id gr_scalar_shaped(gr_graph *g, kiln_dtype t, rt_scalar v, int rank, const int64_t *shape);
+/* graph/graph.c. The VIEW node reading in through m (canonical, checked by
+ * the caller against in's shape), hash-consed on (in, m). */
+gr_id gr_view_intern(gr_graph *g, gr_id in, const rt_vmap *m);
+/* The graph's env (allocator and error sink). */
+rt_env *gr_env(const gr_graph *g);
 
 /* True if n is a weak (Python-literal) scalar. */
 static inline bool gr_is_weak(const gr_node *n)

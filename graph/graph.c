@@ -19,6 +19,10 @@
  *     table that lives through millions of scopes stays clean;
  *   - an INPUT node holds one reference to its array, taken when the node
  *     is appended and dropped with the node;
+ *   - a VIEW node's index map lives in the vmaps table at a.view; the table
+ *     holds exactly the live VIEW nodes' maps in node order (a map is kept
+ *     when its node is appended, dropped with it), so a scope's end
+ *     truncates it as it truncates the node array;
  *   - SCALAR values are normalized to their dtype (bool 0/1, integers
  *     wrapped to their width, float32 values rounded to float) with the
  *     unused bytes of the union zero, so the 64 bits of .u are the CSE key:
@@ -52,6 +56,8 @@ struct gr_graph {
     uint64_t *scopes; /* open scope tokens, innermost last */
     uint32_t depth, scap;
     uint32_t serial;
+    rt_vmap *vmaps; /* VIEW nodes' index maps, in creation order */
+    uint32_t nvmaps, vmapcap;
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -132,7 +138,34 @@ static bool gr_same_shape(const gr_node *a, const gr_node *b)
     return true;
 }
 
-static uint32_t gr_hash_node(const gr_node *n)
+/* A VIEW's map, field by field (no padding byte is read). */
+static uint64_t gr_vmap_key(const rt_vmap *m)
+{
+    uint64_t h = gr_mix((uint64_t)(uint8_t)m->src_rank, (uint64_t)(uint8_t)m->rank);
+    for (int d = 0; d < m->rank; d++)
+        h = gr_mix(gr_mix(gr_mix(h, (uint64_t)(uint8_t)m->axis[d]), (uint64_t)m->shape[d]),
+                   (uint64_t)m->step[d]);
+    for (int k = 0; k < m->src_rank; k++)
+        h = gr_mix(h, (uint64_t)m->start[k]);
+    return h;
+}
+
+static bool gr_vmap_equal(const rt_vmap *a, const rt_vmap *b)
+{
+    if (a->src_rank != b->src_rank || a->rank != b->rank)
+        return false;
+    for (int d = 0; d < a->rank; d++)
+        if (a->axis[d] != b->axis[d] || a->shape[d] != b->shape[d] || a->step[d] != b->step[d])
+            return false;
+    for (int k = 0; k < a->src_rank; k++)
+        if (a->start[k] != b->start[k])
+            return false;
+    return true;
+}
+
+static bool gr_has_view(const gr_node *n) { return n->op < GR_OP_COUNT && gr_is_view(n->op); }
+
+static uint32_t gr_hash_node(const gr_graph *g, const gr_node *n)
 {
     uint64_t h = (uint64_t)n->op | (uint64_t)n->dtype << 16 | (uint64_t)n->nflags << 24;
     for (int i = 0; i < GR_MAX_INPUTS; i++)
@@ -143,10 +176,12 @@ static uint32_t gr_hash_node(const gr_node *n)
         h = gr_mix(gr_mix(h, n->a.scalar.u), gr_shape_key(n));
     else if (gr_has_red(n))
         h = gr_mix(h, gr_red_key(n));
+    else if (gr_has_view(n))
+        h = gr_mix(h, gr_vmap_key(&g->vmaps[n->a.view]));
     return (uint32_t)(h ^ (h >> 32));
 }
 
-static bool gr_node_equal(const gr_node *a, const gr_node *b)
+static bool gr_node_equal(const gr_graph *g, const gr_node *a, const gr_node *b)
 {
     if (a->op != b->op || a->dtype != b->dtype || a->nflags != b->nflags)
         return false;
@@ -159,6 +194,8 @@ static bool gr_node_equal(const gr_node *a, const gr_node *b)
         return a->a.scalar.u == b->a.scalar.u && gr_same_shape(a, b);
     if (gr_has_red(a))
         return gr_red_key(a) == gr_red_key(b);
+    if (gr_has_view(a))
+        return gr_vmap_equal(&g->vmaps[a->a.view], &g->vmaps[b->a.view]);
     return true;
 }
 
@@ -314,6 +351,8 @@ static void gr_drop_from(gr_graph *g, uint32_t mark)
             gr_tab_remove(g, id);
             if (n->op == GR_OP_INPUT)
                 kiln_array_release(n->a.array);
+            else if (gr_has_view(n))
+                g->nvmaps = n->a.view; /* maps are dropped in reverse order too */
         }
         n->gen = gr_next_gen(n->gen);
         g->count--;
@@ -336,9 +375,12 @@ void gr_graph_free(gr_graph *g)
     rt_free(env, g->tab, (size_t)g->tcap * sizeof *g->tab);
     rt_free(env, g->msgs, (size_t)g->msgcap * sizeof *g->msgs);
     rt_free(env, g->scopes, (size_t)g->scap * sizeof *g->scopes);
+    rt_free(env, g->vmaps, (size_t)g->vmapcap * sizeof *g->vmaps);
     rt_free(env, g, sizeof *g);
     rt_env_release(env);
 }
+
+rt_env *gr_env(const gr_graph *g) { return g->env; }
 
 uint32_t gr_count(const gr_graph *g) { return g ? g->count : 0; }
 
@@ -361,11 +403,11 @@ const char *gr_error_msg(const gr_graph *g, gr_id id)
 
 gr_id gr_intern(gr_graph *g, const gr_node *n)
 {
-    uint32_t hash = gr_hash_node(n);
+    uint32_t hash = gr_hash_node(g, n);
     uint32_t mask = g->tcap - 1u;
     for (uint32_t i = hash & mask; g->tab[i] != GR_NONE; i = (i + 1u) & mask) {
         const gr_node *m = &g->nodes[g->tab[i]];
-        if (m->hash == hash && gr_node_equal(m, n))
+        if (m->hash == hash && gr_node_equal(g, m, n))
             return g->tab[i];
     }
     if (!gr_grow_nodes(g) || !gr_grow_tab(g))
@@ -377,6 +419,8 @@ gr_id gr_intern(gr_graph *g, const gr_node *n)
     g->tused++;
     if (n->op == GR_OP_INPUT)
         kiln_array_retain(n->a.array);
+    else if (gr_has_view(n))
+        g->nvmaps++; /* the staged map (gr_view_intern) is now the node's */
     return id;
 }
 
@@ -450,6 +494,51 @@ gr_id gr_scalar(gr_graph *g, kiln_dtype t, rt_scalar v, bool weak)
     n.a.scalar = gr_normalize(t, v);
     return gr_intern(g, &n);
 }
+
+/* SCALAR broadcast to shape: strong, rank as given. */
+gr_id gr_scalar_shaped(gr_graph *g, kiln_dtype t, rt_scalar v, int rank, const int64_t *shape)
+{
+    if (!rt_dtype_valid((int)t) || rank < 0 || rank > KILN_MAX_RANK)
+        return gr_error(g, KILN_EINVAL, "scalar: invalid dtype %d or rank %d", (int)t, rank);
+    gr_node n;
+    gr_leaf_init(&n, GR_OP_SCALAR, t);
+    n.a.scalar = gr_normalize(t, v);
+    n.rank = (uint8_t)rank;
+    for (int k = 0; k < rank; k++)
+        n.shape[k] = shape[k];
+    return gr_intern(g, &n);
+}
+
+/* VIEW: in's dtype, m's shape. The map is staged in the first free slot
+ * of the table; gr_intern keeps it (nvmaps++) only if the node is new, so
+ * the table holds exactly the live VIEW nodes' maps, in node order. */
+gr_id gr_view_intern(gr_graph *g, gr_id in, const rt_vmap *m)
+{
+    if (g->nvmaps == g->vmapcap) {
+        uint32_t ncap = g->vmapcap ? g->vmapcap * 2u : 16u;
+        rt_vmap *p = rt_realloc(g->env, g->vmaps, (size_t)g->vmapcap * sizeof *p,
+                                (size_t)ncap * sizeof *p);
+        if (!p)
+            return gr_oom(g);
+        g->vmaps = p;
+        g->vmapcap = ncap;
+    }
+    memcpy(&g->vmaps[g->nvmaps], m, sizeof *m);
+    const gr_node *x = &g->nodes[in];
+    gr_node n;
+    memset(&n, 0, sizeof n);
+    n.op = GR_OP_VIEW;
+    n.dtype = x->dtype;
+    n.rank = (uint8_t)m->rank;
+    for (int d = 0; d < m->rank; d++)
+        n.shape[d] = m->shape[d];
+    n.in[0] = in;
+    n.in[1] = n.in[2] = GR_NONE;
+    n.a.view = g->nvmaps;
+    return gr_intern(g, &n);
+}
+
+const rt_vmap *gr_view_map(const gr_graph *g, gr_id id) { return &g->vmaps[g->nodes[id].a.view]; }
 
 /* ERROR: never hash-consed (each failure is its own node with its own
  * message); the status and message are also recorded on env. */

@@ -20,6 +20,7 @@
 #define KILN_GRAPH_H
 
 #include "runtime/rt.h"
+#include "runtime/view.h"
 
 /* ---- the op table ------------------------------------------------------ */
 
@@ -41,7 +42,8 @@ enum {
 typedef enum gr_rule {
     GR_RULE_LEAF, GR_RULE_SAME, GR_RULE_FLOAT, GR_RULE_CMP, GR_RULE_PRED,
     GR_RULE_LOGIC, GR_RULE_BITS, GR_RULE_SHIFT, GR_RULE_WHERE, GR_RULE_CAST,
-    GR_RULE_REDUCE, GR_RULE_SCAN /* not elementwise: see "reductions and scans" */
+    GR_RULE_REDUCE, GR_RULE_SCAN, /* not elementwise: see "reductions and scans" */
+    GR_RULE_VIEW                  /* not elementwise: see "views" */
 } gr_rule;
 
 typedef enum gr_op {
@@ -97,6 +99,7 @@ typedef struct gr_node {
                                  flattened in C order (result 1-D) */
             int32_t ddof;     /* VAR, STD: delta degrees of freedom */
         } red;
+        uint32_t view; /* VIEW: its index map, in the graph's table (gr_view_map) */
     } a;
 } gr_node;
 
@@ -151,6 +154,40 @@ gr_id gr_reduce_make(gr_graph *g, gr_op op, gr_id in, int naxes, const int *axes
 /* A scan of in along axis (negative counts from the end), or over in
  * flattened in C order if axis == KILN_AXIS_NONE (result 1-D). */
 gr_id gr_scan_make(gr_graph *g, gr_op op, gr_id in, int axis);
+
+/* ---- views (graph/view.c) -----------------------------------------------
+ * A view of a node (slice, index, transpose, new axis, broadcast) is its
+ * elements read through an index map (runtime/view.h). Views are pushed
+ * down at construction, so the elementwise world stays elementwise:
+ *   view(elementwise op(a, b)) = op(view_a(a), view_b(b)): each input gets
+ *       the map restricted to its own dims — a dim it broadcasts stays
+ *       extent 1, a dim it lacks is dropped, a broadcast the view adds is
+ *       carried by the inputs of the node's full rank;
+ *   view(INPUT array) = INPUT(the array view: runtime/view.c's, as
+ *       kiln_array_slice & co. make it);
+ *   view(SCALAR) = a strong SCALAR of the view's shape (rank 0 unless a
+ *       view broadcast it or added an axis);
+ *   view(VIEW(x, m)) = VIEW(x, the composed map), or x if that is x;
+ *   view(reduction or scan x) = VIEW(x, map), rule VIEW: the one kind of
+ *       node that reads its input at other positions than its own. Its
+ *       input is always a reduction or scan — a value every mode
+ *       materializes — so evaluating it is reading that value through the
+ *       map (interpreter), or an operand whose data pointer and strides are
+ *       the materialized value's, moved by the map (planner).
+ * Checks and messages are the array API's (runtime/view.c); a failure is
+ * an ERROR node, an ERROR input is returned as is (sticky). */
+static inline bool gr_is_view(int op) { return gr_ops[op].rule == GR_RULE_VIEW; }
+gr_id gr_view_slice(gr_graph *g, gr_id in, int nslices, const kiln_slice *s);
+gr_id gr_view_index(gr_graph *g, gr_id in, int axis, int64_t index);
+gr_id gr_view_transpose(gr_graph *g, gr_id in, const int *perm);
+gr_id gr_view_expand_dims(gr_graph *g, gr_id in, int axis);
+gr_id gr_view_broadcast_to(gr_graph *g, gr_id in, int rank, const int64_t *shape);
+/* The view m of in, m an index map over in's shape (checked): pushed down
+ * as above. */
+gr_id gr_view_make(gr_graph *g, gr_id in, const rt_vmap *m);
+/* The index map of a VIEW node (canonical, rt_vmap_canon); its source is
+ * the node's input. */
+const rt_vmap *gr_view_map(const gr_graph *g, gr_id id);
 
 /* Scopes: begin returns a token; end drops nodes made since. */
 uint64_t gr_scope_begin(gr_graph *g);

@@ -12,6 +12,9 @@
  *      gr_apply and stored (rt_store). INPUT leaves are read from their
  *      arrays, SCALAR leaves from the node, bound nodes from the bound
  *      arrays. A temporary is freed once its last consumer is computed.
+ *      A VIEW node is not computed: it is read through its map from its
+ *      source's value (a reduction or scan, so a temporary or bound),
+ *      which is freed after the view's last consumer instead.
  *      A reduction or scan node (not elementwise) is computed by
  *      runtime/reduce.c, which defines the canonical order: for each output
  *      element the reduced input elements are taken in C order of their
@@ -111,6 +114,23 @@ static kiln_status ip_operand_of(ip_state *st, gr_id id, ip_operand *o)
         o->scalar = n->a.scalar;
         o->rank = n->rank;
         memcpy(o->shape, n->shape, sizeof o->shape);
+        return KILN_OK;
+    }
+    if (gr_is_view(n->op)) { /* its source's value, read through the map */
+        const rt_vmap *m = gr_view_map(st->g, id);
+        kiln_status s2 = ip_operand_of(st, n->in[0], o);
+        if (s2 != KILN_OK)
+            return s2;
+        if (o->rank != m->src_rank)
+            return rt_err(st->env, KILN_EINTERNAL, "interpreter: view (node %u) over rank %d",
+                          (unsigned)id, o->rank);
+        int64_t off = 0, strides[KILN_MAX_RANK];
+        rt_vmap_apply(m, o->strides, &off, strides);
+        if (!o->is_scalar)
+            o->base += off;
+        o->rank = m->rank;
+        memcpy(o->shape, m->shape, sizeof o->shape);
+        memcpy(o->strides, strides, sizeof o->strides);
         return KILN_OK;
     }
     return rt_err(st->env, KILN_EINTERNAL, "interpreter: node %u (%s) has no value", (unsigned)id,
@@ -225,7 +245,7 @@ static kiln_dtype ip_in_dtype(const gr_graph *g, const gr_node *n, int *want)
         want[0] = -1;
         return in_t;
     case GR_RULE_LEAF: case GR_RULE_SAME: case GR_RULE_FLOAT: case GR_RULE_BITS:
-    case GR_RULE_SHIFT: case GR_RULE_REDUCE: case GR_RULE_SCAN:
+    case GR_RULE_SHIFT: case GR_RULE_REDUCE: case GR_RULE_SCAN: case GR_RULE_VIEW:
         break;
     }
     return in_t;
@@ -285,11 +305,11 @@ static kiln_status ip_red_input(ip_state *st, gr_id id, ip_operand *o, char *buf
     kiln_status s = ip_operand_of(st, n->in[0], o);
     if (s != KILN_OK)
         return s;
-    if (o->is_scalar) {
+    if (o->is_scalar) { /* one element, repeated over the scalar's shape */
         rt_store(o->dtype, buf, o->scalar);
         o->base = buf;
         o->is_scalar = false;
-        o->rank = 0;
+        memset(o->strides, 0, sizeof o->strides);
     }
     bool to_result = gr_ops[n->op].flags & (GR_F_ACC | GR_F_DIV);
     bool same_t = !(gr_ops[n->op].flags & (GR_F_INDEX | GR_F_TRUTH));
@@ -552,6 +572,20 @@ static bool ip_same_geometry(const gr_node *n, const kiln_array *a)
     return true;
 }
 
+/* One consumer of id is done: frees id's temporary after its last one; a
+ * VIEW's source is held until the view's last consumer is done (the view
+ * is read through the source's value). */
+static void ip_release(ip_state *st, gr_id id)
+{
+    ip_slot *s = &st->slots[id];
+    if (--s->uses != 0 || s->root)
+        return;
+    ip_free_temp(st, id);
+    const gr_node *n = gr_node_at(st->g, id);
+    if (gr_is_view(n->op) && !s->bound)
+        ip_release(st, n->in[0]);
+}
+
 /* Steps 1 and 2. */
 static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_id *roots,
                           kiln_array *const *outs)
@@ -601,7 +635,9 @@ static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_i
             continue;
         const gr_node *n = gr_node_at(g, id);
         kiln_status r = KILN_OK;
-        if (s->bound || gr_ops[n->op].rule == GR_RULE_LEAF) {
+        if (s->bound || gr_ops[n->op].rule == GR_RULE_LEAF || gr_is_view(n->op)) {
+            /* read in place by consumers; a view reads its source's value,
+             * released when the view's last consumer is done (ip_release) */
             if (s->root)
                 r = ip_copy_leaf(st, id);
         } else {
@@ -609,11 +645,8 @@ static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_i
             r = rule == GR_RULE_REDUCE ? ip_reduce(st, id)
                 : rule == GR_RULE_SCAN ? ip_scan(st, id)
                                        : ip_compute(st, id);
-            for (int k = 0; r == KILN_OK && k < gr_ops[n->op].arity; k++) {
-                ip_slot *in = &st->slots[n->in[k]];
-                if (--in->uses == 0 && !in->root)
-                    ip_free_temp(st, n->in[k]);
-            }
+            for (int k = 0; r == KILN_OK && k < gr_ops[n->op].arity; k++)
+                ip_release(st, n->in[k]);
         }
         if (r != KILN_OK)
             return r;

@@ -12,7 +12,8 @@
  *   - an exactly rounded op carries a ulp bound of 0;
  *   - a reduction or scan has one input, is exact or reproducible (ulp
  *     bound 0), and at most one of the flags that change its dtype; those
- *     flags (ACC, INDEX, TRUTH) appear on reductions and scans only.
+ *     flags (ACC, INDEX, TRUTH) appear on reductions and scans only;
+ *   - a view (rule VIEW) has one input and is exact, with no other flag.
  */
 #include "graph/graph.h"
 
@@ -43,7 +44,9 @@ const gr_op_info gr_ops[GR_OP_COUNT] = {
                    #e ": ACC, INDEX and TRUTH are reduction/scan flags");                  \
     _Static_assert(!!((flags) & GR_F_ACC) + !!((flags) & GR_F_INDEX) +                       \
                            !!((flags) & GR_F_TRUTH) + !!((flags) & GR_F_DIV) <= 1,           \
-                   #e ": at most one dtype flag");
+                   #e ": at most one dtype flag");                                           \
+    _Static_assert(GR_RULE_##rule != GR_RULE_VIEW || ((arity) == 1 && (flags) == GR_F_EXACT), \
+                   #e ": a view is unary and exact (a copy), with no other flag");
 #include "graph/ops.def"
 #undef OP
 

@@ -581,6 +581,9 @@ JL_NOT_LOWERED(CUMPROD)
 JL_NOT_LOWERED(CUMMIN)
 JL_NOT_LOWERED(CUMMAX)
 #undef JL_NOT_LOWERED
+/* Never reached: the planner makes a VIEW an operand (its source's
+ * materialized value, moved by the map), never a body value. */
+JL_OP(VIEW) { JL_UNUSED; return NULL; }
 
 /* ---- values ------------------------------------------------------------------------- */
 
@@ -642,6 +645,7 @@ static LLVMValueRef jl_value(jl *L, int v)
         }
         break;
     case GR_RULE_LEAF: case GR_RULE_CAST: case GR_RULE_REDUCE: case GR_RULE_SCAN:
+    case GR_RULE_VIEW:
         break;
     }
     LLVMValueRef r = jl_ops[op](L, t, a, at);

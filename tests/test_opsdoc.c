@@ -29,6 +29,7 @@ static const char *rule_text[] = {
     [GR_RULE_CAST] = "T -> target dtype",
     [GR_RULE_REDUCE] = "reduction",
     [GR_RULE_SCAN] = "scan",
+    [GR_RULE_VIEW] = "view: T -> T, the input read through an index map (no arithmetic)",
 };
 
 /* A reduction's or scan's dtype rule, from its flags. */

@@ -537,7 +537,8 @@ static void init_op_lists(void)
     for (int op = 0; op < GR_OP_COUNT; op++) {
         const gr_op_info *o = &gr_ops[op];
         if (o->rule == GR_RULE_LEAF || op == GR_OP_CAST || o->arity < 1 || o->arity > 3 ||
-            o->rule == GR_RULE_REDUCE || o->rule == GR_RULE_SCAN) /* not elementwise */
+            o->rule == GR_RULE_REDUCE || o->rule == GR_RULE_SCAN ||
+            o->rule == GR_RULE_VIEW) /* not elementwise */
             continue;
         if (o->flags & GR_F_MATH)
             g_math_by_arity[o->arity][g_nmath_by_arity[o->arity]++] = op;
