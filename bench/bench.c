@@ -446,6 +446,10 @@ static bool run_kiln(const workload *w, const wl_data *d, const options *o, int 
     kiln_array *in[MAX_IN] = {0}, *out = NULL;
     double *t = calloc((size_t)o->runs, sizeof(double));
     kiln_status s = kiln_ctx_set_mode(ctx, MODE_KILN[mode]);
+#ifdef KILN_MAX_THREADS /* the threads API: these numbers are one thread's */
+    if (s == KILN_OK)
+        s = kiln_ctx_set_threads(ctx, 1);
+#endif
     uint64_t scope = kiln_scope_begin(ctx);
     bool ok = false;
     if (s != KILN_OK) {
