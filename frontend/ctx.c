@@ -7,6 +7,9 @@
  *   - ctx->env is created first and released last; arrays retain it, so an
  *     array may outlive its context;
  *   - ctx->mode is never KILN_MODE_DEFAULT;
+ *   - freeing the context sets the buffer pool's cap to 0 (idle memory
+ *     returned now; arrays that outlive the context free theirs when
+ *     released);
  *   - a kiln_expr names node id_ of ctx_ while gen_ equals the slot's
  *     generation; anything else is stale or foreign and reported, never
  *     dereferenced.
@@ -73,6 +76,7 @@ void kiln_ctx_free(kiln_ctx *ctx)
     gr_graph_free(ctx->graph);
     pthread_mutex_destroy(&ctx->lock);
     rt_free(env, ctx, sizeof *ctx);
+    rt_bufpool_set_cap(env, 0); /* idle memory back now, not when the last array goes */
     rt_env_release(env);
 }
 
@@ -132,6 +136,10 @@ uint64_t kiln_ctx_counter(const kiln_ctx *ctx, kiln_counter c)
     }
     case KILN_COUNTER_TEMP_BYTES:
         return atomic_load(&m->env->temp_bytes);
+    case KILN_COUNTER_POOL_HITS:
+        return atomic_load(&m->env->pool.hits);
+    case KILN_COUNTER_POOL_BYTES:
+        return atomic_load(&m->env->pool.held_bytes);
     default:
         return atomic_load(&m->counters[c]);
     }
@@ -144,6 +152,7 @@ void kiln_ctx_reset_counters(kiln_ctx *ctx)
     for (int i = 0; i < KILN_COUNTER_COUNT; i++)
         atomic_store(&ctx->counters[i], 0);
     atomic_store(&ctx->env->temp_bytes, 0);
+    atomic_store(&ctx->env->pool.hits, 0);
 }
 
 const char *kiln_last_fallback(const kiln_ctx *ctx) { return ctx ? ctx->fallback : ""; }
@@ -157,6 +166,14 @@ kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels)
     ctx->cache_limit = max_kernels;
     if (ctx->jit)
         jit_set_cache_limit(ctx->jit, max_kernels);
+    return KILN_OK;
+}
+
+kiln_status kiln_ctx_set_pool_limit(kiln_ctx *ctx, size_t bytes)
+{
+    if (!ctx)
+        return KILN_ENULL;
+    rt_bufpool_set_cap(ctx->env, bytes);
     return KILN_OK;
 }
 

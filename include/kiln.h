@@ -177,6 +177,9 @@ typedef enum kiln_counter {
     KILN_COUNTER_LAUNCHES,        /* kernel launches                     */
     KILN_COUNTER_TEMP_BYTES,      /* bytes of temporaries allocated      */
     KILN_COUNTER_NODES_LIVE,      /* DAG nodes currently alive            */
+    KILN_COUNTER_POOL_HITS,       /* array allocations served by the
+                                     buffer pool (no allocator call)     */
+    KILN_COUNTER_POOL_BYTES,      /* idle bytes the buffer pool holds now */
     KILN_COUNTER_COUNT
 } kiln_counter;
 KILN_API uint64_t kiln_ctx_counter(const kiln_ctx *ctx, kiln_counter c);
@@ -185,6 +188,22 @@ KILN_API void kiln_ctx_reset_counters(kiln_ctx *ctx);
 KILN_API const char *kiln_last_fallback(const kiln_ctx *ctx);
 /* Maximum number of compiled kernels kept live (LRU); default 1024. */
 KILN_API kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels);
+
+/* ------------------------------------------------------------------ */
+/* The buffer pool                                                     */
+/* ------------------------------------------------------------------ */
+/* The buffer pool: memory kiln allocates for arrays (evaluation outputs,
+ * temporaries, kiln_array_empty/zeros) goes back to a pool when the last
+ * view of it is released, and the next array of the same size class (a
+ * quarter of an octave) reuses it: evaluating into a fresh output each
+ * call then costs no allocation and no page faults. A reused buffer's
+ * contents are unspecified, as kiln_array_empty's. Buffers of 2 MB and
+ * more are 2 MB-aligned and advised for transparent huge pages. The pool
+ * holds at most `bytes` of idle memory and frees the oldest buffers past
+ * that (0: no pooling); default min(256 MB, a quarter of physical memory).
+ * kiln_ctx_free frees the idle memory; arrays released after it free
+ * theirs at once. Counters: KILN_COUNTER_POOL_HITS, KILN_COUNTER_POOL_BYTES. */
+KILN_API kiln_status kiln_ctx_set_pool_limit(kiln_ctx *ctx, size_t bytes);
 
 /* ------------------------------------------------------------------ */
 /* Profiling: dumps and statistics (docs/PROFILING.md)                 */

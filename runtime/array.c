@@ -13,7 +13,9 @@
  *     byte size for any dtype (<= 8 bytes), fit in int64 — counting the
  *     product of the nonzero extents, as NumPy does, so contiguous strides
  *     of any array kiln makes never overflow.
- *   - memory kiln allocates is 64-byte aligned and comes from env->alloc.
+ *   - memory kiln allocates is 64-byte aligned and comes from env->alloc
+ *     through the env's buffer pool (runtime/bufpool.c): an owned buffer's
+ *     last release hands it back to the pool, which keeps or frees it.
  */
 #include "runtime/rt.h"
 
@@ -122,11 +124,13 @@ void rt_buffer_release(rt_buffer *b)
     if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1)
         return;
     rt_env *e = b->env;
-    if (b->owned)
-        rt_aligned_free(e, b->mem, b->size);
-    else if (b->release)
-        b->release(b->ud, b->mem);
-    rt_free(e, b, sizeof *b);
+    if (b->owned) {
+        rt_bufpool_put(e, b); /* kept for reuse or freed */
+    } else {
+        if (b->release)
+            b->release(b->ud, b->mem);
+        rt_free(e, b, sizeof *b);
+    }
     rt_env_release(e);
 }
 
@@ -179,19 +183,15 @@ kiln_status rt_array_alloc(rt_env *e, kiln_dtype t, int rank, const int64_t *sha
     if (s != KILN_OK)
         return s;
     size_t nbytes = (size_t)size * rt_dtypes[t].size; /* fits: rt_check_shape */
-    rt_buffer *b = rt_buffer_new(e);
-    void *mem = b ? rt_aligned_alloc(e, nbytes) : NULL;
-    if (!mem) {
-        rt_buffer_release(b);
+    rt_buffer *b = rt_bufpool_get(e, nbytes);
+    if (!b) {
         char sbuf[RT_SHAPE_BUF];
         return rt_err(e, KILN_ENOMEM, "out of memory allocating %zu bytes for a %s array of shape %s",
                       nbytes, rt_dtypes[t].name, rt_fmt_shape(sbuf, sizeof sbuf, rank, shape));
     }
+    void *mem = b->mem;
     if (zero)
         memset(mem, 0, nbytes);
-    b->mem = mem;
-    b->size = nbytes;
-    b->owned = true;
     int64_t strides[KILN_MAX_RANK];
     rt_contiguous_strides(t, rank, shape, order, strides);
     s = rt_array_view(e, b, mem, t, rank, shape, strides, out);

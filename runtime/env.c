@@ -1,6 +1,7 @@
 /*
  * runtime/env.c — the environment shared by a context and its arrays: a
- * copy of the allocation hook plus the error sink (last status + message).
+ * copy of the allocation hook, the error sink (last status + message) and
+ * the buffer pool (runtime/bufpool.c), which dies with it.
  *
  * Invariants: an env is allocated through its own allocator and freed
  * through it by the last rt_env_release, so arrays may outlive the context
@@ -50,6 +51,11 @@ rt_env *rt_env_new(const kiln_allocator *alloc)
         alloc->free(alloc->ud, e, sizeof *e);
         return NULL;
     }
+    if (!rt_bufpool_init(&e->pool)) {
+        pthread_mutex_destroy(&e->lock);
+        alloc->free(alloc->ud, e, sizeof *e);
+        return NULL;
+    }
     atomic_init(&e->refs, 1);
     atomic_init(&e->temp_bytes, 0);
     e->alloc = *alloc;
@@ -69,6 +75,7 @@ void rt_env_release(rt_env *e)
     if (!e || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
         return;
     kiln_allocator a = e->alloc;
+    rt_bufpool_fini(e); /* no buffer is in use: each held a reference */
     pthread_mutex_destroy(&e->lock);
     a.free(a.ud, e, sizeof *e);
 }

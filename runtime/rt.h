@@ -60,6 +60,20 @@ rt_scalar rt_convert(kiln_dtype from, kiln_dtype to, rt_scalar v);
 
 /* ---- environment: allocator + error sink ------------------------------ */
 
+/* The buffer pool (runtime/bufpool.c): idle kiln-allocated buffers kept
+ * for reuse, by size class (a quarter of an octave). */
+enum { RT_BP_CLASSES = 224 };
+struct rt_buffer;
+typedef struct rt_bufpool {
+    pthread_mutex_t lock;          /* guards everything but the atomics */
+    size_t cap;                    /* most idle bytes held; 0: no pooling */
+    size_t held;                   /* idle bytes held (class sizes) */
+    struct rt_buffer *oldest, *newest;   /* every idle buffer, by age */
+    struct rt_buffer *cls[RT_BP_CLASSES]; /* idle buffers per class, newest first */
+    atomic_ullong hits;            /* allocations served from the pool (counter) */
+    atomic_ullong held_bytes;      /* = held, readable without the lock */
+} rt_bufpool;
+
 /* Shared by a context and every array made from it, so arrays outlive the
  * context safely. Refcounted; the last release frees it through its own
  * allocator. */
@@ -70,6 +84,7 @@ typedef struct rt_env {
     kiln_status code;
     char msg[1024];
     atomic_ullong temp_bytes; /* bytes of temporaries allocated (counter) */
+    rt_bufpool pool;          /* drained by the last rt_env_release */
 } rt_env;
 
 rt_env *rt_env_new(const kiln_allocator *alloc); /* NULL on OOM */
@@ -100,12 +115,18 @@ bool rt_add_ok(int64_t a, int64_t b, int64_t *out);
 /* The owner of array memory: allocated by kiln or wrapped user memory. */
 typedef struct rt_buffer {
     atomic_long refs;
-    rt_env *env;      /* retained */
+    rt_env *env;      /* retained (not while idle in the pool) */
     void *mem;        /* start of the memory */
-    size_t size;      /* bytes (for the allocator) */
-    bool owned;       /* kiln allocated mem and frees it */
+    size_t size;      /* bytes asked for */
+    bool owned;       /* kiln allocated mem: it returns to the pool */
     kiln_release_fn release; /* wrapped memory: called once, may be NULL */
     void *ud;
+    /* owned memory (runtime/bufpool.c) */
+    void *raw;        /* the block the allocator returned; mem is inside */
+    size_t raw_size;
+    size_t cap;       /* usable bytes at mem: the size class */
+    int cls;          /* size class */
+    struct rt_buffer *cprev, *cnext, *aprev, *anext; /* while idle */
 } rt_buffer;
 
 /* A view: the public kiln_array. Invariant: every element address
@@ -130,6 +151,26 @@ struct kiln_array {
 rt_buffer *rt_buffer_wrap(rt_env *e, void *mem, kiln_release_fn release, void *ud);
 void rt_buffer_retain(rt_buffer *b);
 void rt_buffer_release(rt_buffer *b);
+
+/* ---- the buffer pool (runtime/bufpool.c) ---------------------------------
+ * rt_bufpool_get: a buffer (refs 1, env retained, owned) with at least size
+ * bytes of 64-byte-aligned memory (2 MB-aligned and advised for huge pages
+ * from 2 MB up), reused from the pool when an idle one of its size class
+ * is there (its bytes are then whatever the last user left). NULL on OOM
+ * (nothing recorded). rt_bufpool_put: the last release of an owned buffer
+ * hands it back; it is kept if the pool stays within its cap, else freed
+ * (with the oldest idle buffers, to make room). The caller then releases
+ * the env. rt_bufpool_set_cap: a new cap, trimming at once (0 frees every
+ * idle buffer and keeps none). rt_bufpool_init: an empty pool with the
+ * default cap (false if its mutex cannot be made); rt_bufpool_fini: frees
+ * every idle buffer (the env is dying). */
+bool rt_bufpool_init(rt_bufpool *bp);
+void rt_bufpool_fini(rt_env *e);
+rt_buffer *rt_bufpool_get(rt_env *e, size_t size);
+void rt_bufpool_put(rt_env *e, rt_buffer *b);
+void rt_bufpool_set_cap(rt_env *e, size_t cap);
+/* min(256 MB, a quarter of physical memory). */
+size_t rt_bufpool_default_cap(void);
 
 /* Validates rank/shape (rank range, extents >= 0, size and byte size fit
  * in int64) and returns the element count in *size. */
