@@ -7,9 +7,10 @@
  *   - ctx->env is created first and released last; arrays retain it, so an
  *     array may outlive its context;
  *   - ctx->mode is never KILN_MODE_DEFAULT;
- *   - freeing the context sets the buffer pool's cap to 0 (idle memory
- *     returned now; arrays that outlive the context free theirs when
- *     released);
+ *   - the context's workers (ctx->par) are joined before anything they
+ *     could touch is freed; freeing the context sets the buffer pool's cap
+ *     to 0 (idle memory returned now; arrays that outlive the context free
+ *     theirs when released);
  *   - a kiln_expr names node id_ of ctx_ while gen_ equals the slot's
  *     generation; anything else is stale or foreign and reported, never
  *     dereferenced.
@@ -19,6 +20,7 @@
 #include "jit/jit.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc)
@@ -44,8 +46,15 @@ kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc)
         rt_env_release(env);
         return NULL;
     }
+    if (!rt_par_init(&ctx->par, rt_cpu_count())) {
+        pthread_mutex_destroy(&ctx->lock);
+        rt_free(env, ctx, sizeof *ctx);
+        rt_env_release(env);
+        return NULL;
+    }
     ctx->graph = gr_graph_new(env);
     if (!ctx->graph) {
+        rt_par_fini(&ctx->par);
         pthread_mutex_destroy(&ctx->lock);
         rt_free(env, ctx, sizeof *ctx);
         rt_env_release(env);
@@ -57,12 +66,23 @@ kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc)
     ctx->jit = jit_new(env, ctx->counters);
     if (!ctx->jit) {
         gr_graph_free(ctx->graph);
+        rt_par_fini(&ctx->par);
         pthread_mutex_destroy(&ctx->lock);
         rt_free(env, ctx, sizeof *ctx);
         rt_env_release(env);
         return NULL;
     }
     fe_dump_init(ctx); /* KILN_DUMP & co.; allocates nothing when unset */
+    const char *nt = getenv("KILN_NUM_THREADS");
+    if (nt) {
+        int n;
+        if (rt_parse_threads(nt, &n))
+            rt_par_set_threads(&ctx->par, n ? n : rt_cpu_count());
+        else
+            rt_err(env, KILN_EINVAL,
+                   "KILN_NUM_THREADS='%.40s' is not a thread count in [0, %d]: using %d", nt,
+                   KILN_MAX_THREADS, rt_cpu_count());
+    }
     return ctx;
 }
 
@@ -72,6 +92,7 @@ void kiln_ctx_free(kiln_ctx *ctx)
         return;
     rt_env *env = ctx->env;
     fe_dump_fini(ctx); /* the stats table, if asked for */
+    rt_par_fini(&ctx->par); /* workers joined */
     jit_free(ctx->jit);
     gr_graph_free(ctx->graph);
     pthread_mutex_destroy(&ctx->lock);
@@ -166,6 +187,30 @@ kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels)
     ctx->cache_limit = max_kernels;
     if (ctx->jit)
         jit_set_cache_limit(ctx->jit, max_kernels);
+    return KILN_OK;
+}
+
+kiln_status kiln_ctx_set_threads(kiln_ctx *ctx, int n)
+{
+    if (!ctx)
+        return KILN_ENULL;
+    if (n < 0 || n > KILN_MAX_THREADS)
+        return rt_err(ctx->env, KILN_EINVAL, "thread count %d is out of range [0, %d]", n,
+                      KILN_MAX_THREADS);
+    rt_par_set_threads(&ctx->par, n ? n : rt_cpu_count());
+    return KILN_OK;
+}
+
+int kiln_ctx_threads(const kiln_ctx *ctx)
+{
+    return ctx ? rt_par_threads((rt_par *)&ctx->par) : 0;
+}
+
+kiln_status kiln_ctx_set_parallel_for(kiln_ctx *ctx, kiln_parallel_for fn, void *ud)
+{
+    if (!ctx)
+        return KILN_ENULL;
+    rt_par_set_callback(&ctx->par, fn, ud);
     return KILN_OK;
 }
 

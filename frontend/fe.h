@@ -11,6 +11,7 @@
 #define KILN_FE_H
 
 #include "graph/graph.h"
+#include "runtime/pool.h"
 #include "runtime/rt.h"
 
 struct jit_engine;
@@ -28,6 +29,9 @@ struct kiln_ctx {
      * reads), and evaluations and temporaries counted while 'stats' is on */
     atomic_uint dump_stages;
     atomic_ullong dump_evals, dump_temps;
+    /* runtime/pool.c: thread settings, the workers (started at the first
+     * launch worth splitting), the launch policy's calibration */
+    rt_par par;
 };
 
 /* Handle <-> node. fe_node_of returns GR_NONE and records an error on

@@ -6,7 +6,9 @@
  *   per kernel, in order:
  *     temps   allocate the temporaries it writes
  *     compile jit/cache.c    signature -> cached function, or compile
- *     launch  runtime/       bind arrays and parameters, run [0, extent0)
+ *     launch  runtime/       bind arrays and parameters, run [0, extent0):
+ *                            inline, or split over the context's threads
+ *                            when its cost (graph/cost.c) pays for it
  *             (or, if it could not be compiled: the interpreter, counted
  *             in KILN_COUNTER_FALLBACKS with the reason in ctx->fallback)
  *     free    temporaries no later kernel reads
@@ -21,6 +23,7 @@
  */
 #include "frontend/dump.h"
 #include "frontend/fe.h"
+#include "graph/cost.h"
 #include "graph/plan.h"
 #include "jit/jit.h"
 
@@ -115,11 +118,15 @@ static kiln_status run_kernel(kiln_ctx *ctx, gr_plan *p, int ki)
         return s;
     }
     gr_kernel_bind(k, p);
+    rt_work w = gr_kernel_work(p, k);
     uint64_t t0 = fe_prof_begin(ctx);
-    rt_launch(jit_entry_fn(e), &k->args, k->extent[0]);
+    int64_t chunks = rt_launch(&ctx->par, jit_entry_fn(e), &k->args, k->extent[0], &w);
     fe_prof_end(ctx, p, k, e, t0);
     jit_release(e);
     atomic_fetch_add_explicit(&ctx->counters[KILN_COUNTER_LAUNCHES], 1, memory_order_relaxed);
+    if (chunks > 1)
+        atomic_fetch_add_explicit(&ctx->counters[KILN_COUNTER_PARALLEL_LAUNCHES], 1,
+                                  memory_order_relaxed);
     return KILN_OK;
 }
 

@@ -180,6 +180,7 @@ typedef enum kiln_counter {
     KILN_COUNTER_POOL_HITS,       /* array allocations served by the
                                      buffer pool (no allocator call)     */
     KILN_COUNTER_POOL_BYTES,      /* idle bytes the buffer pool holds now */
+    KILN_COUNTER_PARALLEL_LAUNCHES, /* kernel launches split over threads */
     KILN_COUNTER_COUNT
 } kiln_counter;
 KILN_API uint64_t kiln_ctx_counter(const kiln_ctx *ctx, kiln_counter c);
@@ -190,8 +191,47 @@ KILN_API const char *kiln_last_fallback(const kiln_ctx *ctx);
 KILN_API kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels);
 
 /* ------------------------------------------------------------------ */
-/* The buffer pool                                                     */
+/* Threads and the buffer pool                                         */
 /* ------------------------------------------------------------------ */
+/* Elementwise kernels split their outermost loop over n threads: the
+ * calling thread and n - 1 workers the context starts at its first launch
+ * big enough to pay for waking them. Whether a launch is big enough comes
+ * from the kernel's cost (bytes moved, work per element) and a measurement
+ * made once per context (the cost of waking a thread against the time to
+ * stream a byte); smaller work runs on the calling thread and wakes no
+ * one. Idle workers block (after spinning about as long as a wake-up
+ * costs). Reductions and scans run on the calling thread. Results do not
+ * depend on n: the same bits at any thread count.
+ *
+ * n = 0 means every CPU the process may run on; 1 starts no thread.
+ * KILN_EINVAL if n < 0 or n > KILN_MAX_THREADS. The default is read from
+ * the environment by kiln_ctx_new: KILN_NUM_THREADS (a decimal integer in
+ * [0, KILN_MAX_THREADS]; any other value is recorded as the context's
+ * error, KILN_EINVAL, and ignored), else every CPU. Changing the count
+ * stops the context's workers (after a launch in progress) and measures
+ * again when next needed. kiln_ctx_threads gives the current count. */
+#define KILN_MAX_THREADS 256
+KILN_API kiln_status kiln_ctx_set_threads(kiln_ctx *ctx, int n);
+KILN_API int kiln_ctx_threads(const kiln_ctx *ctx);
+
+/* An application with its own thread pool (OpenMP, TBB, ...) can run
+ * kiln's parallel work on it instead, so cores are not oversubscribed:
+ * fn(ud, n, task, task_ud) must call task(task_ud, i) exactly once for
+ * every i in [0, n), on any threads in any order, and return when all
+ * calls have returned. kiln then starts no thread of its own (workers it
+ * started are stopped) and calls fn from the evaluating thread, only for
+ * work big enough, with n about 4 tasks per thread of
+ * kiln_ctx_threads(ctx), the parallelism kiln assumes fn has. The
+ * measurement is made through fn too: a few calls whose tasks wait (at
+ * most 2 ms) until kiln_ctx_threads(ctx) of them run at once. Tasks never
+ * call back into kiln and cannot fail. fn NULL goes back to kiln's own
+ * threads. */
+typedef void (*kiln_parallel_for)(void *ud, int64_t n,
+                                  void (*task)(void *task_ud, int64_t i),
+                                  void *task_ud);
+KILN_API kiln_status kiln_ctx_set_parallel_for(kiln_ctx *ctx, kiln_parallel_for fn,
+                                               void *ud);
+
 /* The buffer pool: memory kiln allocates for arrays (evaluation outputs,
  * temporaries, kiln_array_empty/zeros) goes back to a pool when the last
  * view of it is released, and the next array of the same size class (a

@@ -1,15 +1,59 @@
 /*
- * runtime/kernel.c — launching kernels (see kernel.h for the ABI).
+ * runtime/kernel.c — launching kernels (see kernel.h for the ABI): the
+ * launch policy.
  *
- * Invariant: a launch runs every index of [0, outer) exactly once. Single
- * threaded for now; the thread pool will split the range here, in fixed
- * blocks so results never depend on the thread count.
+ *   inline    one thread, a kernel that is not elementwise, an outer loop
+ *             of one chunk, or a cost below the context's threshold
+ *             (runtime/pool.c: a split must save more than two wake-ups)
+ *   split     otherwise: [0, outer) cut into contiguous chunks, about
+ *             RT_CHUNKS_PER_THREAD per thread so that a thread slowed by
+ *             the machine's other load leaves its share to the others,
+ *             each chunk a multiple of w->grain iterations
+ *
+ * Invariants: a launch runs every index of [0, outer) exactly once; how it
+ * is split never changes a result — the planner asks for a grain when the
+ * outer loop is the vectorized one, so every element is computed by the
+ * same (vector or scalar) code at any thread count. Deciding to run inline
+ * costs a few loads and compares: small work wakes no thread.
  */
 #include "runtime/kernel.h"
+#include "runtime/pool.h"
 
-void rt_launch(rt_kernel_fn fn, const rt_kargs *a, int64_t outer)
+enum { RT_CHUNKS_PER_THREAD = 4 };
+
+typedef struct rt_chunks {
+    rt_kernel_fn fn;
+    const rt_kargs *a;
+    int64_t outer, size; /* chunk c is [c*size, min(outer, (c+1)*size)) */
+} rt_chunks;
+
+static void rt_run_chunk(void *ud, int64_t c)
+{
+    const rt_chunks *ch = ud;
+    int64_t begin = c * ch->size;
+    int64_t end = ch->outer - begin > ch->size ? begin + ch->size : ch->outer;
+    ch->fn(ch->a, begin, end);
+}
+
+int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_t outer,
+                  const rt_work *w)
 {
     if (!fn || !a || outer <= 0)
-        return;
+        return 0;
+    int threads = par ? rt_par_threads(par) : 1;
+    if (threads > 1 && w && w->parallel && outer > 1) {
+        uint64_t min_cost = rt_par_min_cost(par, w->cost);
+        if (min_cost && w->cost >= (double)min_cost) {
+            int64_t grain = w->grain > 0 ? w->grain : 1;
+            int64_t units = (outer + grain - 1) / grain;
+            int64_t want = (int64_t)threads * RT_CHUNKS_PER_THREAD;
+            int64_t per = (units + want - 1) / want; /* grains per chunk */
+            rt_chunks ch = {fn, a, outer, per * grain};
+            int64_t n = (outer + ch.size - 1) / ch.size;
+            if (n > 1 && rt_par_run(par, n, rt_run_chunk, &ch))
+                return n;
+        }
+    }
     fn(a, 0, outer);
+    return 1;
 }

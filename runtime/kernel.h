@@ -48,9 +48,25 @@ _Static_assert(sizeof(rt_scalar) == 8, "rt_scalar is one 64-bit word");
 
 typedef void (*rt_kernel_fn)(const rt_kargs *a, int64_t begin, int64_t end);
 
-/* Runs fn over the whole outer loop [0, outer). Today on the caller's
- * thread; the thread pool (issue 8) splits [0, outer) here. outer <= 0
- * runs nothing. */
-void rt_launch(rt_kernel_fn fn, const rt_kargs *a, int64_t outer);
+/* What a launch costs and whether it may be split, from the planner.
+ * cost is in bytes streamed: the bytes the launch reads and writes plus
+ * its computation expressed as the bytes that take as long to stream (an
+ * estimate: graph/cost.c). */
+typedef struct rt_work {
+    double cost;
+    int64_t grain; /* split [0, outer) only at multiples of grain (>= 1) */
+    bool parallel; /* the iterations are independent (elementwise kernel) */
+} rt_work;
+
+struct rt_par;
+
+/* Runs fn over the whole outer loop [0, outer), every index exactly once.
+ * With par (may be NULL) and w->parallel, work whose cost reaches the
+ * context's calibrated threshold (runtime/pool.h, rt_par_min_cost) is
+ * split into contiguous chunks of [0, outer) run on the context's threads;
+ * anything else runs on the caller's thread. outer <= 0 runs nothing.
+ * Returns the number of chunks the loop ran in: 1 inline, 0 nothing. */
+int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_t outer,
+                  const rt_work *w);
 
 #endif /* KILN_RT_KERNEL_H */

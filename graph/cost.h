@@ -1,0 +1,36 @@
+/*
+ * graph/cost.h — what launching a kernel costs, for the launch policy
+ * (runtime/kernel.c decides whether to split a launch over threads).
+ *
+ * Invariants: reads the plan only (no graph memory: call with or without
+ * the graph's lock); the estimate never changes a result, only where the
+ * work runs. graph/ includes runtime/ only; names carry gr_.
+ */
+#ifndef KILN_GR_COST_H
+#define KILN_GR_COST_H
+
+#include "graph/plan.h"
+
+/* The launch of kernel k of plan p with its current extents:
+ *   cost      bytes moved (graph/dump.h, gr_kernel_bytes) plus, per
+ *             element, each body op's weight (gr_op_weight);
+ *   parallel  true for an elementwise body (each iteration writes its own
+ *             output elements); false for a body with a reduction or scan,
+ *             which runs on one thread (see docs/ARCHITECTURE.md, Threads,
+ *             for where the reproducible parallel reduction plugs in);
+ *   grain     GR_VECTOR_GRAIN for a rank-1 loop nest (its one loop is the
+ *             vectorized one: splitting at multiples of every vector width
+ *             x interleave keeps each element in the same vector or scalar
+ *             code at any thread count, so approximate ops give the same
+ *             bits), 1 otherwise (the split is outside the vector loop). */
+enum { GR_VECTOR_GRAIN = 1024 };
+rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k);
+
+/* The weight of one op per element, in bytes that stream in the same time
+ * (measured on this project's machine, docs/ARCHITECTURE.md): loads,
+ * stores, parameters 0 (counted as bytes), arithmetic and logic 2,
+ * division and sqrt 16, vectorized libm calls 80, scalar calls (power,
+ * floor_divide, remainder: runtime/scalar.c or libm's pow) 400. */
+double gr_op_weight(int op);
+
+#endif /* KILN_GR_COST_H */
