@@ -1,0 +1,708 @@
+/*
+ * tests/test_threads_pool.c — parallel launches and the buffer pool
+ * (runtime/pool.c, runtime/kernel.c, runtime/bufpool.c):
+ *   - results are the same bits at 1, 2 and 3 threads in every mode, for
+ *     exact and approximate ops, strided / reversed / broadcast / transposed
+ *     operands, and strided, reversed and Fortran-order outputs;
+ *   - small work runs inline: no launch is split, no thread is started, no
+ *     calibration is run; big work is split exactly when the calibrated
+ *     threshold says so;
+ *   - an application's parallel-for is used when set, and kiln then starts
+ *     no thread;
+ *   - several application threads launching on one context at once;
+ *     changing the thread count while others evaluate;
+ *   - the buffer pool reuses freed buffers (counters, same memory), keeps
+ *     within its cap, returns memory when the cap drops and when the
+ *     context goes, even with arrays outliving it;
+ *   - every allocation failing in turn with the pool and threads active:
+ *     KILN_ENOMEM or success, never a leak;
+ *   - KILN_NUM_THREADS and kiln_ctx_set_threads arguments, good and bad.
+ * Splitting is forced (the calibrated threshold set to 1 byte) where a test
+ * needs it, so arrays stay small and the suite fast.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+
+#include "frontend/fe.h"
+
+#include <dirent.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static uint64_t cnt(kiln_ctx *ctx, kiln_counter c) { return kiln_ctx_counter(ctx, c); }
+
+/* Every launch of 2 bytes or more is split (the floor and the calibrated
+ * threshold set to 1, no recalibration due). */
+static void force_split(kiln_ctx *ctx)
+{
+    atomic_store(&ctx->par.floor_cost, 1);
+    atomic_store(&ctx->par.min_cost, 1);
+    atomic_store(&ctx->par.recal_at, 0);
+}
+
+static int process_threads(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    if (!d)
+        return -1;
+    int n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)))
+        if (de->d_name[0] != '.')
+            n++;
+    closedir(d);
+    return n;
+}
+
+/* ---- inputs --------------------------------------------------------------- */
+
+enum { N1 = 20011, R = 67, C = 301 };
+
+typedef struct inputs {
+    kiln_array *x, *y, *A, *B, *r, *c, *ia, *ib;
+} inputs;
+
+static kiln_array *filled(kiln_ctx *ctx, kiln_dtype t, int rank, const int64_t *shape,
+                          double (*f)(int64_t))
+{
+    kiln_array *a = NULL;
+    assert_int_equal(kiln_array_empty(ctx, t, rank, shape, KILN_ORDER_C, &a), KILN_OK);
+    int64_t n = kiln_array_size(a);
+    for (int64_t i = 0; i < n; i++) {
+        double v = f(i);
+        if (t == KILN_FLOAT64)
+            ((double *)kiln_array_data(a))[i] = v;
+        else
+            ((int32_t *)kiln_array_data(a))[i] = (int32_t)v;
+    }
+    return a;
+}
+
+static double f_x(int64_t i) { return sin((double)i * 0.37) * 3.0 + 0.01 * (double)(i % 17); }
+static double f_y(int64_t i) { return cos((double)i * 0.11) * 2.5 - 0.5; }
+static double f_int(int64_t i) { return (double)((i * 7919) % 20001 - 10000); }
+static double f_intb(int64_t i) { return (double)(i % 23 - 11); }
+
+static inputs make_inputs(kiln_ctx *ctx)
+{
+    inputs in;
+    int64_t n = N1, a[2] = {R, C}, b[2] = {C, R}, rs = C, cs[2] = {R, 1};
+    in.x = filled(ctx, KILN_FLOAT64, 1, &n, f_x);
+    in.y = filled(ctx, KILN_FLOAT64, 1, &n, f_y);
+    in.A = filled(ctx, KILN_FLOAT64, 2, a, f_x);
+    in.B = filled(ctx, KILN_FLOAT64, 2, b, f_y);
+    in.r = filled(ctx, KILN_FLOAT64, 1, &rs, f_y);
+    in.c = filled(ctx, KILN_FLOAT64, 2, cs, f_x);
+    in.ia = filled(ctx, KILN_INT32, 1, &n, f_int);
+    in.ib = filled(ctx, KILN_INT32, 1, &n, f_intb);
+    return in;
+}
+
+static void free_inputs(inputs *in)
+{
+    kiln_array *all[] = {in->x, in->y, in->A, in->B, in->r, in->c, in->ia, in->ib};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        kiln_array_release(all[i]);
+}
+
+/* ---- cases ------------------------------------------------------------------ */
+
+typedef enum out_kind {
+    OUT_FRESH,    /* kiln allocates the result */
+    OUT_REVERSED, /* into base[::-1] of a 1-D base of the result's length */
+    OUT_STRIDED,  /* into base[:, ::2] of an (R, 2C) base */
+    OUT_FORDER    /* into a Fortran-order (R, C) array */
+} out_kind;
+
+typedef struct tcase {
+    const char *src;
+    out_kind out;
+    bool exact; /* exactly rounded ops only: the same bits in every mode */
+} tcase;
+
+static const tcase CASES[] = {
+    {"x*2.0 + 1.0", OUT_FRESH, true},
+    {"sin(x)*y + exp(-x*0.25)", OUT_FRESH, false},
+    {"where(x > y, x, y) / (1.0 + x*x)", OUT_REVERSED, true},
+    {"sqrt(abs(x[::-1])) - y", OUT_FRESH, true},
+    {"x[::2] * y[::2] + log1p(abs(x[::2]))", OUT_FRESH, false},
+    {"A * r + c", OUT_FRESH, true},
+    {"A + B.T * 2.0", OUT_STRIDED, true},
+    {"tanh(A[::-1, ::2]) * c", OUT_FRESH, false},
+    {"exp(A * 0.001) - c", OUT_FORDER, false},
+    {"ia * 3 + ib // 7 - (ia % ib)", OUT_FRESH, true},
+};
+enum { NCASES = sizeof CASES / sizeof *CASES };
+
+/* The bytes a case's evaluation leaves: the result, or the whole base array
+ * it was written into (untouched gaps included). Caller frees. */
+static unsigned char *run_case(kiln_ctx *ctx, const inputs *in, const tcase *tc, kiln_mode mode,
+                               size_t *len)
+{
+    const char *names[] = {"x", "y", "A", "B", "r", "c", "ia", "ib"};
+    kiln_array *arrs[] = {in->x, in->y, in->A, in->B, in->r, in->c, in->ia, in->ib};
+    uint64_t scope = kiln_scope_begin(ctx);
+    kiln_expr e = kiln_parse(ctx, tc->src, 8, names, arrs);
+    assert_int_equal(kiln_expr_status(e), KILN_OK);
+    kiln_array *base = NULL, *out = NULL;
+    int64_t shape[KILN_MAX_RANK];
+    int rank = kiln_expr_rank(e);
+    assert_int_equal(kiln_expr_shape(e, shape), KILN_OK);
+    kiln_dtype t = kiln_expr_dtype(e);
+    if (tc->out == OUT_REVERSED) {
+        assert_int_equal(kiln_array_empty(ctx, t, rank, shape, KILN_ORDER_C, &base), KILN_OK);
+        kiln_slice s = {KILN_END, KILN_END, -1};
+        assert_int_equal(kiln_array_slice(base, 1, &s, &out), KILN_OK);
+    } else if (tc->out == OUT_STRIDED) {
+        int64_t bs[2] = {shape[0], 2 * shape[1]};
+        assert_int_equal(kiln_array_empty(ctx, t, 2, bs, KILN_ORDER_C, &base), KILN_OK);
+        kiln_slice s[2] = {KILN_ALL, {KILN_END, KILN_END, 2}};
+        assert_int_equal(kiln_array_slice(base, 2, s, &out), KILN_OK);
+    } else if (tc->out == OUT_FORDER) {
+        assert_int_equal(kiln_array_empty(ctx, t, rank, shape, KILN_ORDER_F, &base), KILN_OK);
+        kiln_array_retain(base);
+        out = base;
+    }
+    if (base)
+        memset(kiln_array_data(base), 0x5a, (size_t)kiln_array_size(base) * kiln_dtype_size(t));
+    kiln_status s = kiln_eval_many(ctx, mode, 1, &e, &out);
+    if (s != KILN_OK)
+        fail_msg("%s: %s", tc->src, kiln_errmsg(ctx));
+    kiln_array *keep = base ? base : out;
+    *len = (size_t)kiln_array_size(keep) * kiln_dtype_size(t);
+    unsigned char *bytes = malloc(*len ? *len : 1);
+    assert_non_null(bytes);
+    memcpy(bytes, kiln_array_data(keep), *len);
+    kiln_array_release(out);
+    kiln_array_release(base);
+    kiln_scope_end(ctx, scope);
+    return bytes;
+}
+
+static void test_same_bits_at_any_thread_count(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    inputs in = make_inputs(ctx);
+    const kiln_mode modes[] = {KILN_MODE_FUSED, KILN_MODE_UNFUSED, KILN_MODE_INTERP};
+    unsigned char *ref[3][NCASES];
+    size_t reflen[3][NCASES];
+    for (int threads = 1; threads <= 3; threads++) {
+        assert_int_equal(kiln_ctx_set_threads(ctx, threads), KILN_OK);
+        assert_int_equal(kiln_ctx_threads(ctx), threads);
+        force_split(ctx);
+        for (int m = 0; m < 3; m++) {
+            kiln_ctx_reset_counters(ctx);
+            for (int c = 0; c < NCASES; c++) {
+                size_t len;
+                unsigned char *b = run_case(ctx, &in, &CASES[c], modes[m], &len);
+                if (threads == 1) {
+                    ref[m][c] = b;
+                    reflen[m][c] = len;
+                    continue;
+                }
+                assert_int_equal(len, reflen[m][c]);
+                if (memcmp(b, ref[m][c], len) != 0)
+                    fail_msg("%s, mode %d: %d threads differ from 1", CASES[c].src, (int)modes[m],
+                             threads);
+                free(b);
+            }
+            uint64_t split = cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES);
+            if (threads == 1 || modes[m] == KILN_MODE_INTERP)
+                assert_int_equal(split, 0);
+            else
+                assert_true(split >= NCASES); /* every kernel split */
+        }
+        if (threads > 1)
+            assert_int_equal(rt_par_workers(&ctx->par), threads - 1);
+    }
+    /* exactly rounded cases: the same bits in every mode too */
+    for (int c = 0; c < NCASES; c++) {
+        if (!CASES[c].exact)
+            continue;
+        for (int m = 1; m < 3; m++)
+            if (memcmp(ref[0][c], ref[m][c], reflen[0][c]) != 0)
+                fail_msg("%s: mode %d differs from fused", CASES[c].src, (int)modes[m]);
+    }
+    for (int m = 0; m < 3; m++)
+        for (int c = 0; c < NCASES; c++)
+            free(ref[m][c]);
+    free_inputs(&in);
+    kiln_ctx_free(ctx);
+}
+
+/* ---- the launch policy ------------------------------------------------------- */
+
+static kiln_array *eval_src(kiln_ctx *ctx, const char *src, kiln_array *x)
+{
+    const char *names[] = {"x"};
+    uint64_t scope = kiln_scope_begin(ctx);
+    kiln_array *y = tu_eval(kiln_parse(ctx, src, 1, names, &x), KILN_MODE_DEFAULT);
+    kiln_scope_end(ctx, scope);
+    return y;
+}
+
+static void test_small_work_inline(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    assert_int_equal(kiln_ctx_set_threads(ctx, 2), KILN_OK);
+    int threads_before = process_threads();
+    int64_t n = 1000;
+    kiln_array *x = tu_arange(ctx, KILN_FLOAT64, 1, &n);
+    for (int i = 0; i < 200; i++) {
+        kiln_array *y = eval_src(ctx, "x*2.0 + 1.0", x);
+        assert_true(((double *)kiln_array_data(y))[999] == 1999.0);
+        kiln_array_release(y);
+    }
+    assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), 0);
+    assert_int_equal(rt_par_workers(&ctx->par), 0);        /* no thread started */
+    assert_int_equal(atomic_load(&ctx->par.min_cost), 0);  /* nor calibrated */
+    assert_int_equal(process_threads(), threads_before);
+    /* ~1 us of transcendental work is not split either (under a sanitizer
+     * the L1 copy that bounds it is slow enough to calibrate, though) */
+    kiln_array *y = eval_src(ctx, "sin(x)*cos(x)", x);
+    kiln_array_release(y);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), 0);
+    kiln_array_release(x);
+
+    /* 1M elements of sin*cos: ~1 ms of work. It is split exactly when the
+     * calibrated threshold says it pays (on any sane machine it does). */
+    n = 1 << 20;
+    x = tu_arange(ctx, KILN_FLOAT64, 1, &n);
+    y = eval_src(ctx, "sin(x)*cos(x)", x);
+    uint64_t mc = atomic_load(&ctx->par.min_cost);
+    double cost = (double)n * (16 + 80 + 80 + 2); /* graph/cost.c's estimate */
+    print_message("calibration: post %llu ns, wake %llu ns, %.2f ps/byte streaming (%.2f in "
+                  "L1), split from %.2f MB; sin*cos of 1M: %.0f MB -> %s\n",
+                  (unsigned long long)atomic_load(&ctx->par.post_ns),
+                  (unsigned long long)atomic_load(&ctx->par.wake_ns),
+                  (double)atomic_load(&ctx->par.byte_fs) / 1000,
+                  (double)atomic_load(&ctx->par.fast_fs) / 1000, (double)mc / 1e6, cost / 1e6,
+                  cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES) ? "split" : "inline");
+    assert_true(mc > 0);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), cost >= (double)mc ? 1 : 0);
+    assert_int_equal(rt_par_workers(&ctx->par), 1);
+    double *yd = kiln_array_data(y);
+    for (int64_t i = 0; i < n; i += 4099)
+        assert_true(fabs(yd[i] - sin((double)i) * cos((double)i)) < 1e-12);
+    kiln_array_release(y);
+    kiln_array_release(x);
+    kiln_ctx_free(ctx);
+    assert_int_equal(process_threads(), threads_before); /* workers joined */
+}
+
+/* ---- the application's parallel-for ------------------------------------------- */
+
+typedef struct app_pool {
+    atomic_int calls;
+    atomic_llong tasks;
+} app_pool;
+
+typedef struct app_job {
+    void (*task)(void *, int64_t);
+    void *ud;
+    int64_t n;
+    atomic_llong next;
+} app_job;
+
+static void *app_worker(void *arg)
+{
+    app_job *j = arg;
+    int64_t i;
+    while ((i = atomic_fetch_add(&j->next, 1)) < j->n)
+        j->task(j->ud, i);
+    return NULL;
+}
+
+/* A fork-join "application pool": one helper thread per call. */
+static void app_parallel_for(void *ud, int64_t n, void (*task)(void *, int64_t), void *task_ud)
+{
+    app_pool *p = ud;
+    atomic_fetch_add(&p->calls, 1);
+    atomic_fetch_add(&p->tasks, n);
+    app_job j = {task, task_ud, n, 0};
+    pthread_t th;
+    bool helper = pthread_create(&th, NULL, app_worker, &j) == 0;
+    app_worker(&j);
+    if (helper)
+        pthread_join(th, NULL);
+}
+
+static void test_parallel_for_callback(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    inputs in = make_inputs(ctx);
+    assert_int_equal(kiln_ctx_set_threads(ctx, 1), KILN_OK);
+    size_t len[NCASES];
+    unsigned char *ref[NCASES];
+    for (int c = 0; c < NCASES; c++)
+        ref[c] = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &len[c]);
+
+    /* kiln's own workers exist, then the callback replaces them */
+    assert_int_equal(kiln_ctx_set_threads(ctx, 2), KILN_OK);
+    force_split(ctx);
+    size_t l;
+    free(run_case(ctx, &in, &CASES[0], KILN_MODE_FUSED, &l));
+    assert_int_equal(rt_par_workers(&ctx->par), 1);
+    int threads_before = process_threads();
+    app_pool pool = {0, 0};
+    assert_int_equal(kiln_ctx_set_parallel_for(ctx, app_parallel_for, &pool), KILN_OK);
+    assert_int_equal(rt_par_workers(&ctx->par), 0);
+    assert_int_equal(process_threads(), threads_before - 1);
+    force_split(ctx);
+    kiln_ctx_reset_counters(ctx);
+    for (int c = 0; c < NCASES; c++) {
+        unsigned char *b = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &l);
+        assert_int_equal(l, len[c]);
+        if (memcmp(b, ref[c], l) != 0)
+            fail_msg("%s: differs through the callback", CASES[c].src);
+        free(b);
+    }
+    assert_int_equal(atomic_load(&pool.calls), NCASES);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES);
+    assert_true(atomic_load(&pool.tasks) >= 2 * NCASES);
+    assert_int_equal(rt_par_workers(&ctx->par), 0);
+    assert_int_equal(process_threads(), threads_before - 1); /* helpers joined, no kiln thread */
+
+    /* calibration goes through the callback too, and starts no thread */
+    assert_int_equal(kiln_ctx_set_parallel_for(ctx, app_parallel_for, &pool), KILN_OK);
+    atomic_store(&pool.calls, 0);
+    int64_t n = 1 << 20;
+    kiln_array *x = tu_arange(ctx, KILN_FLOAT64, 1, &n);
+    kiln_array *y = eval_src(ctx, "sin(x)*cos(x)", x);
+    assert_true(atomic_load(&pool.calls) >= 1);
+    assert_true(atomic_load(&ctx->par.min_cost) > 0);
+    assert_int_equal(rt_par_workers(&ctx->par), 0);
+    kiln_array_release(y);
+    kiln_array_release(x);
+
+    /* NULL: back to kiln's own workers */
+    assert_int_equal(kiln_ctx_set_parallel_for(ctx, NULL, NULL), KILN_OK);
+    force_split(ctx);
+    atomic_store(&pool.calls, 0);
+    free(run_case(ctx, &in, &CASES[1], KILN_MODE_FUSED, &l));
+    assert_int_equal(atomic_load(&pool.calls), 0);
+    assert_int_equal(rt_par_workers(&ctx->par), 1);
+    assert_int_equal(kiln_ctx_set_parallel_for(NULL, NULL, NULL), KILN_ENULL);
+    for (int c = 0; c < NCASES; c++)
+        free(ref[c]);
+    free_inputs(&in);
+    kiln_ctx_free(ctx);
+}
+
+/* ---- several application threads on one context ------------------------------ */
+
+typedef struct app_thread {
+    kiln_ctx *ctx;
+    const inputs *in;
+    const unsigned char *const *ref;
+    const size_t *len;
+    int id, bad;
+    bool toggler; /* changes the thread count while the others evaluate */
+} app_thread;
+
+static void *app_thread_main(void *arg)
+{
+    app_thread *a = arg;
+    for (int i = 0; i < 12; i++) {
+        if (a->toggler) {
+            kiln_ctx_set_threads(a->ctx, 1 + i % 3);
+            force_split(a->ctx);
+            continue;
+        }
+        int c = (i + a->id) % NCASES;
+        size_t l;
+        unsigned char *b = run_case(a->ctx, a->in, &CASES[c], KILN_MODE_FUSED, &l);
+        if (l != a->len[c] || memcmp(b, a->ref[c], l) != 0)
+            a->bad++;
+        free(b);
+    }
+    return NULL;
+}
+
+static void test_concurrent_launches(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    inputs in = make_inputs(ctx);
+    size_t len[NCASES];
+    unsigned char *ref[NCASES];
+    for (int c = 0; c < NCASES; c++)
+        ref[c] = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &len[c]);
+    assert_int_equal(kiln_ctx_set_threads(ctx, 2), KILN_OK);
+    force_split(ctx);
+    enum { NT = 4 };
+    app_thread a[NT];
+    pthread_t th[NT];
+    for (int t = 0; t < NT; t++) {
+        a[t] = (app_thread){ctx, &in, (const unsigned char *const *)ref, len, t, 0, t == NT - 1};
+        assert_int_equal(pthread_create(&th[t], NULL, app_thread_main, &a[t]), 0);
+    }
+    for (int t = 0; t < NT; t++) {
+        pthread_join(th[t], NULL);
+        assert_int_equal(a[t].bad, 0);
+    }
+    for (int c = 0; c < NCASES; c++)
+        free(ref[c]);
+    free_inputs(&in);
+    kiln_ctx_free(ctx);
+}
+
+/* ---- the buffer pool ----------------------------------------------------------- */
+
+static void test_pool_reuse(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_HITS), 0);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_BYTES), 0);
+    int64_t n = 100000;
+    kiln_array *x = tu_arange(ctx, KILN_FLOAT64, 1, &n);
+    /* a fresh output per call: from the second call on, the same memory */
+    kiln_array *y = eval_src(ctx, "x*2.0 + 1.0", x);
+    void *first = kiln_array_data(y);
+    kiln_array_release(y);
+    uint64_t held = cnt(ctx, KILN_COUNTER_POOL_BYTES);
+    assert_true(held >= (uint64_t)n * 8 && held <= (uint64_t)n * 8 * 5 / 4);
+    uint64_t hits0 = cnt(ctx, KILN_COUNTER_POOL_HITS);
+    for (int i = 0; i < 10; i++) {
+        y = eval_src(ctx, "x*2.0 + 1.0", x);
+        assert_ptr_equal(kiln_array_data(y), first);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_BYTES), 0); /* in use */
+        assert_true(((double *)kiln_array_data(y))[n - 1] == 2.0 * (double)(n - 1) + 1.0);
+        kiln_array_release(y);
+    }
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_HITS) - hits0, 10);
+    /* a slightly different size in the same class reuses it too */
+    int64_t m = n - 3;
+    kiln_array *z = NULL;
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, &m, KILN_ORDER_C, &z), KILN_OK);
+    assert_ptr_equal(kiln_array_data(z), first);
+    /* kiln_array_zeros on reused memory still zeroes */
+    memset(kiln_array_data(z), 0xff, (size_t)m * 8);
+    kiln_array_release(z);
+    assert_int_equal(kiln_array_zeros(ctx, KILN_FLOAT64, 1, &m, KILN_ORDER_C, &z), KILN_OK);
+    for (int64_t i = 0; i < m; i++)
+        assert_true(((double *)kiln_array_data(z))[i] == 0.0);
+    kiln_array_release(z);
+
+    /* unfused: temporaries come from the pool after the first evaluation */
+    assert_int_equal(kiln_ctx_set_mode(ctx, KILN_MODE_UNFUSED), KILN_OK);
+    y = eval_src(ctx, "((x + 1.0) * 2.0 - 3.0) / 4.0", x);
+    kiln_array_release(y);
+    kiln_ctx_reset_counters(ctx);
+    y = eval_src(ctx, "((x + 1.0) * 2.0 - 3.0) / 4.0", x);
+    /* 3 temporaries + the output, every one a hit */
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_HITS), 4);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_TEMP_BYTES), 3 * (uint64_t)n * 8);
+    assert_true(((double *)kiln_array_data(y))[10] == ((10.0 + 1.0) * 2.0 - 3.0) / 4.0);
+    kiln_array_release(y);
+    kiln_array_release(x);
+    kiln_ctx_free(ctx);
+}
+
+static void test_pool_cap(void **state)
+{
+    (void)state;
+    tu_alloc t;
+    tu_alloc_init(&t, 0, false);
+    kiln_ctx *ctx = kiln_ctx_new(&t.a);
+    assert_non_null(ctx);
+    const uint64_t cap = 1 << 20;
+    assert_int_equal(kiln_ctx_set_pool_limit(ctx, cap), KILN_OK);
+    assert_int_equal(kiln_ctx_set_pool_limit(NULL, cap), KILN_ENULL);
+    /* 300 KB arrays (class 320 KB): at most 3 fit under 1 MB */
+    int64_t n = 300 * 1024 / 8;
+    kiln_array *a[6];
+    for (int i = 0; i < 6; i++)
+        assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, &n, KILN_ORDER_C, &a[i]), KILN_OK);
+    long live_in_use = t.live;
+    for (int i = 0; i < 6; i++) {
+        kiln_array_release(a[i]);
+        assert_true(cnt(ctx, KILN_COUNTER_POOL_BYTES) <= cap);
+    }
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_BYTES), 3 * 320 * 1024);
+    /* 3 buffers (2 blocks each) went back to the allocator, 3 are kept
+     * (the array views' blocks are freed) */
+    assert_int_equal(t.live, live_in_use - 6 * 3 + 3 * 2);
+    /* a buffer bigger than the cap is never kept */
+    int64_t big = 2 << 20;
+    kiln_array *b = NULL;
+    assert_int_equal(kiln_array_empty(ctx, KILN_UINT8, 1, &big, KILN_ORDER_C, &b), KILN_OK);
+    assert_int_equal((uintptr_t)kiln_array_data(b) % (2u << 20), 0); /* huge-page aligned */
+    kiln_array_release(b);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_BYTES), 3 * 320 * 1024);
+    /* the oldest go first when room is needed: a 640 KB buffer evicts two */
+    assert_int_equal(kiln_ctx_set_pool_limit(ctx, cap), KILN_OK);
+    int64_t m = 600 * 1024 / 8;
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, &m, KILN_ORDER_C, &b), KILN_OK);
+    kiln_array_release(b);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_BYTES), 320 * 1024 + 640 * 1024);
+    /* lowering the cap returns memory at once; 0 keeps nothing */
+    assert_int_equal(kiln_ctx_set_pool_limit(ctx, 0), KILN_OK);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_BYTES), 0);
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, &n, KILN_ORDER_C, &b), KILN_OK);
+    kiln_array_release(b);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_POOL_BYTES), 0);
+    /* arrays outliving the context: the pool is gone with the context,
+     * their memory goes back when they are released */
+    assert_int_equal(kiln_ctx_set_pool_limit(ctx, cap), KILN_OK);
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, &n, KILN_ORDER_C, &b), KILN_OK);
+    kiln_array *c = NULL;
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, &n, KILN_ORDER_C, &c), KILN_OK);
+    kiln_array_release(c); /* idle in the pool */
+    kiln_ctx_free(ctx);
+    kiln_array_release(b);
+    assert_int_equal(t.live, 0);
+    assert_int_equal(t.live_bytes, 0);
+}
+
+/* Every allocation failing in turn, with pooled buffers and parallel
+ * launches in play: each step gives KILN_OK (with the right result) or
+ * KILN_ENOMEM, and nothing leaks. Returns how many steps failed. */
+static int oom_scenario(tu_alloc *t)
+{
+    kiln_ctx *ctx = kiln_ctx_new(&t->a);
+    if (!ctx)
+        return 1;
+    int failures = 0;
+    kiln_ctx_set_threads(ctx, 2);
+    force_split(ctx);
+    int64_t n = 3000;
+    kiln_array *x = NULL;
+    kiln_status s = kiln_array_empty(ctx, KILN_FLOAT64, 1, &n, KILN_ORDER_C, &x);
+    if (s != KILN_OK) {
+        assert_int_equal(s, KILN_ENOMEM);
+        kiln_ctx_free(ctx);
+        return 1;
+    }
+    for (int64_t i = 0; i < n; i++)
+        ((double *)kiln_array_data(x))[i] = (double)i;
+    const char *srcs[] = {"x*2.0 + 1.0", "x*2.0 + 1.0", "(x + 1.0) * x - x", "(x + 1.0) * x - x"};
+    const char *names[] = {"x"};
+    for (int k = 0; k < 4; k++) {
+        kiln_mode mode = k >= 2 ? KILN_MODE_UNFUSED : KILN_MODE_FUSED;
+        kiln_expr e = kiln_parse(ctx, srcs[k], 1, names, &x);
+        kiln_array *y = NULL;
+        s = kiln_eval_many(ctx, mode, 1, &e, &y);
+        if (s != KILN_OK) {
+            assert_int_equal(s, KILN_ENOMEM);
+            assert_null(y);
+            failures++;
+            continue;
+        }
+        double want = k < 2 ? 2.0 * 2999 + 1.0 : 3000.0 * 2999 - 2999;
+        assert_true(((double *)kiln_array_data(y))[2999] == want);
+        kiln_array_release(y);
+    }
+    kiln_array_release(x);
+    kiln_ctx_free(ctx);
+    return failures;
+}
+
+static void test_oom_with_pool(void **state)
+{
+    (void)state;
+    for (int sticky = 0; sticky < 2; sticky++) {
+        int clean = 0;
+        for (long n = 1; n < 2000 && !clean; n++) {
+            tu_alloc t;
+            tu_alloc_init(&t, n, sticky != 0);
+            int failures = oom_scenario(&t);
+            if (t.count < n) {
+                clean = 1; /* nothing failed */
+                assert_int_equal(failures, 0);
+            }
+            /* else: a step fails, or absorbs the failure correctly (a JIT
+             * cache entry that cannot be allocated runs the interpreter) */
+            if (t.live != 0 || t.live_bytes != 0)
+                fail_msg("leak with allocation %ld failing (sticky %d): %ld blocks, %lld bytes", n,
+                         sticky, t.live, t.live_bytes);
+        }
+        assert_int_equal(clean, 1);
+    }
+}
+
+/* ---- settings -------------------------------------------------------------------- */
+
+static void test_thread_settings(void **state)
+{
+    (void)state;
+    int cpus = rt_cpu_count();
+    assert_true(cpus >= 1);
+    const char *saved = getenv("KILN_NUM_THREADS");
+    char *keep = saved ? strdup(saved) : NULL;
+    struct {
+        const char *value;
+        int threads; /* -1: the default, and an error recorded */
+    } env[] = {
+        {"3", 3},    {" 2 ", 2},  {"1", 1},      {"0", 0},     {"256", 256},
+        {"", -1},    {"abc", -1}, {"-1", -1},    {"4x", -1},   {"257", -1},
+        {"2.5", -1}, {"+2", -1},  {"99999999999999999999999", -1}, {" ", -1},
+    };
+    for (size_t i = 0; i < sizeof env / sizeof *env; i++) {
+        setenv("KILN_NUM_THREADS", env[i].value, 1);
+        kiln_ctx *ctx = kiln_ctx_new(NULL);
+        assert_non_null(ctx);
+        int want = env[i].threads < 0 ? cpus : env[i].threads == 0 ? cpus : env[i].threads;
+        if (kiln_ctx_threads(ctx) != want)
+            fail_msg("KILN_NUM_THREADS='%s': %d threads, want %d", env[i].value,
+                     kiln_ctx_threads(ctx), want);
+        assert_int_equal(kiln_errcode(ctx), env[i].threads < 0 ? KILN_EINVAL : KILN_OK);
+        if (env[i].threads < 0)
+            assert_non_null(strstr(kiln_errmsg(ctx), "KILN_NUM_THREADS"));
+        kiln_ctx_free(ctx);
+    }
+    if (keep) {
+        setenv("KILN_NUM_THREADS", keep, 1);
+        free(keep);
+    } else {
+        unsetenv("KILN_NUM_THREADS");
+    }
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_int_equal(kiln_ctx_set_threads(ctx, -1), KILN_EINVAL);
+    assert_int_equal(kiln_ctx_set_threads(ctx, KILN_MAX_THREADS + 1), KILN_EINVAL);
+    assert_non_null(strstr(kiln_errmsg(ctx), "thread count"));
+    assert_int_equal(kiln_ctx_set_threads(ctx, 5), KILN_OK);
+    assert_int_equal(kiln_ctx_threads(ctx), 5);
+    assert_int_equal(kiln_ctx_set_threads(ctx, 0), KILN_OK);
+    assert_int_equal(kiln_ctx_threads(ctx), cpus);
+    assert_int_equal(kiln_ctx_set_threads(NULL, 2), KILN_ENULL);
+    assert_int_equal(kiln_ctx_threads(NULL), 0);
+    kiln_ctx_free(ctx);
+    /* the parser alone */
+    int v = -7;
+    assert_true(rt_parse_threads("12", &v) && v == 12);
+    assert_false(rt_parse_threads(NULL, &v));
+    assert_false(rt_parse_threads("0x4", &v));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_same_bits_at_any_thread_count),
+        cmocka_unit_test(test_small_work_inline),
+        cmocka_unit_test(test_parallel_for_callback),
+        cmocka_unit_test(test_concurrent_launches),
+        cmocka_unit_test(test_pool_reuse),
+        cmocka_unit_test(test_pool_cap),
+        cmocka_unit_test(test_oom_with_pool),
+        cmocka_unit_test(test_thread_settings),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
