@@ -11,15 +11,16 @@
  *      reachable from that group; UNFUSED: one kernel per non-leaf node,
  *      reading its inputs' temporaries, writing its own; FUSED with a
  *      reduction or scan in the DAG ("staged", pl_staged): every reduction
- *      or scan, its non-leaf input and every root are materialized, each by
- *      its own kernel in id order — a reduction/scan kernel has that one
- *      node as its body (not lowered yet: the interpreter runs it), any
- *      other kernel fuses the elementwise nodes down to leaves and
- *      materialized values (producer/consumer fusion across a reduction is
- *      the JIT's next step);
+ *      or scan and every root is materialized, each by its own kernel in
+ *      id order; every kernel fuses the elementwise nodes below it down to
+ *      leaves and materialized values — a reduction/scan kernel iterates
+ *      over its input's shape with that producer fused (sum(x*x) reads x
+ *      once, no temporary), an elementwise consumer reads the small
+ *      reduced results as broadcast operands;
  *   4. per kernel, the loop nest (pl_geometry): drop extent-1 dims, flip
  *      dims every operand walks backwards, order dims by stride, coalesce,
- *      classify strides;
+ *      classify strides; a reduction/scan kernel (pl_red_geometry) does so
+ *      for its kept dims and keeps the reduced dims in sequence order;
  *   5. per kernel, a canonical body order independent of node ids
  *      (pl_canonicalize), so equal kernels get equal signatures.
  *
@@ -253,6 +254,8 @@ typedef struct pl_kb {
     int64_t (*st)[KILN_MAX_RANK]; /* per operand, strides in kernel dims */
     bool many;                  /* more than one element */
     int cap_ops, cap_vals, cap_params;
+    uint8_t kind;               /* gr_kkind */
+    unsigned red_mask;          /* REDUCE/SCAN: kernel dims reduced (scanned) */
 } pl_kb;
 
 static kiln_status kb_init(pl_kb *b, gr_plan *p, gr_kernel *k, int r, const int64_t *S,
@@ -437,6 +440,117 @@ static kiln_status pl_geometry(pl_kb *b)
             ls[o][0] = (int64_t)rt_dtypes[k->ops[o].dtype].size;
         R = 1;
     }
+    k->rank = R;
+    memcpy(k->extent, ext, (size_t)R * sizeof *ext);
+    k->strides = PL_NEW(p, int64_t, (size_t)(nops ? nops : 1) * (size_t)R);
+    k->data = PL_NEW(p, char *, nops ? nops : 1);
+    k->pvals = PL_NEW(p, rt_scalar, k->nparams ? k->nparams : 1);
+    if (!k->strides || !k->data || !k->pvals)
+        return KILN_ENOMEM;
+    for (int o = 0; o < nops; o++) {
+        int64_t esz = (int64_t)rt_dtypes[k->ops[o].dtype].size;
+        for (int d = 0; d < R; d++) {
+            k->strides[o * R + d] = ls[o][d];
+            k->ops[o].sclass[d] = (uint8_t)pl_class(ls[o][d], esz);
+        }
+    }
+    return KILN_OK;
+}
+
+/* Votes whether dim a should run inside dim c, on strides already in loop
+ * form (ls[o][a]): as pl_vote. */
+static int pl_vote_ls(int nops, int64_t (*ls)[KILN_MAX_RANK], int a, int c)
+{
+    int vote = 0;
+    for (int o = 0; o < nops; o++) {
+        int64_t sa = llabs(ls[o][a]), sc = llabs(ls[o][c]);
+        if (sa == 0 || sc == 0)
+            continue;
+        vote += (sa < sc) - (sa > sc);
+    }
+    return vote;
+}
+
+/* The loop nest of a reduction or scan kernel (plan.h, "reductions and
+ * scans"): kept dims flipped, ordered and coalesced as pl_geometry does;
+ * reduced dims kept in C order (the sequence's order), coalesced only when
+ * adjacent in that order and contiguous in every operand, never flipped;
+ * kept dims first, then reduced dims. */
+static kiln_status pl_red_geometry(pl_kb *b)
+{
+    gr_plan *p = b->p;
+    gr_kernel *k = b->k;
+    int nops = k->nops;
+    int kd[KILN_MAX_RANK], nk = 0, rd[KILN_MAX_RANK], nr = 0;
+    for (int d = 0; d < b->r; d++) {
+        if (b->S[d] == 1)
+            continue;
+        if (b->red_mask & (1u << d))
+            rd[nr++] = d;
+        else
+            kd[nk++] = d;
+    }
+    for (int i = 0; i < nk; i++) {
+        int d = kd[i];
+        bool any_neg = false, all_le = true;
+        for (int o = 0; o < nops; o++) {
+            any_neg |= b->st[o][d] < 0;
+            all_le &= b->st[o][d] <= 0;
+        }
+        if (any_neg && all_le)
+            for (int o = 0; o < nops; o++) {
+                k->ops[o].offset += (b->S[d] - 1) * b->st[o][d];
+                b->st[o][d] = -b->st[o][d];
+            }
+    }
+    for (int i = 1; i < nk; i++)
+        for (int j = i; j > 0 && pl_vote(b, kd[j - 1], kd[j]) > 0; j--) {
+            int t = kd[j];
+            kd[j] = kd[j - 1];
+            kd[j - 1] = t;
+        }
+    int64_t ext[KILN_MAX_RANK];
+    int64_t (*ls)[KILN_MAX_RANK] = pl_alloc(p, sizeof *ls * (size_t)(nops ? nops : 1));
+    if (!ls)
+        return KILN_ENOMEM;
+    int R = 0, nkeep = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        const int *dims = pass == 0 ? kd : rd;
+        int nd = pass == 0 ? nk : nr, first = R;
+        for (int i = 0; i < nd; i++) {
+            int d = dims[i];
+            if (R > first) {
+                bool merge = true;
+                for (int o = 0; o < nops && merge; o++)
+                    merge = ls[o][R - 1] == b->st[o][d] * b->S[d];
+                if (merge) {
+                    ext[R - 1] *= b->S[d];
+                    for (int o = 0; o < nops; o++)
+                        ls[o][R - 1] = b->st[o][d];
+                    continue;
+                }
+            }
+            ext[R] = b->S[d];
+            for (int o = 0; o < nops; o++)
+                ls[o][R] = b->st[o][d];
+            R++;
+        }
+        /* no kept dim: one of extent 1 (outputs unit stride, as in a
+         * one-element kernel), so [begin, end) never splits a sequence —
+         * unless all KILN_MAX_RANK dims are reduced and none coalesce:
+         * then nred == rank, which the JIT does not lower (interpreter) */
+        if (pass == 0 && R == 0 && nr < KILN_MAX_RANK) {
+            ext[0] = 1;
+            for (int o = 0; o < nops; o++)
+                ls[o][0] = k->ops[o].is_out ? (int64_t)rt_dtypes[k->ops[o].dtype].size : 0;
+            R = 1;
+        }
+        if (pass == 0)
+            nkeep = R;
+    }
+    k->kind = b->kind;
+    k->nred = (uint8_t)(R - nkeep);
+    k->outer = k->nred > 0 && nk > 0 && pl_vote_ls(nops, ls, nkeep - 1, R - 1) > 0;
     k->rank = R;
     memcpy(k->extent, ext, (size_t)R * sizeof *ext);
     k->strides = PL_NEW(p, int64_t, (size_t)(nops ? nops : 1) * (size_t)R);
@@ -701,7 +815,7 @@ static kiln_status pl_finish_kernel(pl_ctx *c, pl_kb *b, int kidx)
             if (k->ops[o].src.array && k->ops[q].src.array &&
                 pl_overlap(k->ops[o].src.array, k->ops[q].src.array))
                 k->noalias = false;
-    kiln_status s = pl_geometry(b);
+    kiln_status s = b->kind == GR_KK_ELEM ? pl_geometry(b) : pl_red_geometry(b);
     return s == KILN_OK ? pl_canonicalize(c->p, b->k) : s;
 }
 
@@ -886,9 +1000,38 @@ static bool pl_boundary(const gr_node *nd)
     return gr_is_reduce(nd->op) || gr_is_scan(nd->op);
 }
 
+/* A reduction's (scan's) output strides st, given in the output's own
+ * shape, as strides over the input's dims (0 along reduced dims); *mask
+ * gets the reduced (scanned) input dims. */
+static void pl_red_out_strides(const gr_node *nd, const gr_node *in, const int64_t *st,
+                               int64_t *out, unsigned *mask)
+{
+    int r = in->rank;
+    if (gr_is_reduce(nd->op)) {
+        *mask = nd->a.red.axes;
+        for (int d = 0, j = 0; d < r; d++) {
+            bool red = *mask & (1u << d);
+            out[d] = red ? 0 : st[j];
+            j += !red || nd->a.red.keepdims;
+        }
+    } else if (nd->a.red.axis >= 0) {
+        *mask = 1u << nd->a.red.axis;
+        memcpy(out, st, (size_t)r * sizeof *st);
+    } else { /* flattened: element i of the output is the i-th in C order */
+        *mask = (1u << r) - 1u;
+        int64_t step = st[0];
+        for (int d = r - 1; d >= 0; d--) {
+            out[d] = step;
+            step *= in->shape[d];
+        }
+    }
+}
+
 /* The kernel computing materialized node all.id[im]: its outputs (the roots
  * naming it, else its temporary) and a body of the nodes below it that are
- * neither leaves nor materialized (cut), which are read instead. */
+ * neither leaves nor materialized (cut), which are read instead. A
+ * reduction or scan iterates over its input's shape with its producer
+ * fused: the body runs down to leaves and cut nodes as any other. */
 static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, bool *need, int *vof,
                                     int im)
 {
@@ -927,23 +1070,31 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
     int kidx = p->nkernels++;
     gr_kernel *k = &p->kernels[kidx];
     pl_kb b;
-    kiln_status s = kb_init(&b, p, k, nd->rank, nd->shape, nneed, nneed + (nouts ? nouts : 1));
+    bool red = pl_boundary(nd);
+    const gr_node *space = red ? gr_node_at(g, nd->in[0]) : nd; /* the iteration space */
+    kiln_status s = kb_init(&b, p, k, space->rank, space->shape, nneed + 1,
+                            nneed + (nouts ? nouts : 1));
     if (s != KILN_OK)
         return s;
+    if (red)
+        b.kind = gr_is_reduce(nd->op) ? GR_KK_REDUCE : GR_KK_SCAN;
     k->out_val = PL_NEW(p, uint16_t, nouts ? nouts : 1);
     if (!k->out_val)
         return KILN_ENOMEM;
-    int64_t st[KILN_MAX_RANK];
-    if (nouts == 0) {
-        pl_temp_strides(&p->temps[loc[im].src.temp], st);
-        kb_output(&b, id, (kiln_dtype)nd->dtype, loc[im].src, st);
-    } else {
-        for (size_t r = 0; r < c->n; r++) {
-            if (c->roots[r] != id)
-                continue;
-            gr_src src = pl_out_src(c, r, st);
-            kb_output(&b, id, (kiln_dtype)nd->dtype, src, st);
+    int64_t st[KILN_MAX_RANK], kst[KILN_MAX_RANK];
+    for (size_t r = 0; r < (nouts ? c->n : 1); r++) {
+        gr_src src;
+        if (nouts == 0) {
+            src = loc[im].src;
+            pl_temp_strides(&p->temps[src.temp], st);
+        } else if (c->roots[r] == id) {
+            src = pl_out_src(c, r, st);
+        } else {
+            continue;
         }
+        if (red)
+            pl_red_out_strides(nd, space, st, kst, &b.red_mask);
+        kb_output(&b, id, (kiln_dtype)nd->dtype, src, red ? kst : st);
     }
     for (int i = 0; i <= im; i++) {
         if (!need[i])
@@ -957,6 +1108,13 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
         int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
         for (int j = 0; j < ar; j++)
             in[j] = vof[pl_find(&c->all, ni->in[j])];
+        if (ni->op == GR_OP_VAR || ni->op == GR_OP_STD) { /* ddof: a launch parameter */
+            gr_src none = {NULL, -1};
+            rt_scalar dv;
+            memset(&dv, 0, sizeof dv);
+            dv.i = ni->a.red.ddof;
+            in[ar++] = kb_param(&b, ii, KILN_INT64, none, dv);
+        }
         vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
     }
     for (int o = 0; o < k->nout; o++)
@@ -989,13 +1147,7 @@ static kiln_status pl_staged(pl_ctx *c)
             return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", c->all.id[i]);
         if (!pl_boundary(nd))
             continue;
-        cut[i] = true;
-        int at = pl_find(&c->all, nd->in[0]);
-        if (at < 0)
-            return rt_err(p->env, KILN_EINTERNAL, "node %u: input %u not collected",
-                          c->all.id[i], nd->in[0]);
-        if (gr_ops[gr_node_at(g, nd->in[0])->op].arity > 0)
-            cut[at] = true;
+        cut[i] = true; /* its input is not: the producer is fused into it */
     }
     for (int i = 0; i < n; i++) {
         if (!cut[i])

@@ -47,6 +47,9 @@ typedef enum gr_sclass {
     GR_SC_OTHER = 3  /* anything else: a runtime stride */
 } gr_sclass;
 
+/* What a kernel computes (gr_kernel.kind). */
+typedef enum gr_kkind { GR_KK_ELEM = 0, GR_KK_REDUCE = 1, GR_KK_SCAN = 2 } gr_kkind;
+
 /* One value of a kernel body. */
 typedef struct gr_kval {
     uint16_t op;    /* gr_op; INPUT: load operand arg (an input, or an output
@@ -90,6 +93,22 @@ typedef struct gr_kernel {
     gr_kval *vals;
     uint16_t *out_val; /* [nout]: value stored into output operand k */
     bool noalias;      /* no output overlaps another operand */
+    /* Reductions and scans (staged FUSED plans, graph/fuse.c). kind
+     * GR_KK_ELEM is the elementwise loop nest above. GR_KK_REDUCE and
+     * GR_KK_SCAN iterate over the reduction's (scan's) INPUT: loop dims
+     * [0, rank - nred) are kept — one output element (one scanned line)
+     * per index; at least one such dim, of extent 1 when the input has
+     * none — and dims [rank - nred, rank) are reduced (scanned) in the
+     * order of runtime/reduce.h's sequence: C order of the input's axes,
+     * never flipped, so the sequence index is the mixed-radix number of
+     * their indices. Outputs have stride 0 along reduced dims. outer: the
+     * innermost kept dim has smaller strides than the reduced dims (column
+     * sums of a C-order matrix), so the lowering vectorizes across it. The
+     * body ends in the REDUCE (SCAN) values the outputs store; a VAR/STD
+     * value has a second input, an int64 parameter holding its ddof. */
+    uint8_t kind;      /* gr_kkind */
+    uint8_t nred;
+    bool outer;
     /* Ready-made launch arguments: strides[k*rank + d]; data[] and params[]
      * are filled by gr_kernel_bind just before launch. */
     int64_t *strides;

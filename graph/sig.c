@@ -3,7 +3,9 @@
  * JIT cache, its hash, and a readable kernel name.
  *
  * Layout (all integers little-endian u16 unless noted):
- *   u8 version, u8 rank, u8 noalias,
+ *   u8 version, u8 rank, u8 flags: bit 0 noalias, bits 1-2 kind (gr_kkind),
+ *      bit 3 outer, bits 4-7 nred (reductions and scans; an elementwise
+ *      kernel's byte is its noalias alone, as before kinds existed),
  *   nops, nout, nparams, nvals,
  *   per operand: u8 dtype, u8 is_out, rank classes packed 2 bits each (u16),
  *   per param:   u8 dtype,
@@ -21,6 +23,7 @@
 
 _Static_assert(GR_OP_COUNT <= 256, "ops are one signature byte");
 _Static_assert(KILN_MAX_RANK <= 8, "classes of one operand pack into 16 bits");
+_Static_assert(KILN_MAX_RANK <= 15 && GR_KK_SCAN <= 3, "kind and nred pack into the flags byte");
 
 typedef struct sg_buf {
     uint8_t *p;
@@ -45,7 +48,8 @@ size_t gr_kernel_sig(const gr_kernel *k, uint8_t *buf, size_t cap)
     sg_buf b = {buf, cap, 0};
     sg_u8(&b, GR_SIG_VERSION);
     sg_u8(&b, (unsigned)k->rank);
-    sg_u8(&b, k->noalias);
+    sg_u8(&b, (unsigned)k->noalias | (unsigned)k->kind << 1 | (unsigned)k->outer << 3 |
+                  (unsigned)k->nred << 4);
     sg_u16(&b, k->nops);
     sg_u16(&b, k->nout);
     sg_u16(&b, k->nparams);

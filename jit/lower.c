@@ -34,33 +34,14 @@
  * The lowering switch is generated from graph/ops.def: every op row needs
  * a jl_<OP> function here or the build fails.
  */
-#include "jit/internal.h"
+#include "jit/lower.h"
+#include "runtime/reduce.h"
 
 #include <stdio.h>
 #include <string.h>
 
-typedef struct jl {
-    LLVMContextRef c;
-    LLVMModuleRef M;
-    LLVMBuilderRef b;
-    const gr_kernel *k;
-    const jit_target *t;
-    rt_env *env;
-    LLVMTypeRef i1, i8, i16, i32, i64, f32, f64, ptr, vd;
-    LLVMValueRef *val;    /* [nvals] */
-    int *lvl;             /* [nvals] loop level where a value is computed */
-    LLVMValueRef *opp;    /* [nops] pointer to the operand's current element */
-    LLVMValueRef *stride; /* [nops*R] stride values (NULL for class ZERO) */
-    LLVMValueRef ext[KILN_MAX_RANK];
-    LLVMValueRef begin, end, params;
-    LLVMValueRef used[64]; /* vector variants kept by llvm.compiler.used */
-    int nused;
-    char *why;
-    size_t why_cap;
-    bool failed;
-} jl;
 
-static void jl_fail(jl *L, const char *fmt, const char *what)
+void jl_fail(jl *L, const char *fmt, const char *what)
 {
     if (!L->failed)
         snprintf(L->why, L->why_cap, fmt, what);
@@ -69,13 +50,9 @@ static void jl_fail(jl *L, const char *fmt, const char *what)
 
 /* ---- types ------------------------------------------------------------------ */
 
-static rt_kind jl_kind(kiln_dtype t) { return (rt_kind)rt_dtypes[t].kind; }
-static bool jl_flt(kiln_dtype t) { return jl_kind(t) == RT_KIND_FLOAT; }
-static bool jl_bool(kiln_dtype t) { return jl_kind(t) == RT_KIND_BOOL; }
-static bool jl_sgn(kiln_dtype t) { return jl_kind(t) == RT_KIND_INT; }
 
 /* Register type: bool is i1. */
-static LLVMTypeRef jl_vty(jl *L, kiln_dtype t)
+LLVMTypeRef jl_vty(jl *L, kiln_dtype t)
 {
     switch (t) {
     case KILN_BOOL: return L->i1;
@@ -91,19 +68,19 @@ static LLVMTypeRef jl_vty(jl *L, kiln_dtype t)
 }
 
 /* Memory type: bool is one byte. */
-static LLVMTypeRef jl_mty(jl *L, kiln_dtype t) { return t == KILN_BOOL ? L->i8 : jl_vty(L, t); }
+LLVMTypeRef jl_mty(jl *L, kiln_dtype t) { return t == KILN_BOOL ? L->i8 : jl_vty(L, t); }
 
-static LLVMValueRef jl_zero(jl *L, kiln_dtype t) { return LLVMConstNull(jl_vty(L, t)); }
-static LLVMValueRef jl_i64c(jl *L, int64_t v) { return LLVMConstInt(L->i64, (unsigned long long)v, 1); }
-static LLVMValueRef jl_intc(jl *L, kiln_dtype t, int64_t v)
+LLVMValueRef jl_zero(jl *L, kiln_dtype t) { return LLVMConstNull(jl_vty(L, t)); }
+LLVMValueRef jl_i64c(jl *L, int64_t v) { return LLVMConstInt(L->i64, (unsigned long long)v, 1); }
+LLVMValueRef jl_intc(jl *L, kiln_dtype t, int64_t v)
 {
     return LLVMConstInt(jl_vty(L, t), (unsigned long long)v, 1);
 }
-static LLVMValueRef jl_fltc(jl *L, kiln_dtype t, double v) { return LLVMConstReal(jl_vty(L, t), v); }
+LLVMValueRef jl_fltc(jl *L, kiln_dtype t, double v) { return LLVMConstReal(jl_vty(L, t), v); }
 
 /* ---- declarations and calls ---------------------------------------------------- */
 
-static void jl_fn_attr(jl *L, LLVMValueRef f, const char *name, uint64_t v)
+void jl_fn_attr(jl *L, LLVMValueRef f, const char *name, uint64_t v)
 {
     unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
     LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(L->c, kind, v));
@@ -135,7 +112,7 @@ static LLVMValueRef jl_call(jl *L, const char *name, LLVMTypeRef ret, int n, LLV
 }
 
 /* An overloaded intrinsic over the types tys[0..ntys). */
-static LLVMValueRef jl_intrin(jl *L, const char *name, LLVMTypeRef *tys, int ntys, int n,
+LLVMValueRef jl_intrin(jl *L, const char *name, LLVMTypeRef *tys, int ntys, int n,
                               LLVMValueRef *args)
 {
     unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
@@ -148,7 +125,7 @@ static LLVMValueRef jl_intrin(jl *L, const char *name, LLVMTypeRef *tys, int nty
     return LLVMBuildCall2(L->b, fty, f, args, (unsigned)n, "");
 }
 
-static LLVMValueRef jl_intrin1(jl *L, const char *name, LLVMValueRef x)
+LLVMValueRef jl_intrin1(jl *L, const char *name, LLVMValueRef x)
 {
     LLVMTypeRef ty = LLVMTypeOf(x);
     return jl_intrin(L, name, &ty, 1, 1, &x);
@@ -206,7 +183,7 @@ static LLVMValueRef jl_libm(jl *L, const char *fn, kiln_dtype t, int n, LLVMValu
 /* ---- conversions (rt_convert) --------------------------------------------------- */
 
 /* x != 0 in dtype t (NaN is true). */
-static LLVMValueRef jl_truth(jl *L, LLVMValueRef x, kiln_dtype t)
+LLVMValueRef jl_truth(jl *L, LLVMValueRef x, kiln_dtype t)
 {
     if (jl_bool(t))
         return x;
@@ -215,7 +192,7 @@ static LLVMValueRef jl_truth(jl *L, LLVMValueRef x, kiln_dtype t)
     return LLVMBuildICmp(L->b, LLVMIntNE, x, jl_zero(L, t), "");
 }
 
-static LLVMValueRef jl_conv(jl *L, LLVMValueRef x, kiln_dtype from, kiln_dtype to)
+LLVMValueRef jl_conv(jl *L, LLVMValueRef x, kiln_dtype from, kiln_dtype to)
 {
     if (from == to)
         return x;
@@ -350,7 +327,7 @@ JL_OP(ARCTAN2)
 /* gr_apply's minimum/maximum: IEEE 754-2019 minimum/maximum (-0.0 < +0.0,
  * a NaN operand gives NaN) = llvm.minimum/llvm.maximum; integers by
  * compare+select, bool as and/or. */
-static LLVMValueRef jl_minmax(jl *L, kiln_dtype t, LLVMValueRef *a, bool want_max)
+LLVMValueRef jl_minmax(jl *L, kiln_dtype t, LLVMValueRef *a, bool want_max)
 {
     if (jl_bool(t))
         return want_max ? LLVMBuildOr(L->b, a[0], a[1], "") : LLVMBuildAnd(L->b, a[0], a[1], "");
@@ -589,7 +566,7 @@ JL_OP(VIEW) { JL_UNUSED; return NULL; }
 
 /* Emits value v: its arguments converted by the op's rule (as gr_apply),
  * then the op. */
-static LLVMValueRef jl_value(jl *L, int v)
+LLVMValueRef jl_value(jl *L, int v)
 {
     const gr_kval *kv = &L->k->vals[v];
     kiln_dtype out = (kiln_dtype)kv->dtype;
@@ -681,7 +658,7 @@ static void jl_stores(jl *L)
 }
 
 /* Pointer of operand o advanced by index i along loop dim d. */
-static LLVMValueRef jl_advance(jl *L, int o, int d, LLVMValueRef i)
+LLVMValueRef jl_advance(jl *L, int o, int d, LLVMValueRef i)
 {
     const gr_kernel *k = L->k;
     LLVMValueRef p = L->opp[o];
@@ -765,7 +742,9 @@ static int jl_check(jl *L)
         }
     for (int v = 0; v < k->nvals; v++) {
         const gr_kval *kv = &k->vals[v];
-        if (kv->op >= GR_OP_COUNT || !rt_dtype_valid(kv->dtype) || kv->nin != gr_ops[kv->op].arity) {
+        bool ddof = kv->op == GR_OP_VAR || kv->op == GR_OP_STD; /* + its ddof parameter */
+        if (kv->op >= GR_OP_COUNT || !rt_dtype_valid(kv->dtype) ||
+            kv->nin != gr_ops[kv->op].arity + ddof) {
             jl_fail(L, "%s", "malformed kernel value");
             return -1;
         }
@@ -856,6 +835,15 @@ int jit_lower(rt_env *env, LLVMModuleRef M, const gr_kernel *k, const char *name
         goto out;
     }
     L.b = LLVMCreateBuilderInContext(L.c);
+    L.name = name;
+    if (k->kind == GR_KK_REDUCE) {
+        rc = jit_lower_reduce(&L);
+        goto out;
+    }
+    if (k->kind != GR_KK_ELEM) {
+        jl_fail(&L, "%s", "scans are not lowered");
+        goto out;
+    }
 
     /* the body: operand pointers as (noalias) parameters */
     int nparam = k->nops + 5;
@@ -958,5 +946,6 @@ const jit_helper jit_helpers[] = {
     {"rt_floordiv_f64", (void *)rt_floordiv_f64},   {"rt_floordiv_f32", (void *)rt_floordiv_f32},
     {"rt_remainder_f64", (void *)rt_remainder_f64}, {"rt_remainder_f32", (void *)rt_remainder_f32},
     {"rt_power_i64", (void *)rt_power_i64},         {"rt_power_u64", (void *)rt_power_u64},
+    {"rt_pw_tree", (void *)rt_pw_tree}, /* the pairwise tree's shape (jit/reduce.c) */
 };
 const int jit_nhelpers = (int)(sizeof jit_helpers / sizeof jit_helpers[0]);

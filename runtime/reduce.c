@@ -114,6 +114,28 @@ RD_PAIRWISE(rt_pw_mul_f64, double, rd_f64, *, 1.0)
 RD_PAIRWISE(rt_pw_mul_f32, float, rd_f32, *, 1.0f)
 #undef RD_PAIRWISE
 
+/* The same recursion as RD_PAIRWISE above, with leaves and combines
+ * supplied by generated code; one partial per level on the C stack. */
+static void rd_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t s0, int64_t n,
+                    void *out)
+{
+    if (n <= RT_PW_BLOCK) {
+        leaf(ctx, s0, n, out);
+        return;
+    }
+    int64_t m = n / 2;
+    m -= m % RT_PW_UNROLL;
+    _Alignas(64) unsigned char right[RT_TREE_PARTIAL];
+    rd_tree(leaf, comb, ctx, s0, m, out);
+    rd_tree(leaf, comb, ctx, s0 + m, n - m, right);
+    comb(ctx, out, right);
+}
+
+void rt_pw_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n, void *out)
+{
+    rd_tree(leaf, comb, ctx, 0, n, out);
+}
+
 double rt_div_count_f64(double s, int64_t d) { return s / (double)d; }
 
 /* (double)s / (double)d is the exact quotient rounded once to double; a

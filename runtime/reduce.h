@@ -125,6 +125,24 @@ float rt_pw_mul_f32(const char *x, int64_t n, int64_t stride);
 double rt_div_count_f64(double s, int64_t d);
 float rt_div_count_f32(float s, int64_t d);
 
+/* ---- the tree's shape, for generated code --------------------------------
+ * The JIT (jit/reduce.c) evaluates the leaves of the pairwise tree itself
+ * (PW for n <= RT_PW_BLOCK, with its fused producer) and leaves where PW
+ * splits to rt_pw_tree, so the split rule lives in this file only. A
+ * partial is a leaf's (or a subtree's) result for one or several sequences
+ * at once — a chunk of columns, say — in at most RT_TREE_PARTIAL bytes
+ * laid out as the caller likes:
+ *   leaf(ctx, s0, len, out)  out = PW over sequence positions [s0, s0+len),
+ *                            len <= RT_PW_BLOCK (s0 is a multiple of 8);
+ *   comb(ctx, acc, right)    acc = acc OP right, per sequence.
+ * rt_pw_tree(leaf, comb, ctx, n, out) sets out = PW over [0, n): one leaf
+ * if n <= RT_PW_BLOCK, else the left part [0, m) into out, the right part
+ * into a partial of its own, then comb — m = n/2 - (n/2) % 8, as PW_add. */
+enum { RT_TREE_PARTIAL = 2048 };
+typedef void (*rt_tree_leaf)(void *ctx, int64_t s0, int64_t len, void *out);
+typedef void (*rt_tree_comb)(void *ctx, void *acc, const void *right);
+void rt_pw_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n, void *out);
+
 /* ---- one output element ------------------------------------------------
  * Each reduces x[0..n) (elements of dtype t, byte stride `stride`) and
  * stores the result at out (any alignment) in the op's result dtype: t for

@@ -1,0 +1,1123 @@
+/*
+ * jit/reduce.c — reduction kernels (gr_kernel.kind GR_KK_REDUCE) -> LLVM
+ * IR, with the elementwise producer fused in: sum(x*x) reads x once and
+ * computes x*x one element at a time, never into a temporary.
+ *
+ * The kernel has the elementwise kernels' entry point
+ * `void name(const rt_kargs *, int64_t begin, int64_t end)`. Its loop dims
+ * are [0, nkeep) kept and [nkeep, rank) reduced (graph/plan.h); [begin,
+ * end) is a slice of kept dim 0, so any split of it gives the same bits.
+ * Per kept position (INNER) or per chunk of at most WC positions of the
+ * innermost kept dim (OUTER, k->outer: column sums of a C-order matrix,
+ * row sums of an F-order one), each REDUCE value is computed over the
+ * sequence of runtime/reduce.h — reduced dims as a mixed-radix index, in
+ * C order of their axes — and stored in every output naming it.
+ *
+ * Two families, by what runtime/reduce.h prescribes:
+ *   TREE (float sum, prod, mean, var, std): NumPy's pairwise tree, exactly.
+ *     The JIT emits the tree's LEAF, `void leaf(ctx, s0, len, out)` =
+ *     PW over positions [s0, s0+len) (len <= 128), and a combine; the
+ *     tree above the leaves is rt_pw_tree's recursion (runtime/reduce.c),
+ *     one indirect call per <= 128 elements. n <= 128 calls the leaf
+ *     directly (it is inlined).
+ *       INNER leaf: the producer fills buf[0..len) (a plain loop the loop
+ *       vectorizer turns into vector code, libmvec calls included), then
+ *       the base case on buf with an explicit <8 x T> accumulator whose
+ *       lanes are PW's r[0..7], the lane combine as shuffles in the fixed
+ *       shape ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), the tail sequential. A
+ *       producer that is a unit-stride load skips buf (vector loads).
+ *       OUTER leaf: 8 row-lane accumulators acc[l][0..W) (W columns of a
+ *       chunk): row i of the leaf adds into acc[i % 8] (a loop over the
+ *       chunk's columns the loop vectorizer vectorizes), then the lane
+ *       combine per column, then the tail rows into the result. Lanes start
+ *       at the identity (-0.0 + x == x, 1.0 * x == x exactly).
+ *     var/std: pass 1 is mean's tree; pass 2 the tree over (y - m)*(y - m)
+ *     with m from pass 1 (NumPy's two passes; the producer is computed
+ *     twice). Then sum = +0.0 + PW, mean = Q(sum, n), ... in T as
+ *     runtime/reduce.h writes them. No fast-math flag anywhere: the order
+ *     is explicit.
+ *   FLAT (integer sum/prod, min, max, all, any, count_nonzero, argmin,
+ *     argmax): any order gives the same result (wrapping integers, and
+ *     min/max of non-NaN values under -0.0 < +0.0), so the kernel loops
+ *     over the sequence and lets the loop vectorizer reassociate (integer
+ *     reductions and llvm.minimum/maximum need no fast-math flag). Float
+ *     min/max: if the result is NaN, a second pass finds the FIRST NaN of
+ *     the sequence and returns its bits. argmin/argmax follow NumPy's loop
+ *     exactly (scalar INNER; across columns OUTER). OUTER applies the
+ *     exact rule per column in sequence order (selects on NaN), vectorized
+ *     across columns.
+ * A sequence spanning several reduced dims is walked in runs along the
+ * innermost one (digits recomputed per run), so the vectorizable loop is
+ * the run.
+ *
+ * Invariants: every float operation of a TREE reduction is the one
+ * runtime/reduce.c performs, with the same operands in the same order
+ * (left operand first); scratch lives in the kernel's and the leaves'
+ * frames (allocas) and rt_pw_tree's (RT_TREE_PARTIAL per level), never
+ * allocated; a kernel touches only its operands.
+ */
+#include "jit/lower.h"
+#include "runtime/reduce.h"
+
+#include <stdio.h>
+#include <string.h>
+
+enum {
+    JR_VEC = RT_PW_UNROLL, /* lanes of the base case's accumulator */
+    /* ctx fields (the leaves' view of the kernel's current position) */
+    JR_CTX_PARAMS = 0, JR_CTX_STRIDES, JR_CTX_EXT, JR_CTX_W, JR_CTX_MEAN, JR_CTX_OPP
+};
+
+typedef enum jr_family { JR_TREE, JR_FLAT } jr_family;
+
+typedef struct jr {
+    jl *L;
+    const gr_kernel *k;
+    int rank, nkeep, nred, col; /* col: OUTER's column dim (nkeep - 1), else -1 */
+    LLVMTypeRef ctx_ty;
+    LLVMValueRef fn;           /* function being emitted */
+    LLVMBasicBlockRef entry;   /* its allocas' block */
+    LLVMBuilderRef ab;         /* builder for allocas */
+    LLVMValueRef n;            /* sequence length (in the kernel function) */
+    LLVMValueRef *pos;         /* [nops] kept position's pointers (kernel function) */
+    LLVMValueRef tree_fn;      /* rt_pw_tree declaration */
+} jr;
+
+/* ---- small emitters ------------------------------------------------------------------ */
+
+static LLVMValueRef jr_i64(jr *R, int64_t v) { return jl_i64c(R->L, v); }
+
+/* Starts function fn: an "entry" block for allocas, then "start", where the
+ * builder is left. jr_fn_end closes the entry block. */
+static void jr_fn_begin(jr *R, LLVMValueRef fn)
+{
+    jl *L = R->L;
+    R->fn = fn;
+    R->entry = LLVMAppendBasicBlockInContext(L->c, fn, "entry");
+    LLVMBasicBlockRef start = LLVMAppendBasicBlockInContext(L->c, fn, "start");
+    LLVMPositionBuilderAtEnd(R->ab, R->entry);
+    LLVMPositionBuilderAtEnd(L->b, start);
+}
+
+static void jr_fn_end(jr *R)
+{
+    LLVMPositionBuilderAtEnd(R->ab, R->entry);
+    LLVMBuildBr(R->ab, LLVMGetNextBasicBlock(R->entry));
+}
+
+static LLVMValueRef jr_alloca(jr *R, LLVMTypeRef ty, unsigned align, const char *nm)
+{
+    LLVMValueRef a = LLVMBuildAlloca(R->ab, ty, nm);
+    if (align)
+        LLVMSetAlignment(a, align);
+    return a;
+}
+
+static LLVMValueRef jr_load(jr *R, LLVMTypeRef ty, LLVMValueRef p, unsigned align)
+{
+    LLVMValueRef v = LLVMBuildLoad2(R->L->b, ty, p, "");
+    if (align) /* else the type's ABI alignment */
+        LLVMSetAlignment(v, align);
+    return v;
+}
+
+static void jr_store(jr *R, LLVMValueRef v, LLVMValueRef p, unsigned align)
+{
+    LLVMValueRef st = LLVMBuildStore(R->L->b, v, p);
+    if (align)
+        LLVMSetAlignment(st, align);
+}
+
+static LLVMValueRef jr_gep(jr *R, LLVMTypeRef ty, LLVMValueRef p, LLVMValueRef i)
+{
+    return LLVMBuildInBoundsGEP2(R->L->b, ty, p, &i, 1, "");
+}
+
+static LLVMValueRef jr_field(jr *R, LLVMValueRef ctx, unsigned f)
+{
+    return LLVMBuildStructGEP2(R->L->b, R->ctx_ty, ctx, f, "");
+}
+
+static LLVMValueRef jr_min64(jr *R, LLVMValueRef a, LLVMValueRef b)
+{
+    LLVMBuilderRef B = R->L->b;
+    return LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, a, b, ""), a, b, "");
+}
+
+/* A counted loop: for (i = lo; i < hi; i = next) with next given at the
+ * end (i + step for jr_for_end). Entered only if lo < hi. */
+typedef struct jr_for {
+    LLVMBasicBlockRef pre, head, exit;
+    LLVMValueRef i, lo, hi;
+} jr_for;
+
+static LLVMValueRef jr_loop_begin(jr *R, jr_for *f, LLVMValueRef lo, LLVMValueRef hi,
+                                  const char *nm, bool guard)
+{
+    jl *L = R->L;
+    char x[32];
+    f->pre = LLVMGetInsertBlock(L->b);
+    f->head = LLVMAppendBasicBlockInContext(L->c, R->fn, nm);
+    snprintf(x, sizeof x, "%s.x", nm);
+    f->exit = LLVMAppendBasicBlockInContext(L->c, R->fn, x);
+    f->lo = lo;
+    f->hi = hi;
+    if (guard)
+        LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, lo, hi, ""), f->head, f->exit);
+    else
+        LLVMBuildBr(L->b, f->head);
+    LLVMPositionBuilderAtEnd(L->b, f->head);
+    f->i = LLVMBuildPhi(L->b, L->i64, "i");
+    return f->i;
+}
+
+static LLVMValueRef jr_for_begin(jr *R, jr_for *f, LLVMValueRef lo, LLVMValueRef hi,
+                                 const char *nm)
+{
+    return jr_loop_begin(R, f, lo, hi, nm, true);
+}
+
+/* A loop over [0, W) of a chunk's columns: W >= 1, so no guard (which O3
+ * would otherwise unswitch the enclosing loop on, doubling the code). */
+static LLVMValueRef jr_cols_begin(jr *R, jr_for *f, LLVMValueRef W, const char *nm)
+{
+    return jr_loop_begin(R, f, jl_i64c(R->L, 0), W, nm, false);
+}
+
+static void jr_for_next(jr *R, jr_for *f, LLVMValueRef next)
+{
+    jl *L = R->L;
+    LLVMBasicBlockRef latch = LLVMGetInsertBlock(L->b);
+    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, next, f->hi, ""), f->head, f->exit);
+    LLVMValueRef inc[2] = {f->lo, next};
+    LLVMBasicBlockRef from[2] = {f->pre, latch};
+    LLVMAddIncoming(f->i, inc, from, 2);
+    LLVMPositionBuilderAtEnd(L->b, f->exit);
+}
+
+static void jr_for_end(jr *R, jr_for *f, int64_t step)
+{
+    LLVMValueRef next = LLVMBuildAdd(R->L->b, f->i, jr_i64(R, step), "");
+    LLVMSetNSW(next, 1);
+    jr_for_next(R, f, next);
+}
+
+/* if (c) { ...: jr_if_begin positions the builder in the then-block; jr_if_end
+ * joins. */
+static LLVMBasicBlockRef jr_if_begin(jr *R, LLVMValueRef c, const char *nm)
+{
+    jl *L = R->L;
+    LLVMBasicBlockRef then = LLVMAppendBasicBlockInContext(L->c, R->fn, nm);
+    LLVMBasicBlockRef join = LLVMAppendBasicBlockInContext(L->c, R->fn, "join");
+    LLVMBuildCondBr(L->b, c, then, join);
+    LLVMPositionBuilderAtEnd(L->b, then);
+    return join;
+}
+
+static void jr_if_end(jr *R, LLVMBasicBlockRef join)
+{
+    LLVMBuildBr(R->L->b, join);
+    LLVMPositionBuilderAtEnd(R->L->b, join);
+}
+
+/* ---- geometry ------------------------------------------------------------------------ */
+
+/* Loads, in the current function, every extent and every OTHER stride into
+ * L->ext[] and L->stride[] (what jl_advance reads). */
+static void jr_geometry(jr *R, LLVMValueRef ext, LLVMValueRef strides)
+{
+    jl *L = R->L;
+    const gr_kernel *k = R->k;
+    for (int d = 0; d < k->rank; d++)
+        L->ext[d] = jr_load(R, L->i64, jr_gep(R, L->i64, ext, jr_i64(R, d)), 8);
+    for (int o = 0; o < k->nops; o++)
+        for (int d = 0; d < k->rank; d++)
+            L->stride[o * k->rank + d] =
+                k->ops[o].sclass[d] == GR_SC_OTHER
+                    ? jr_load(R, L->i64, jr_gep(R, L->i64, strides, jr_i64(R, o * k->rank + d)), 8)
+                    : NULL;
+}
+
+/* to[o] = from[o] advanced by i along dim d, for every operand. */
+static void jr_adv_all(jr *R, const LLVMValueRef *from, int d, LLVMValueRef i, LLVMValueRef *to)
+{
+    jl *L = R->L;
+    for (int o = 0; o < R->k->nops; o++) {
+        LLVMValueRef save = L->opp[o];
+        L->opp[o] = from[o];
+        LLVMValueRef p = jl_advance(L, o, d, i);
+        L->opp[o] = save;
+        to[o] = p; /* to may be L->opp */
+    }
+}
+
+/* to[o] = from[o] advanced to sequence position s: digits of s over the
+ * reduced dims (innermost fastest). */
+static void jr_seq_ptrs(jr *R, const LLVMValueRef *from, LLVMValueRef s, LLVMValueRef *to)
+{
+    jl *L = R->L;
+    memcpy(to, from, (size_t)R->k->nops * sizeof *to);
+    LLVMValueRef q = s;
+    for (int d = R->rank - 1; d >= R->nkeep; d--) {
+        LLVMValueRef dig = q;
+        if (d > R->nkeep) {
+            dig = LLVMBuildURem(L->b, q, L->ext[d], "");
+            q = LLVMBuildUDiv(L->b, q, L->ext[d], "");
+        }
+        jr_adv_all(R, to, d, dig, to);
+    }
+}
+
+/* For each s in [lo, hi) of the sequence: L->opp[] = the element's
+ * pointers (from base[], the kept position), then body(R, cx, s). With
+ * several reduced dims the walk is in runs along the innermost one. */
+typedef void (*jr_body_fn)(jr *R, void *cx, LLVMValueRef s);
+
+static void jr_seq_loop(jr *R, const LLVMValueRef *base, LLVMValueRef lo, LLVMValueRef hi,
+                        jr_body_fn body, void *cx)
+{
+    jl *L = R->L;
+    int nops = R->k->nops, di = R->rank - 1;
+    LLVMValueRef row[256], *rp = row;
+    if (nops > 256) {
+        jl_fail(L, "%s", "too many operands in a reduction");
+        return;
+    }
+    if (R->nred == 0) { /* one element, at the position itself */
+        LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildICmp(L->b, LLVMIntSLT, lo, hi, ""), "one");
+        memcpy(L->opp, base, (size_t)nops * sizeof *base);
+        body(R, cx, lo);
+        jr_if_end(R, join);
+        return;
+    }
+    if (R->nred == 1) {
+        jr_for f;
+        LLVMValueRef s = jr_for_begin(R, &f, lo, hi, "seq");
+        jr_adv_all(R, base, di, s, L->opp);
+        body(R, cx, s);
+        jr_for_end(R, &f, 1);
+        return;
+    }
+    /* runs: from s, up to the end of its line of the innermost dim */
+    jr_for run;
+    LLVMValueRef s = jr_for_begin(R, &run, lo, hi, "run");
+    LLVMValueRef inner = LLVMBuildURem(L->b, s, L->ext[di], "");
+    LLVMValueRef line = LLVMBuildUDiv(L->b, s, L->ext[di], "");
+    memcpy(rp, base, (size_t)nops * sizeof *base);
+    LLVMValueRef q = line;
+    for (int d = di - 1; d >= R->nkeep; d--) {
+        LLVMValueRef dig = q;
+        if (d > R->nkeep) {
+            dig = LLVMBuildURem(L->b, q, L->ext[d], "");
+            q = LLVMBuildUDiv(L->b, q, L->ext[d], "");
+        }
+        jr_adv_all(R, rp, d, dig, rp);
+    }
+    LLVMValueRef left = LLVMBuildSub(L->b, L->ext[di], inner, "");
+    LLVMValueRef end = jr_min64(R, hi, LLVMBuildAdd(L->b, s, left, ""));
+    jr_for el;
+    LLVMValueRef t = jr_for_begin(R, &el, s, end, "seq");
+    LLVMValueRef j = LLVMBuildAdd(L->b, inner, LLVMBuildSub(L->b, t, s, ""), "");
+    jr_adv_all(R, rp, di, j, L->opp);
+    body(R, cx, t);
+    jr_for_end(R, &el, 1);
+    jr_for_next(R, &run, end);
+}
+
+/* ---- the producer ------------------------------------------------------------------- */
+
+/* Emits the body values below REDUCE value r from the current L->opp and
+ * returns r's input. */
+static LLVMValueRef jr_producer(jr *R, int r)
+{
+    jl *L = R->L;
+    const gr_kernel *k = R->k;
+    for (int v = 0; v < r && !L->failed; v++)
+        if (!gr_is_reduce(k->vals[v].op))
+            L->val[v] = jl_value(L, v);
+    return L->failed ? LLVMGetUndef(jl_vty(L, (kiln_dtype)k->vals[k->vals[r].in[0]].dtype))
+                     : L->val[k->vals[r].in[0]];
+}
+
+/* ---- TREE: the leaves ------------------------------------------------------------------ */
+
+typedef struct jr_tree {
+    int r;                  /* the REDUCE value */
+    kiln_dtype t;           /* its input's dtype (float) */
+    bool mul;               /* PW_mul (prod), else PW_add */
+    bool pass2;             /* var/std's second pass: (y - m)^2 */
+    int wc;                 /* OUTER chunk width (elements per partial) */
+    LLVMTypeRef ty, vty;    /* T, <8 x T> */
+    LLVMValueRef leaf, comb;
+    /* while emitting a leaf */
+    LLVMValueRef buf, mean, out, tgt;
+} jr_tree;
+
+static LLVMValueRef jr_op(jr *R, const jr_tree *T, LLVMValueRef a, LLVMValueRef b)
+{
+    return T->mul ? LLVMBuildFMul(R->L->b, a, b, "") : LLVMBuildFAdd(R->L->b, a, b, "");
+}
+
+static LLVMValueRef jr_ident(jr *R, const jr_tree *T, LLVMTypeRef ty)
+{
+    (void)R;
+    return LLVMConstReal(ty, T->mul ? 1.0 : -0.0);
+}
+
+/* The producer's value at the current element, squared deviation from
+ * T->mean in pass 2 (mean is a T value, or NULL for OUTER's per-column
+ * mean at column c). */
+static LLVMValueRef jr_tree_y(jr *R, jr_tree *T, LLVMValueRef m)
+{
+    LLVMValueRef y = jr_producer(R, T->r);
+    if (T->pass2) {
+        LLVMValueRef d = LLVMBuildFSub(R->L->b, y, m, "");
+        y = LLVMBuildFMul(R->L->b, d, d, "");
+    }
+    return y;
+}
+
+static void jr_fill_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_tree *T = cx;
+    LLVMValueRef y = jr_tree_y(R, T, T->mean);
+    LLVMValueRef at = LLVMBuildSub(R->L->b, s, LLVMGetParam(R->fn, 1), "");
+    jr_store(R, y, jr_gep(R, T->ty, T->buf, at), 0);
+}
+
+/* PW's base case over src[0..len) (T elements; align 1 if src is user
+ * memory), result stored to out. RUNIT direct sources are not used. */
+static void jr_base_case(jr *R, jr_tree *T, LLVMValueRef src, LLVMValueRef len, unsigned align,
+                         LLVMValueRef out)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef acc = jr_alloca(R, T->ty, 0, "r");
+    LLVMValueRef vacc = jr_alloca(R, T->vty, 0, "lanes");
+    LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(L->c, R->fn, "small");
+    LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(L->c, R->fn, "big");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->c, R->fn, "done");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, len, jr_i64(R, JR_VEC), ""), small, big);
+
+    /* n < 8: r = identity; r = r OP x[i] */
+    LLVMPositionBuilderAtEnd(B, small);
+    jr_store(R, jr_ident(R, T, T->ty), acc, 0);
+    jr_for f;
+    LLVMValueRef i = jr_for_begin(R, &f, jr_i64(R, 0), len, "sm");
+    LLVMValueRef x = jr_load(R, T->ty, jr_gep(R, T->ty, src, i), align);
+    jr_store(R, jr_op(R, T, jr_load(R, T->ty, acc, 0), x), acc, 0);
+    jr_for_end(R, &f, 1);
+    jr_store(R, jr_load(R, T->ty, acc, 0), out, 0);
+    LLVMBuildBr(B, done);
+
+    /* 8 <= n <= 128: lanes r[j] = x[j], += x[i + j] per 8; combine; tail */
+    LLVMPositionBuilderAtEnd(B, big);
+    unsigned valign = align == 1 ? 1 : align;
+    jr_store(R, jr_load(R, T->vty, src, valign), vacc, 0);
+    LLVMValueRef len8 = LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), "");
+    i = jr_for_begin(R, &f, jr_i64(R, JR_VEC), len8, "lane");
+    LLVMValueRef v = jr_load(R, T->vty, jr_gep(R, T->ty, src, i), valign);
+    jr_store(R, jr_op(R, T, jr_load(R, T->vty, vacc, 0), v), vacc, 0);
+    jr_for_end(R, &f, JR_VEC);
+    /* ((r0 OP r1) OP (r2 OP r3)) OP ((r4 OP r5) OP (r6 OP r7)) */
+    LLVMValueRef lanes = jr_load(R, T->vty, vacc, 0);
+    LLVMValueRef ev[4], od[4];
+    for (int j = 0; j < 4; j++) {
+        ev[j] = LLVMConstInt(L->i32, (unsigned long long)(2 * j), 0);
+        od[j] = LLVMConstInt(L->i32, (unsigned long long)(2 * j + 1), 0);
+    }
+    LLVMValueRef p = jr_op(R, T, LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(ev, 4), ""),
+                           LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(od, 4), ""));
+    LLVMValueRef q = jr_op(R, T, LLVMBuildShuffleVector(B, p, p, LLVMConstVector(ev, 2), ""),
+                           LLVMBuildShuffleVector(B, p, p, LLVMConstVector(od, 2), ""));
+    LLVMValueRef res = jr_op(R, T, LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 0, 0), ""),
+                             LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 1, 0), ""));
+    jr_store(R, res, acc, 0);
+    i = jr_for_begin(R, &f, len8, len, "tail");
+    x = jr_load(R, T->ty, jr_gep(R, T->ty, src, i), align);
+    jr_store(R, jr_op(R, T, jr_load(R, T->ty, acc, 0), x), acc, 0);
+    jr_for_end(R, &f, 1);
+    jr_store(R, jr_load(R, T->ty, acc, 0), out, 0);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
+}
+
+/* The ctx's fields, loaded at a leaf's start: geometry into L, the
+ * position's pointers into base[]; returns the ctx's W. */
+static LLVMValueRef jr_leaf_prologue(jr *R, LLVMValueRef ctx, LLVMValueRef *base)
+{
+    jl *L = R->L;
+    L->params = jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_PARAMS), 8);
+    LLVMValueRef strides = jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_STRIDES), 8);
+    LLVMValueRef ext = jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_EXT), 8);
+    jr_geometry(R, ext, strides);
+    LLVMValueRef opp = jr_field(R, ctx, JR_CTX_OPP);
+    LLVMTypeRef at = LLVMArrayType2(L->ptr, (uint64_t)R->k->nops);
+    for (int o = 0; o < R->k->nops; o++) {
+        LLVMValueRef idx[2] = {jr_i64(R, 0), jr_i64(R, o)};
+        base[o] = jr_load(R, L->ptr, LLVMBuildInBoundsGEP2(L->b, at, opp, idx, 2, ""), 8);
+    }
+    return jr_load(R, L->i64, jr_field(R, ctx, JR_CTX_W), 8);
+}
+
+/* An internal function of the kernel's module, never inlined: each has one
+ * copy (a leaf inlined into its kernel would be compiled twice, for no
+ * measurable gain: one call per <= 128 elements). */
+static LLVMValueRef jr_new_fn(jr *R, const char *suffix, int serial, LLVMTypeRef fty)
+{
+    jl *L = R->L;
+    char nm[200];
+    snprintf(nm, sizeof nm, "%s.%s%d", L->name, suffix, serial);
+    LLVMValueRef f = LLVMAddFunction(L->M, nm, fty);
+    LLVMSetLinkage(f, LLVMInternalLinkage);
+    jl_fn_attr(L, f, "nounwind", 0);
+    jl_fn_attr(L, f, "noinline", 0);
+    return f;
+}
+
+/* A unit-stride load of an operand straight from memory is its own
+ * buffer: the base case reads it in place. Returns the operand, or -1. */
+static int jr_direct_operand(jr *R, const jr_tree *T)
+{
+    const gr_kernel *k = R->k;
+    const gr_kval *in = &k->vals[k->vals[T->r].in[0]];
+    if (T->pass2 || R->col >= 0 || R->nred != 1 || in->op != GR_OP_INPUT)
+        return -1;
+    return k->ops[in->arg].sclass[R->rank - 1] == GR_SC_UNIT ? in->arg : -1;
+}
+
+static LLVMTypeRef jr_leaf_type(jr *R)
+{
+    jl *L = R->L;
+    LLVMTypeRef pt[4] = {L->ptr, L->i64, L->i64, L->ptr};
+    return LLVMFunctionType(L->vd, pt, 4, 0);
+}
+
+static void jr_noalias(jr *R, LLVMValueRef f, unsigned param)
+{
+    unsigned kind = LLVMGetEnumAttributeKindForName("noalias", 7);
+    LLVMAddAttributeAtIndex(f, param + 1, LLVMCreateEnumAttribute(R->L->c, kind, 0));
+}
+
+/* INNER: void leaf(ctx, s0, len, noalias out): out[0] = PW over the
+ * position's sequence [s0, s0+len). */
+static LLVMValueRef jr_inner_leaf(jr *R, jr_tree *T, int serial)
+{
+    jl *L = R->L;
+    LLVMValueRef f = jr_new_fn(R, T->pass2 ? "leaf2_" : "leaf", serial, jr_leaf_type(R));
+    jr_noalias(R, f, 3);
+    jr_fn_begin(R, f);
+    LLVMValueRef ctx = LLVMGetParam(f, 0), s0 = LLVMGetParam(f, 1), len = LLVMGetParam(f, 2);
+    LLVMValueRef out = LLVMGetParam(f, 3), base[256];
+    jr_leaf_prologue(R, ctx, base);
+    T->mean = NULL;
+    if (T->pass2)
+        T->mean = jr_load(R, T->ty, jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8), 0);
+    unsigned esz = (unsigned)rt_dtypes[T->t].size;
+    int d = jr_direct_operand(R, T);
+    if (d >= 0) {
+        L->opp[d] = base[d];
+        LLVMValueRef p = jl_advance(L, d, R->rank - 1, s0);
+        jr_base_case(R, T, p, len, 1, out);
+    } else {
+        T->buf = jr_alloca(R, LLVMArrayType2(T->ty, RT_PW_BLOCK), 64, "buf");
+        jr_seq_loop(R, base, s0, LLVMBuildAdd(L->b, s0, len, ""), jr_fill_body, T);
+        jr_base_case(R, T, T->buf, len, esz, out);
+    }
+    LLVMBuildRetVoid(L->b);
+    jr_fn_end(R);
+    return f;
+}
+
+/* out[c] = tree of the 8 lanes acc[l*W + c], for c < W. */
+static void jr_lane_comb(jr *R, jr_tree *T, LLVMValueRef acc, LLVMValueRef W, LLVMValueRef out)
+{
+    jl *L = R->L;
+    jr_for f;
+    LLVMValueRef c = jr_cols_begin(R, &f, W, "comb");
+    LLVMValueRef a[JR_VEC];
+    for (int l = 0; l < JR_VEC; l++) {
+        LLVMValueRef at = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, W, jr_i64(R, l), ""), c, "");
+        a[l] = jr_load(R, T->ty, jr_gep(R, T->ty, acc, at), 0);
+    }
+    LLVMValueRef r = jr_op(R, T, jr_op(R, T, jr_op(R, T, a[0], a[1]), jr_op(R, T, a[2], a[3])),
+                           jr_op(R, T, jr_op(R, T, a[4], a[5]), jr_op(R, T, a[6], a[7])));
+    jr_store(R, r, jr_gep(R, T->ty, out, c), 0);
+    jr_for_end(R, &f, 1);
+}
+
+/* void lanes(noalias acc, W, noalias out): jr_lane_comb as a function
+ * (called twice by the OUTER leaf). */
+static LLVMValueRef jr_lanes_fn(jr *R, jr_tree *T, int serial)
+{
+    jl *L = R->L;
+    LLVMTypeRef pt[3] = {L->ptr, L->i64, L->ptr};
+    LLVMValueRef f = jr_new_fn(R, T->pass2 ? "lanes2_" : "lanes", serial,
+                               LLVMFunctionType(L->vd, pt, 3, 0));
+    jr_noalias(R, f, 0);
+    jr_noalias(R, f, 2);
+    jr_fn_begin(R, f);
+    jr_lane_comb(R, T, LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2));
+    LLVMBuildRetVoid(L->b);
+    jr_fn_end(R);
+    return f;
+}
+
+typedef struct jr_row {
+    jr_tree *T;
+    LLVMValueRef row[256];
+} jr_row;
+
+/* OUTER: void leaf(ctx, s0, len, noalias out): out[c] = PW over column c's
+ * sequence [s0, s0+len), c < W (the chunk's width). */
+static LLVMValueRef jr_outer_leaf(jr *R, jr_tree *T, int serial)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef lanes = jr_lanes_fn(R, T, serial);
+    LLVMTypeRef lanes_ty = LLVMGlobalGetValueType(lanes);
+    LLVMValueRef f = jr_new_fn(R, T->pass2 ? "leaf2_" : "leaf", serial, jr_leaf_type(R));
+    jr_noalias(R, f, 3);
+    jr_fn_begin(R, f);
+    LLVMValueRef ctx = LLVMGetParam(f, 0), s0 = LLVMGetParam(f, 1), len = LLVMGetParam(f, 2);
+    LLVMValueRef out = LLVMGetParam(f, 3), base[256];
+    LLVMValueRef W = jr_leaf_prologue(R, ctx, base);
+    LLVMValueRef mean = T->pass2 ? jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8) : NULL;
+    LLVMValueRef acc = jr_alloca(R, LLVMArrayType2(T->ty, (uint64_t)JR_VEC * (uint64_t)T->wc), 64,
+                                 "acc");
+    /* len8: where the lanes end (-1 if len < 8: no lanes, no combine) */
+    LLVMValueRef has8 = LLVMBuildICmp(B, LLVMIntSGE, len, jr_i64(R, JR_VEC), "");
+    LLVMValueRef len8 = LLVMBuildSelect(B, has8, LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), ""),
+                                        jr_i64(R, -1), "");
+    /* the lanes (or, for len < 8, the result) start at the identity */
+    LLVMValueRef init_n = LLVMBuildSelect(B, has8, LLVMBuildMul(B, W, jr_i64(R, JR_VEC), ""), W, "");
+    LLVMValueRef init_p = LLVMBuildSelect(B, has8, acc, out, "");
+    jr_for fi;
+    LLVMValueRef j = jr_cols_begin(R, &fi, init_n, "init");
+    jr_store(R, jr_ident(R, T, T->ty), jr_gep(R, T->ty, init_p, j), 0);
+    jr_for_end(R, &fi, 1);
+
+    jr_for fr;
+    LLVMValueRef i = jr_for_begin(R, &fr, jr_i64(R, 0), len, "rows");
+    LLVMValueRef lanes_args[3] = {acc, W, out};
+    LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildICmp(B, LLVMIntEQ, i, len8, ""), "lanes");
+    LLVMBuildCall2(B, lanes_ty, lanes, lanes_args, 3, "");
+    jr_if_end(R, join);
+    LLVMValueRef lane = LLVMBuildMul(B, LLVMBuildAnd(B, i, jr_i64(R, JR_VEC - 1), ""), W, "");
+    LLVMValueRef tgt = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, i, len8, ""),
+                                       jr_gep(R, T->ty, acc, lane), out, "");
+    jr_row rw;
+    rw.T = T;
+    jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, i, ""), rw.row);
+    jr_for fc;
+    LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
+    jr_adv_all(R, rw.row, R->col, c, L->opp);
+    LLVMValueRef m = mean ? jr_load(R, T->ty, jr_gep(R, T->ty, mean, c), 0) : NULL;
+    LLVMValueRef y = jr_tree_y(R, T, m);
+    LLVMValueRef tp = jr_gep(R, T->ty, tgt, c);
+    jr_store(R, jr_op(R, T, jr_load(R, T->ty, tp, 0), y), tp, 0);
+    jr_for_end(R, &fc, 1);
+    jr_for_end(R, &fr, 1);
+    join = jr_if_begin(R, LLVMBuildICmp(B, LLVMIntEQ, len8, len, ""), "lanes");
+    LLVMBuildCall2(B, lanes_ty, lanes, lanes_args, 3, "");
+    jr_if_end(R, join);
+    LLVMBuildRetVoid(B);
+    jr_fn_end(R);
+    return f;
+}
+
+/* void comb(ctx, noalias acc, noalias right): acc[c] = acc[c] OP right[c]. */
+static LLVMValueRef jr_comb_fn(jr *R, jr_tree *T, int serial)
+{
+    jl *L = R->L;
+    LLVMTypeRef pt[3] = {L->ptr, L->ptr, L->ptr};
+    LLVMValueRef f = jr_new_fn(R, "comb", serial, LLVMFunctionType(L->vd, pt, 3, 0));
+    jr_noalias(R, f, 1);
+    jr_noalias(R, f, 2);
+    jr_fn_begin(R, f);
+    LLVMValueRef W = jr_load(R, L->i64, jr_field(R, LLVMGetParam(f, 0), JR_CTX_W), 8);
+    LLVMValueRef acc = LLVMGetParam(f, 1), right = LLVMGetParam(f, 2);
+    if (R->col < 0) /* INNER: one sequence */
+        W = jr_i64(R, 1);
+    jr_for fc;
+    LLVMValueRef c = jr_cols_begin(R, &fc, W, "c");
+    LLVMValueRef ap = jr_gep(R, T->ty, acc, c);
+    LLVMValueRef r = jr_load(R, T->ty, jr_gep(R, T->ty, right, c), 0);
+    jr_store(R, jr_op(R, T, jr_load(R, T->ty, ap, 0), r), ap, 0);
+    jr_for_end(R, &fc, 1);
+    LLVMBuildRetVoid(L->b);
+    jr_fn_end(R);
+    return f;
+}
+
+/* ---- the kernel function ------------------------------------------------------------ */
+
+/* Stores v (dtype t) into every output naming value r, at ptr[o]. */
+static void jr_store_out(jr *R, const LLVMValueRef *ptr, int r, LLVMValueRef v, kiln_dtype t)
+{
+    jl *L = R->L;
+    if (t == KILN_BOOL)
+        v = LLVMBuildZExt(L->b, v, L->i8, "");
+    for (int o = 0; o < R->k->nout; o++)
+        if (R->k->out_val[o] == r)
+            jr_store(R, v, ptr[o], 1);
+}
+
+/* Q(s, d) of runtime/reduce.h: s / d correctly rounded to T. */
+static LLVMValueRef jr_div_count(jr *R, kiln_dtype t, LLVMValueRef s, LLVMValueRef d)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef dd = LLVMBuildSIToFP(B, d, L->f64, "");
+    if (t == KILN_FLOAT64)
+        return LLVMBuildFDiv(B, s, dd, "");
+    LLVMValueRef q = LLVMBuildFDiv(B, LLVMBuildFPExt(B, s, L->f64, ""), dd, "");
+    return LLVMBuildFPTrunc(B, q, L->f32, "");
+}
+
+/* max(n - ddof, 0) with value r's ddof parameter. */
+static LLVMValueRef jr_dof(jr *R, int r)
+{
+    jl *L = R->L;
+    const gr_kval *kv = &R->k->vals[r];
+    int q = R->k->vals[kv->in[1]].arg;
+    LLVMValueRef ddof = jr_load(R, L->i64, jr_gep(R, L->i64, L->params, jr_i64(R, q)), 8);
+    LLVMValueRef d = LLVMBuildSub(L->b, R->n, ddof, "");
+    LLVMValueRef pos = LLVMBuildICmp(L->b, LLVMIntSGT, d, jr_i64(R, 0), "");
+    return LLVMBuildSelect(L->b, pos, d, jr_i64(R, 0), "");
+}
+
+/* out = the tree over the position's sequence (rt_pw_tree calls the leaf
+ * itself when n <= RT_PW_BLOCK: a branch here would make O3 unswitch the
+ * enclosing loop and compile its body twice). */
+static void jr_tree_call(jr *R, jr_tree *T, LLVMValueRef leaf, LLVMValueRef ctx, LLVMValueRef out)
+{
+    LLVMValueRef ta[5] = {leaf, T->comb, ctx, R->n, out};
+    LLVMBuildCall2(R->L->b, LLVMGlobalGetValueType(R->tree_fn), R->tree_fn, ta, 5, "");
+}
+
+/* ctx.opp[o] = p[o] for every operand. */
+static void jr_ctx_ptrs(jr *R, LLVMValueRef ctx, const LLVMValueRef *p)
+{
+    jl *L = R->L;
+    LLVMValueRef opp = jr_field(R, ctx, JR_CTX_OPP);
+    LLVMTypeRef at = LLVMArrayType2(L->ptr, (uint64_t)R->k->nops);
+    for (int o = 0; o < R->k->nops; o++) {
+        LLVMValueRef idx[2] = {jr_i64(R, 0), jr_i64(R, o)};
+        jr_store(R, p[o], LLVMBuildInBoundsGEP2(L->b, at, opp, idx, 2, ""), 8);
+    }
+}
+
+typedef struct jr_red {
+    int r;
+    gr_op op;
+    kiln_dtype t, rt;     /* input (compute) and result dtypes */
+    jr_family fam;
+    jr_tree T1, T2;       /* TREE: pass 1 and (var/std) pass 2 */
+    /* FLAT */
+    LLVMTypeRef aty;      /* accumulator type */
+    LLVMValueRef acc, idx, first, found; /* allocas (scalars or [wc] arrays) */
+    LLVMValueRef c;       /* OUTER: column index while emitting */
+    bool exact;           /* apply the NaN rule per step (OUTER) */
+} jr_red;
+
+/* The result of the TREE value from PW r (pass 1) and, for var/std, pass 2's
+ * PW r2 (NULL for pass 1 alone). */
+static LLVMValueRef jr_tree_final(jr *R, jr_red *X, LLVMValueRef r)
+{
+    jl *L = R->L;
+    LLVMValueRef zero = LLVMConstReal(X->T1.ty, 0.0);
+    switch (X->op) {
+    case GR_OP_SUM: return LLVMBuildFAdd(L->b, zero, r, "");
+    case GR_OP_PROD: return r;
+    case GR_OP_MEAN: return jr_div_count(R, X->t, LLVMBuildFAdd(L->b, zero, r, ""), R->n);
+    default: break;
+    }
+    LLVMValueRef v = jr_div_count(R, X->t, LLVMBuildFAdd(L->b, zero, r, ""), jr_dof(R, X->r));
+    return X->op == GR_OP_STD ? jl_intrin1(L, "llvm.sqrt", v) : v;
+}
+
+/* ---- FLAT -------------------------------------------------------------------------- */
+
+static LLVMValueRef jr_flat_init(jr *R, jr_red *X)
+{
+    jl *L = R->L;
+    kiln_dtype t = X->t;
+    bool flt = jl_flt(t), sgn = jl_sgn(t);
+    unsigned bits = jl_bool(t) ? 1 : rt_dtypes[t].bits;
+    switch (X->op) {
+    case GR_OP_SUM: return LLVMConstNull(X->aty);
+    case GR_OP_PROD: return jl_bool(t) ? LLVMConstInt(L->i1, 1, 0) : LLVMConstInt(X->aty, 1, 0);
+    case GR_OP_MIN:
+    case GR_OP_MAX: {
+        bool mx = X->op == GR_OP_MAX;
+        if (flt)
+            return LLVMConstReal(X->aty, mx ? -__builtin_inf() : __builtin_inf());
+        if (jl_bool(t))
+            return LLVMConstInt(L->i1, mx ? 0 : 1, 0);
+        unsigned long long top = bits == 64 ? ~0ull : (1ull << bits) - 1;
+        if (sgn) /* INT_MIN / INT_MAX of the width */
+            return LLVMConstInt(X->aty, mx ? 1ull << (bits - 1) : top >> 1, 0);
+        return LLVMConstInt(X->aty, mx ? 0 : top, 0);
+    }
+    case GR_OP_ALL: return LLVMConstInt(L->i1, 1, 0);
+    case GR_OP_ANY: return LLVMConstInt(L->i1, 0, 0);
+    case GR_OP_COUNT_NONZERO: return LLVMConstInt(L->i64, 0, 0);
+    default: return LLVMConstNull(X->aty); /* argmin/argmax: replaced at s == 0 */
+    }
+}
+
+/* NumPy's argmin (argmax) step: does y replace best? */
+static LLVMValueRef jr_arg_better(jr *R, jr_red *X, LLVMValueRef y, LLVMValueRef best)
+{
+    jl *L = R->L;
+    bool mx = X->op == GR_OP_ARGMAX;
+    if (jl_flt(X->t)) { /* !isnan(best) && !(y >= best) (argmax: !(y <= best)) */
+        LLVMValueRef ok = LLVMBuildFCmp(L->b, LLVMRealORD, best, best, "");
+        LLVMValueRef ge = LLVMBuildFCmp(L->b, mx ? LLVMRealOLE : LLVMRealOGE, y, best, "");
+        return LLVMBuildAnd(L->b, ok, LLVMBuildNot(L->b, ge, ""), "");
+    }
+    LLVMIntPredicate p = jl_sgn(X->t) ? (mx ? LLVMIntSGT : LLVMIntSLT) : (mx ? LLVMIntUGT : LLVMIntULT);
+    return LLVMBuildICmp(L->b, p, y, best, "");
+}
+
+/* One step a = a OP y of a FLAT reduction (and idx for argmin/argmax) on
+ * the accumulator at accp (idxp). */
+static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp, LLVMValueRef y,
+                         LLVMValueRef s)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef a = jr_load(R, X->aty, accp, 0), r = NULL;
+    kiln_dtype t = X->t;
+    switch (X->op) {
+    case GR_OP_SUM:
+        r = jl_bool(t) ? LLVMBuildOr(B, a, y, "") : LLVMBuildAdd(B, a, y, "");
+        break;
+    case GR_OP_PROD:
+        r = jl_bool(t) ? LLVMBuildAnd(B, a, y, "") : LLVMBuildMul(B, a, y, "");
+        break;
+    case GR_OP_MIN:
+    case GR_OP_MAX: {
+        LLVMValueRef ab[2] = {a, y};
+        r = jl_minmax(L, t, ab, X->op == GR_OP_MAX);
+        if (X->exact && jl_flt(t)) { /* the first NaN wins, bits kept */
+            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
+            LLVMValueRef yn = LLVMBuildFCmp(B, LLVMRealUNO, y, y, "");
+            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, yn, y, r, ""), "");
+        }
+        break;
+    }
+    case GR_OP_ALL: r = LLVMBuildAnd(B, a, jl_truth(L, y, t), ""); break;
+    case GR_OP_ANY: r = LLVMBuildOr(B, a, jl_truth(L, y, t), ""); break;
+    case GR_OP_COUNT_NONZERO:
+        r = LLVMBuildAdd(B, a, LLVMBuildZExt(B, jl_truth(L, y, t), L->i64, ""), "");
+        break;
+    default: { /* argmin, argmax */
+        LLVMValueRef rep = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntEQ, s, jr_i64(R, 0), ""),
+                                       jr_arg_better(R, X, y, a), "");
+        r = LLVMBuildSelect(B, rep, y, a, "");
+        LLVMValueRef i = jr_load(R, L->i64, idxp, 0);
+        jr_store(R, LLVMBuildSelect(B, rep, s, i, ""), idxp, 0);
+        break;
+    }
+    }
+    jr_store(R, r, accp, 0);
+}
+
+static void jr_flat_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_red *X = cx;
+    LLVMValueRef y = jr_producer(R, X->r);
+    jr_flat_step(R, X, X->acc, X->idx, y, s);
+}
+
+/* NaN rescan: the first NaN of the sequence, into X->first. */
+static void jr_nan_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_red *X = cx;
+    jl *L = R->L;
+    (void)s;
+    LLVMValueRef y = jr_producer(R, X->r);
+    LLVMValueRef isn = LLVMBuildFCmp(L->b, LLVMRealUNO, y, y, "");
+    LLVMValueRef found = jr_load(R, L->i1, X->found, 0);
+    LLVMValueRef take = LLVMBuildAnd(L->b, isn, LLVMBuildNot(L->b, found, ""), "");
+    jr_store(R, LLVMBuildSelect(L->b, take, y, jr_load(R, X->aty, X->first, 0), ""), X->first, 0);
+    jr_store(R, LLVMBuildOr(L->b, found, isn, ""), X->found, 0);
+}
+
+/* ---- one position (INNER) and one chunk (OUTER) ---------------------------------------- */
+
+static void jr_inner_position(jr *R, jr_red *X, LLVMValueRef ctx)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef res;
+    if (X->fam == JR_TREE) {
+        LLVMValueRef slot = jr_alloca(R, X->T1.ty, 0, "pw");
+        jr_ctx_ptrs(R, ctx, R->pos);
+        jr_tree_call(R, &X->T1, X->T1.leaf, ctx, slot);
+        LLVMValueRef r = jr_load(R, X->T1.ty, slot, 0);
+        if (X->op == GR_OP_VAR || X->op == GR_OP_STD) {
+            LLVMValueRef m = jr_div_count(R, X->t, LLVMBuildFAdd(B, LLVMConstReal(X->T1.ty, 0.0), r, ""),
+                                          R->n);
+            LLVMValueRef ms = jr_alloca(R, X->T1.ty, 0, "mean");
+            jr_store(R, m, ms, 0);
+            jr_store(R, ms, jr_field(R, ctx, JR_CTX_MEAN), 8);
+            jr_tree_call(R, &X->T2, X->T2.leaf, ctx, slot);
+            r = jr_load(R, X->T1.ty, slot, 0);
+        }
+        res = jr_tree_final(R, X, r);
+    } else {
+        X->acc = jr_alloca(R, X->aty, 0, "acc");
+        X->idx = jr_alloca(R, L->i64, 0, "idx");
+        jr_store(R, jr_flat_init(R, X), X->acc, 0);
+        jr_store(R, jr_i64(R, 0), X->idx, 0);
+        jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_flat_body, X);
+        res = jr_load(R, X->aty, X->acc, 0);
+        if ((X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t)) {
+            X->first = jr_alloca(R, X->aty, 0, "nan");
+            X->found = jr_alloca(R, L->i1, 0, "found");
+            jr_store(R, res, X->first, 0);
+            LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(B, LLVMRealUNO, res, res, ""), "nan");
+            jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
+            jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_nan_body, X);
+            jr_if_end(R, join);
+            res = jr_load(R, X->aty, X->first, 0);
+        }
+        if (X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX)
+            res = jr_load(R, L->i64, X->idx, 0);
+    }
+    memcpy(L->opp, R->pos, (size_t)R->k->nops * sizeof *L->opp);
+    jr_store_out(R, R->pos, X->r, res, X->rt);
+}
+
+typedef struct jr_cols {
+    jr_red *X;
+    LLVMValueRef base[256];
+    LLVMValueRef W;
+} jr_cols;
+
+static void jr_outer_chunk(jr *R, jr_red *X, LLVMValueRef ctx, const LLVMValueRef *base,
+                           LLVMValueRef W)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    int nops = R->k->nops;
+    LLVMValueRef optr[256];
+    if (X->fam == JR_TREE) {
+        int wc = X->T1.wc;
+        LLVMValueRef part = jr_alloca(R, LLVMArrayType2(X->T1.ty, (uint64_t)wc), 64, "part");
+        jr_ctx_ptrs(R, ctx, base);
+        jr_store(R, W, jr_field(R, ctx, JR_CTX_W), 8);
+        jr_tree_call(R, &X->T1, X->T1.leaf, ctx, part);
+        bool two = X->op == GR_OP_VAR || X->op == GR_OP_STD;
+        LLVMValueRef mb = NULL;
+        if (two) {
+            mb = jr_alloca(R, LLVMArrayType2(X->T1.ty, (uint64_t)wc), 64, "means");
+            jr_for fm;
+            LLVMValueRef c = jr_cols_begin(R, &fm, W, "mean");
+            LLVMValueRef r = jr_load(R, X->T1.ty, jr_gep(R, X->T1.ty, part, c), 0);
+            LLVMValueRef m = jr_div_count(R, X->t, LLVMBuildFAdd(B, LLVMConstReal(X->T1.ty, 0.0), r, ""),
+                                          R->n);
+            jr_store(R, m, jr_gep(R, X->T1.ty, mb, c), 0);
+            jr_for_end(R, &fm, 1);
+            jr_store(R, mb, jr_field(R, ctx, JR_CTX_MEAN), 8);
+            jr_tree_call(R, &X->T2, X->T2.leaf, ctx, part);
+        }
+        jr_for ff;
+        LLVMValueRef c = jr_cols_begin(R, &ff, W, "fin");
+        LLVMValueRef r = jr_load(R, X->T1.ty, jr_gep(R, X->T1.ty, part, c), 0);
+        LLVMValueRef v = jr_tree_final(R, X, r);
+        jr_adv_all(R, base, R->col, c, optr);
+        jr_store_out(R, optr, X->r, v, X->rt);
+        jr_for_end(R, &ff, 1);
+        return;
+    }
+    int wc = RT_TREE_PARTIAL / 8;
+    X->acc = jr_alloca(R, LLVMArrayType2(X->aty, (uint64_t)wc), 64, "accs");
+    X->idx = jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)wc), 64, "idxs");
+    X->exact = true;
+    jr_for fi;
+    LLVMValueRef c = jr_cols_begin(R, &fi, W, "init");
+    jr_store(R, jr_flat_init(R, X), jr_gep(R, X->aty, X->acc, c), 0);
+    jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
+    jr_for_end(R, &fi, 1);
+    jr_for fr;
+    LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
+    LLVMValueRef row[256];
+    jr_seq_ptrs(R, base, s, row);
+    jr_for fc;
+    c = jr_cols_begin(R, &fc, W, "cols");
+    jr_adv_all(R, row, R->col, c, L->opp);
+    LLVMValueRef y = jr_producer(R, X->r);
+    jr_flat_step(R, X, jr_gep(R, X->aty, X->acc, c), jr_gep(R, L->i64, X->idx, c), y, s);
+    jr_for_end(R, &fc, 1);
+    jr_for_end(R, &fr, 1);
+    jr_for fo;
+    c = jr_cols_begin(R, &fo, W, "fin");
+    bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+    LLVMValueRef v = arg ? jr_load(R, L->i64, jr_gep(R, L->i64, X->idx, c), 0)
+                         : jr_load(R, X->aty, jr_gep(R, X->aty, X->acc, c), 0);
+    jr_adv_all(R, base, R->col, c, optr);
+    jr_store_out(R, optr, X->r, v, X->rt);
+    jr_for_end(R, &fo, 1);
+    (void)nops;
+}
+
+/* ---- set-up ---------------------------------------------------------------------------- */
+
+static int jr_prepare(jr *R, jr_red *X, int r, int serial)
+{
+    jl *L = R->L;
+    const gr_kernel *k = R->k;
+    const gr_kval *kv = &k->vals[r];
+    memset(X, 0, sizeof *X);
+    X->r = r;
+    X->op = (gr_op)kv->op;
+    X->t = (kiln_dtype)k->vals[kv->in[0]].dtype;
+    X->rt = (kiln_dtype)kv->dtype;
+    bool tree = jl_flt(X->t) && (X->op == GR_OP_SUM || X->op == GR_OP_PROD || X->op == GR_OP_MEAN ||
+                                 X->op == GR_OP_VAR || X->op == GR_OP_STD);
+    if (!tree && (X->op == GR_OP_MEAN || X->op == GR_OP_VAR || X->op == GR_OP_STD)) {
+        jl_fail(L, "%s of a non-float input", gr_ops[X->op].name);
+        return -1;
+    }
+    X->fam = tree ? JR_TREE : JR_FLAT;
+    X->aty = X->op == GR_OP_ALL || X->op == GR_OP_ANY ? L->i1
+             : X->op == GR_OP_COUNT_NONZERO          ? L->i64
+                                                     : jl_vty(L, X->t);
+    if (!tree)
+        return 0;
+    for (int pass = 0; pass < 2; pass++) {
+        jr_tree *T = pass ? &X->T2 : &X->T1;
+        if (pass && X->op != GR_OP_VAR && X->op != GR_OP_STD)
+            break;
+        T->r = r;
+        T->t = X->t;
+        T->mul = X->op == GR_OP_PROD;
+        T->pass2 = pass == 1;
+        T->ty = jl_vty(L, X->t);
+        T->vty = LLVMVectorType(T->ty, JR_VEC);
+        T->wc = RT_TREE_PARTIAL / (int)rt_dtypes[X->t].size;
+        T->comb = pass ? X->T1.comb : jr_comb_fn(R, T, serial);
+        T->leaf = R->col >= 0 ? jr_outer_leaf(R, T, serial) : jr_inner_leaf(R, T, serial);
+    }
+    return L->failed ? -1 : 0;
+}
+
+/* The kept loops: dims [d, nloop) around the per-position (INNER) or
+ * per-chunk (OUTER) code for every REDUCE value. */
+static void jr_kept(jr *R, jr_red *X, int nx, LLVMValueRef ctx, int d)
+{
+    jl *L = R->L;
+    const gr_kernel *k = R->k;
+    int nloop = R->col >= 0 ? R->col : R->nkeep;
+    LLVMValueRef saved[256];
+    if (d < nloop) {
+        jr_for f;
+        LLVMValueRef i = jr_for_begin(R, &f, d == 0 ? L->begin : jr_i64(R, 0),
+                                      d == 0 ? L->end : L->ext[d], "kept");
+        memcpy(saved, L->opp, (size_t)k->nops * sizeof *saved);
+        jr_adv_all(R, saved, d, i, L->opp);
+        jr_kept(R, X, nx, ctx, d + 1);
+        memcpy(L->opp, saved, (size_t)k->nops * sizeof *saved);
+        jr_for_end(R, &f, 1);
+        return;
+    }
+    memcpy(R->pos, L->opp, (size_t)k->nops * sizeof *saved);
+    if (R->col < 0) {
+        for (int x = 0; x < nx && !L->failed; x++)
+            jr_inner_position(R, &X[x], ctx);
+        return;
+    }
+    /* OUTER: chunks of the column dim */
+    int wc = RT_TREE_PARTIAL / 8;
+    for (int x = 0; x < nx; x++)
+        if (X[x].fam == JR_TREE && X[x].T1.wc < wc)
+            wc = X[x].T1.wc;
+    LLVMValueRef lo = R->col == 0 ? L->begin : jr_i64(R, 0);
+    LLVMValueRef hi = R->col == 0 ? L->end : L->ext[R->col];
+    jr_for f;
+    LLVMValueRef c0 = jr_for_begin(R, &f, lo, hi, "chunk");
+    LLVMValueRef W = jr_min64(R, jr_i64(R, wc), LLVMBuildSub(L->b, hi, c0, ""));
+    LLVMValueRef base[256];
+    jr_adv_all(R, R->pos, R->col, c0, base);
+    for (int x = 0; x < nx && !L->failed; x++)
+        jr_outer_chunk(R, &X[x], ctx, base, W);
+    jr_for_end(R, &f, wc);
+}
+
+int jit_lower_reduce(jl *L)
+{
+    const gr_kernel *k = L->k;
+    jr R;
+    memset(&R, 0, sizeof R);
+    R.L = L;
+    R.k = k;
+    R.rank = k->rank;
+    R.nred = k->nred;
+    R.nkeep = k->rank - k->nred;
+    R.col = k->outer ? R.nkeep - 1 : -1;
+    if (R.nkeep < 1 || k->nops > 256 || (k->outer && R.nred < 1)) {
+        jl_fail(L, "%s", "reduction kernel shape not lowered (no kept dim, or too many operands)");
+        return -1;
+    }
+    int nx = 0;
+    for (int v = 0; v < k->nvals; v++)
+        nx += gr_is_reduce(k->vals[v].op);
+    if (nx < 1 || nx > 8) {
+        jl_fail(L, "%s", "a reduction kernel has 1 to 8 reductions");
+        return -1;
+    }
+    for (int o = 0; o < k->nout; o++)
+        if (!gr_is_reduce(k->vals[k->out_val[o]].op)) {
+            jl_fail(L, "%s", "a reduction kernel's outputs are reductions");
+            return -1;
+        }
+    LLVMValueRef pos[256];
+    R.pos = pos;
+    R.ab = LLVMCreateBuilderInContext(L->c);
+    LLVMTypeRef ft[JR_CTX_OPP + 1] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr,
+                                      LLVMArrayType2(L->ptr, (uint64_t)k->nops)};
+    R.ctx_ty = LLVMStructTypeInContext(L->c, ft, JR_CTX_OPP + 1, 0);
+    LLVMTypeRef tt[5] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr};
+    R.tree_fn = LLVMAddFunction(L->M, "rt_pw_tree", LLVMFunctionType(L->vd, tt, 5, 0));
+    jl_fn_attr(L, R.tree_fn, "nounwind", 0);
+
+    jr_red X[8];
+    int x = 0;
+    for (int v = 0; v < k->nvals && !L->failed; v++)
+        if (gr_is_reduce(k->vals[v].op) && jr_prepare(&R, &X[x], v, x) == 0)
+            x++;
+
+    /* the entry point */
+    LLVMTypeRef ept[3] = {L->ptr, L->i64, L->i64};
+    LLVMValueRef fn = LLVMAddFunction(L->M, L->name, LLVMFunctionType(L->vd, ept, 3, 0));
+    jl_fn_attr(L, fn, "nounwind", 0);
+    jr_fn_begin(&R, fn);
+    LLVMValueRef ka = LLVMGetParam(fn, 0), field[4];
+    for (int f = 0; f < 4; f++)
+        field[f] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, ka, jr_i64(&R, f)), 8);
+    for (int o = 0; o < k->nops; o++)
+        L->opp[o] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, field[0], jr_i64(&R, o)), 8);
+    jr_geometry(&R, field[1], field[2]);
+    L->params = field[3];
+    L->begin = LLVMGetParam(fn, 1);
+    L->end = LLVMGetParam(fn, 2);
+    R.n = jr_i64(&R, 1);
+    for (int d = R.nkeep; d < R.rank; d++)
+        R.n = LLVMBuildMul(L->b, R.n, L->ext[d], "");
+    LLVMValueRef ctx = jr_alloca(&R, R.ctx_ty, 16, "ctx");
+    jr_store(&R, field[3], jr_field(&R, ctx, JR_CTX_PARAMS), 8);
+    jr_store(&R, field[2], jr_field(&R, ctx, JR_CTX_STRIDES), 8);
+    jr_store(&R, field[1], jr_field(&R, ctx, JR_CTX_EXT), 8);
+    jr_store(&R, jr_i64(&R, 1), jr_field(&R, ctx, JR_CTX_W), 8);
+    jr_store(&R, LLVMConstNull(L->ptr), jr_field(&R, ctx, JR_CTX_MEAN), 8);
+    if (!L->failed)
+        jr_kept(&R, X, x, ctx, 0);
+    LLVMBuildRetVoid(L->b);
+    jr_fn_end(&R);
+    LLVMDisposeBuilder(R.ab);
+    return L->failed ? -1 : 0;
+}

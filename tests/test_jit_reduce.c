@@ -1,0 +1,576 @@
+/*
+ * tests/test_jit_reduce.c — reductions compiled by the JIT (jit/reduce.c):
+ * the same bits as the interpreter (runtime/reduce.h's order) for every
+ * reduction over sizes around the pairwise tree's boundaries, every
+ * layout (C, F, strided, reversed), row, column, multi-axis and full
+ * reductions, NaN and signed zeros; no interpreter fallback; the producer
+ * fused (sum(x*x) allocates no temporary); vector code in the IR.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "testutil.h"
+#include "frontend/fe.h"
+#include "jit/jit.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers -------------------------------------------------------------------- */
+
+static uint64_t g_rng = 0x2545F4914F6CDD1Dull;
+static double urand(void) /* [0, 1) */
+{
+    g_rng ^= g_rng << 13;
+    g_rng ^= g_rng >> 7;
+    g_rng ^= g_rng << 17;
+    return (double)(g_rng >> 11) * 0x1p-53;
+}
+
+/* Values for dtype t: floats with a wide exponent range (the order of a
+ * sum shows in its bits), or near 1 for products; small integers. */
+static double sample(kiln_dtype t, bool prod)
+{
+    double u = urand();
+    switch (t) {
+    case KILN_FLOAT64:
+    case KILN_FLOAT32:
+        if (prod)
+            return 1.0 + (u - 0.5) * 1e-2;
+        return (u - 0.3) * ldexp(1.0, (int)(urand() * 30) - 15);
+    case KILN_BOOL: return u < 0.8;
+    case KILN_UINT8: case KILN_UINT16: case KILN_UINT32: case KILN_UINT64:
+        return floor(u * 200);
+    default: return floor(u * 200) - 100;
+    }
+}
+
+static kiln_array *rnd_array(kiln_ctx *ctx, kiln_dtype t, int rank, const int64_t *shape, bool prod)
+{
+    int64_t n = 1;
+    for (int d = 0; d < rank; d++)
+        n *= shape[d];
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++)
+        v[i] = sample(t, prod);
+    kiln_array *a = tu_array(ctx, t, rank, shape, v);
+    free(v);
+    return a;
+}
+
+enum { L_C, L_F, L_STRIDED, L_REVERSED, L_COUNT };
+static const char *const g_layout[L_COUNT] = {"C", "F", "strided", "reversed"};
+
+/* a's values in layout l (a view or a copy; the caller releases it). */
+static kiln_array *in_layout(kiln_ctx *ctx, kiln_array *a, int l)
+{
+    int rank = kiln_array_rank(a);
+    int64_t shape[KILN_MAX_RANK], big[KILN_MAX_RANK];
+    memcpy(shape, kiln_array_shape(a), (size_t)rank * sizeof *shape);
+    kiln_array *r = NULL, *host = NULL;
+    kiln_slice sl[KILN_MAX_RANK];
+    switch (l) {
+    case L_C:
+        kiln_array_retain(a);
+        return a;
+    case L_F:
+        assert_int_equal(kiln_array_copy(a, KILN_ORDER_F, &r), KILN_OK);
+        return r;
+    case L_STRIDED:
+        for (int d = 0; d < rank; d++) {
+            big[d] = 2 * shape[d] + 1;
+            sl[d] = (kiln_slice){1, KILN_END, 2};
+        }
+        assert_int_equal(kiln_array_zeros(ctx, kiln_array_dtype(a), rank, big, KILN_ORDER_C, &host),
+                         KILN_OK);
+        break;
+    default:
+        for (int d = 0; d < rank; d++)
+            sl[d] = (kiln_slice){KILN_END, KILN_END, -1};
+        assert_int_equal(kiln_array_empty(ctx, kiln_array_dtype(a), rank, shape, KILN_ORDER_C, &host),
+                         KILN_OK);
+        break;
+    }
+    assert_int_equal(kiln_array_slice(host, rank, sl, &r), KILN_OK);
+    kiln_array_release(host);
+    /* a reversed view of a reversed copy reads a's values */
+    kiln_ctx_set_mode(ctx, KILN_MODE_INTERP);
+    assert_int_equal(kiln_eval_into(kiln_input(ctx, a), r), KILN_OK);
+    kiln_ctx_set_mode(ctx, KILN_MODE_FUSED);
+    return r;
+}
+
+/* e in the interpreter and fused: the same shape, dtype and element bits
+ * (any NaN matches any NaN if nan_any: which NaN a sum of NaNs gives is
+ * the hardware's, runtime/reduce.h), and no kernel fell back. */
+static void check(kiln_ctx *ctx, kiln_expr e, bool nan_any, const char *fmt, ...)
+{
+    char what[160];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    if (kiln_expr_status(e) != KILN_OK)
+        fail_msg("%s: %s", what, kiln_errmsg(ctx));
+    uint64_t fb = kiln_ctx_counter(ctx, KILN_COUNTER_FALLBACKS);
+    kiln_array *want = tu_eval(e, KILN_MODE_INTERP), *got = tu_eval(e, KILN_MODE_FUSED);
+    if (kiln_ctx_counter(ctx, KILN_COUNTER_FALLBACKS) != fb)
+        fail_msg("%s: fell back to the interpreter: %s", what, kiln_last_fallback(ctx));
+    assert_int_equal(kiln_array_dtype(want), kiln_array_dtype(got));
+    assert_int_equal(kiln_array_size(want), kiln_array_size(got));
+    if (!tu_bits_equal(want, got)) {
+        size_t sz = rt_dtypes[kiln_array_dtype(want)].size;
+        const char *a = kiln_array_data(want), *b = kiln_array_data(got);
+        for (int64_t i = 0; i < kiln_array_size(want); i++) {
+            double x = kiln_array_get_f64(want, i), y = kiln_array_get_f64(got, i);
+            if (memcmp(a + (size_t)i * sz, b + (size_t)i * sz, sz) == 0 ||
+                (nan_any && isnan(x) && isnan(y)))
+                continue;
+            fail_msg("%s: element %lld: interpreter %.17g, fused %.17g", what, (long long)i, x, y);
+        }
+    }
+    kiln_array_release(want);
+    kiln_array_release(got);
+}
+
+/* Every reduction as one signature: axes (naxes 0 = all), keepdims. */
+typedef kiln_expr (*red_fn)(kiln_expr x, int naxes, const int *axes, int keepdims);
+static kiln_expr r_var1(kiln_expr x, int n, const int *a, int k) { return kiln_var(x, n, a, k, 1); }
+static kiln_expr r_std(kiln_expr x, int n, const int *a, int k) { return kiln_std(x, n, a, k, 0); }
+static kiln_expr r_argmin(kiln_expr x, int n, const int *a, int k)
+{
+    (void)k;
+    return kiln_argmin(x, n == 0 ? KILN_AXIS_NONE : a[0]);
+}
+static kiln_expr r_argmax(kiln_expr x, int n, const int *a, int k)
+{
+    (void)k;
+    return kiln_argmax(x, n == 0 ? KILN_AXIS_NONE : a[0]);
+}
+static kiln_expr r_sumsq(kiln_expr x, int n, const int *a, int k)
+{
+    return kiln_sum(kiln_multiply(x, x), n, a, k);
+}
+
+enum { R_SUM, R_PROD, R_MEAN, R_VAR, R_STD, R_MIN, R_MAX, R_ARGMIN, R_ARGMAX, R_ALL, R_ANY,
+       R_CNZ, R_SUMSQ, R_COUNT };
+static const struct {
+    const char *name;
+    red_fn fn;
+    bool needs_one; /* no identity: needs at least one element */
+} g_red[R_COUNT] = {
+    {"sum", kiln_sum, false},      {"prod", kiln_prod, false},
+    {"mean", kiln_mean, false},    {"var", r_var1, false},
+    {"std", r_std, false},         {"min", kiln_min, true},
+    {"max", kiln_max, true},       {"argmin", r_argmin, true},
+    {"argmax", r_argmax, true},    {"all", kiln_all, false},
+    {"any", kiln_any, false},      {"count_nonzero", kiln_count_nonzero, false},
+    {"sum(x*x)", r_sumsq, false},
+};
+
+static kiln_ctx *new_ctx(void)
+{
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    return ctx;
+}
+
+
+/* ---- 1-D: every size around the tree's boundaries ----------------------------- */
+
+/* n = 0..300 and larger sizes, for every reduction on float64 and float32,
+ * contiguous, strided and reversed: one kernel per case, the sizes are
+ * launch arguments. */
+static void test_sizes_1d(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const int64_t big[] = {1000, 1023, 1024, 4099, 65537, 70000};
+    enum { NBIG = sizeof big / sizeof *big, MAXN = 70000 };
+    const kiln_dtype types[] = {KILN_FLOAT64, KILN_FLOAT32};
+    for (size_t ti = 0; ti < 2; ti++) {
+        for (int prod = 0; prod < 2; prod++) {
+            int64_t n = MAXN;
+            kiln_array *base = rnd_array(ctx, types[ti], 1, &n, prod);
+            for (int l = 0; l < L_COUNT; l++) {
+                if (l == L_F)
+                    continue;
+                kiln_array *lay = in_layout(ctx, base, l);
+                for (int r = 0; r < R_COUNT; r++) {
+                    if ((r == R_PROD) != (prod == 1))
+                        continue;
+                    for (int64_t k = 0; k < 301 + NBIG; k++) {
+                        int64_t m = k < 301 ? k : big[k - 301];
+                        if (m == 0 && g_red[r].needs_one)
+                            continue;
+                        kiln_slice sl = {0, m, 1};
+                        kiln_array *v = NULL;
+                        assert_int_equal(kiln_array_slice(lay, 1, &sl, &v), KILN_OK);
+                        kiln_expr e = g_red[r].fn(kiln_input(ctx, v), 0, NULL, 0);
+                        check(ctx, e, false, "%s %s %s n=%lld", g_red[r].name,
+                              kiln_dtype_name(types[ti]), g_layout[l], (long long)m);
+                        kiln_array_release(v);
+                    }
+                }
+                kiln_array_release(lay);
+            }
+            kiln_array_release(base);
+        }
+    }
+    kiln_ctx_free(ctx);
+}
+
+/* ---- matrices: rows, columns, everything; every layout ------------------------- */
+
+static void matrix_case(kiln_ctx *ctx, kiln_dtype t, const int64_t *shape, const int *ops, int nops)
+{
+    kiln_array *base = rnd_array(ctx, t, 2, shape, false);
+    for (int l = 0; l < L_COUNT; l++) {
+        kiln_array *lay = in_layout(ctx, base, l);
+        kiln_expr x = kiln_input(ctx, lay);
+        for (int i = 0; i < nops; i++) {
+            int r = ops[i];
+            for (int ax = 0; ax < 3; ax++) { /* axis 0 (columns), 1 (rows), all */
+                int a = ax;
+                if (g_red[r].needs_one && (shape[0] == 0 || shape[1] == 0))
+                    continue;
+                check(ctx, g_red[r].fn(x, ax < 2 ? 1 : 0, &a, 0), false, "%s %s %s (%lld,%lld) axis %d",
+                      g_red[r].name, kiln_dtype_name(t), g_layout[l], (long long)shape[0],
+                      (long long)shape[1], ax < 2 ? ax : -1);
+            }
+        }
+        kiln_array_release(lay);
+    }
+    kiln_array_release(base);
+}
+
+/* Column sums of a C-order matrix and row sums of an F-order one run across
+ * the contiguous axis (OUTER); widths above one chunk (256 float64, 512
+ * float32 columns) span several. */
+static void test_matrices(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    /* shapes of one signature per case (extents are launch arguments),
+     * then degenerate ones (extent-1 dims dropped, empty reductions) */
+    const int64_t shapes[][2] = {{3, 5}, {9, 130}, {130, 9}, {300, 300}, {20, 600},
+                                 {1, 1}, {1, 300}, {300, 1}, {0, 4}, {4, 0}};
+    const int all_ops[] = {R_SUM, R_PROD, R_MEAN, R_VAR, R_STD, R_MIN, R_MAX, R_ARGMIN,
+                           R_ARGMAX, R_ALL, R_ANY, R_CNZ, R_SUMSQ};
+    const int few_ops[] = {R_SUM, R_MEAN, R_MAX, R_ARGMIN};
+    const int f32_ops[] = {R_SUM, R_STD, R_MAX};
+    const int int_ops[] = {R_SUM, R_MIN, R_ARGMAX, R_CNZ, R_PROD};
+    const int bool_ops[] = {R_ALL, R_ANY};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        if (s >= 5) {
+            matrix_case(ctx, KILN_FLOAT64, shapes[s], few_ops, sizeof few_ops / sizeof *few_ops);
+            continue;
+        }
+        matrix_case(ctx, KILN_FLOAT64, shapes[s], all_ops, sizeof all_ops / sizeof *all_ops);
+        matrix_case(ctx, KILN_FLOAT32, shapes[s], f32_ops, sizeof f32_ops / sizeof *f32_ops);
+        matrix_case(ctx, KILN_INT32, shapes[s], int_ops, sizeof int_ops / sizeof *int_ops);
+        matrix_case(ctx, KILN_UINT8, shapes[s], int_ops + 4, 1);
+        matrix_case(ctx, KILN_BOOL, shapes[s], bool_ops, sizeof bool_ops / sizeof *bool_ops);
+    }
+    kiln_ctx_free(ctx);
+}
+
+/* ---- several reduced axes: the sequence in C order of their indices ------------- */
+
+static void test_multi_axes(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const int64_t shapes[][3] = {{4, 6, 10}, {20, 7, 30}, {3, 1, 50}};
+    const int sets[][3] = {{0, 2, -1}, {1, 2, -1}, {0, 1, -1}, {2, 0, -1}, {1, -1, -1}, {-1, -1, -1}};
+    const int ops[] = {R_SUM, R_VAR, R_ARGMIN};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        kiln_array *base = rnd_array(ctx, KILN_FLOAT64, 3, shapes[s], false);
+        for (int l = 0; l < L_COUNT; l++) {
+            kiln_array *lay = in_layout(ctx, base, l);
+            kiln_expr x = kiln_input(ctx, lay);
+            for (size_t a = 0; a < sizeof sets / sizeof *sets; a++) {
+                int na = sets[a][0] < 0 ? 0 : sets[a][1] < 0 ? 1 : 2;
+                for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+                    for (int keep = 0; keep < 2; keep++) {
+                        if (ops[i] == R_ARGMIN && (na > 1 || keep))
+                            continue; /* one axis or all */
+                        check(ctx, g_red[ops[i]].fn(x, na, sets[a], keep), false,
+                              "%s %s (%lld,%lld,%lld) axes set %zu keepdims %d", g_red[ops[i]].name,
+                              g_layout[l], (long long)shapes[s][0], (long long)shapes[s][1],
+                              (long long)shapes[s][2], a, keep);
+                    }
+            }
+            kiln_array_release(lay);
+        }
+        kiln_array_release(base);
+    }
+    /* a transposed view: axes in C order of the VIEW's indices */
+    int64_t sh[3] = {5, 9, 140};
+    kiln_array *b = rnd_array(ctx, KILN_FLOAT64, 3, sh, false), *tv = NULL;
+    int perm[3] = {2, 0, 1};
+    assert_int_equal(kiln_array_transpose(b, perm, &tv), KILN_OK);
+    int ax01[2] = {0, 1}, ax12[2] = {1, 2}, ax0 = 0;
+    kiln_expr x = kiln_input(ctx, tv);
+    check(ctx, kiln_sum(x, 2, ax01, 0), false, "transposed view, axes (0,1)");
+    check(ctx, kiln_mean(x, 2, ax12, 0), false, "transposed view, axes (1,2)");
+    check(ctx, kiln_std(x, 1, &ax0, 1, 0), false, "transposed view, axis 0");
+    check(ctx, kiln_sum(x, 0, NULL, 0), false, "transposed view, all");
+    kiln_array_release(tv);
+    kiln_array_release(b);
+    kiln_ctx_free(ctx);
+}
+
+/* ---- NaN, signed zeros, infinities ------------------------------------------------ */
+
+static double nan_with(uint64_t payload)
+{
+    uint64_t u = 0x7ff8000000000000ull | payload;
+    double d;
+    memcpy(&d, &u, sizeof d);
+    return d;
+}
+
+static uint64_t bits64(double d)
+{
+    uint64_t u;
+    memcpy(&u, &d, sizeof u);
+    return u;
+}
+
+/* min/max keep the FIRST NaN's bits along rows (INNER, vectorized with a
+ * second pass) and down columns (OUTER, the NaN rule per step); zeros
+ * order -0.0 < +0.0; argmin/argmax stop at the first NaN. */
+static void test_nan_and_zeros(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    enum { R = 300, C = 37 };
+    int64_t shape[2] = {R, C};
+    double *v = malloc(R * C * sizeof *v);
+    assert_non_null(v);
+    for (int i = 0; i < R * C; i++) {
+        double u = urand();
+        v[i] = u < 0.02 ? nan_with((uint64_t)i) : u < 0.1 ? 0.0 : u < 0.18 ? -0.0
+               : u < 0.2 ? (u < 0.19 ? INFINITY : -INFINITY) : (u - 0.5) * 100;
+    }
+    for (int j = 0; j < C; j += 3) /* some columns without NaN */
+        for (int i = 0; i < R; i++)
+            if (isnan(v[i * C + j]))
+                v[i * C + j] = -0.0;
+    kiln_array *a = tu_array(ctx, KILN_FLOAT64, 2, shape, v);
+    for (int l = 0; l < L_COUNT; l += 3) { /* C and reversed: INNER and OUTER both */
+        kiln_array *lay = in_layout(ctx, a, l);
+        kiln_expr x = kiln_input(ctx, lay);
+        for (int ax = 0; ax < 3; ax++) {
+            int axis = ax;
+            const int ops[] = {R_MIN, R_MAX, R_ARGMIN, R_ARGMAX, R_ALL, R_ANY, R_CNZ};
+            for (size_t i = 0; i < sizeof ops / sizeof *ops; i++)
+                check(ctx, g_red[ops[i]].fn(x, ax < 2 ? 1 : 0, &axis, 0), false, "%s %s axis %d",
+                      g_red[ops[i]].name, g_layout[l], ax);
+            const int sums[] = {R_SUM, R_MEAN, R_VAR, R_SUMSQ};
+            for (size_t i = 0; i < sizeof sums / sizeof *sums; i++)
+                check(ctx, g_red[sums[i]].fn(x, ax < 2 ? 1 : 0, &axis, 0), true, "%s %s axis %d",
+                      g_red[sums[i]].name, g_layout[l], ax);
+        }
+        kiln_array_release(lay);
+    }
+    /* the first NaN of a long row, after a vectorized pass */
+    int64_t n = 1000;
+    double *w = malloc(n * sizeof *w);
+    assert_non_null(w);
+    for (int64_t i = 0; i < n; i++)
+        w[i] = (double)(i % 17) - 8;
+    w[700] = nan_with(0x123);
+    w[701] = nan_with(0x456);
+    w[3] = -nan_with(0x789);
+    kiln_array *b = tu_array(ctx, KILN_FLOAT64, 1, &n, w);
+    kiln_array *got = tu_eval(kiln_min(kiln_input(ctx, b), 0, NULL, 0), KILN_MODE_FUSED);
+    assert_true(bits64(kiln_array_get_f64(got, 0)) == bits64(-nan_with(0x789)));
+    kiln_array_release(got);
+    got = tu_eval(kiln_max(kiln_multiply(kiln_input(ctx, b), kiln_f64(ctx, 1)), 0, NULL, 0),
+                  KILN_MODE_FUSED);
+    assert_true(isnan(kiln_array_get_f64(got, 0)));
+    kiln_array_release(got);
+    /* -0.0 and +0.0 only: min -0.0, max +0.0, sum +0.0 (NumPy) */
+    for (int64_t i = 0; i < n; i++)
+        w[i] = (i * 7) % 3 ? 0.0 : -0.0;
+    kiln_array *z = tu_array(ctx, KILN_FLOAT64, 1, &n, w);
+    kiln_expr ze = kiln_input(ctx, z);
+    check(ctx, kiln_min(ze, 0, NULL, 0), false, "zeros min");
+    check(ctx, kiln_max(ze, 0, NULL, 0), false, "zeros max");
+    got = tu_eval(kiln_min(ze, 0, NULL, 0), KILN_MODE_FUSED);
+    assert_true(bits64(kiln_array_get_f64(got, 0)) == bits64(-0.0));
+    kiln_array_release(got);
+    for (int64_t i = 0; i < n; i++)
+        w[i] = -0.0;
+    kiln_array *nz = tu_array(ctx, KILN_FLOAT64, 1, &n, w);
+    got = tu_eval(kiln_sum(kiln_input(ctx, nz), 0, NULL, 0), KILN_MODE_FUSED);
+    assert_true(bits64(kiln_array_get_f64(got, 0)) == bits64(0.0));
+    kiln_array_release(got);
+    kiln_array_release(nz);
+    kiln_array_release(z);
+    kiln_array_release(b);
+    kiln_array_release(a);
+    free(w);
+    free(v);
+    kiln_ctx_free(ctx);
+}
+
+/* ---- fusion and code -------------------------------------------------------------- */
+
+static uint64_t cnt(kiln_ctx *ctx, kiln_counter c) { return kiln_ctx_counter(ctx, c); }
+
+/* sum(x*x) is one kernel reading x once: no temporary, no fallback; the
+ * consumer of mean/std reads the reduced vectors (no d - mean temporary). */
+static void test_producer_and_consumer_fusion(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    int64_t n = 100000;
+    kiln_array *a = rnd_array(ctx, KILN_FLOAT64, 1, &n, false);
+    kiln_expr x = kiln_input(ctx, a);
+    kiln_expr e = kiln_sum(kiln_multiply(x, x), 0, NULL, 0);
+    kiln_array *r = tu_eval(e, KILN_MODE_FUSED); /* compiles */
+    kiln_array_release(r);
+    uint64_t t0 = cnt(ctx, KILN_COUNTER_TEMP_BYTES), f0 = cnt(ctx, KILN_COUNTER_FALLBACKS);
+    uint64_t l0 = cnt(ctx, KILN_COUNTER_LAUNCHES), c0 = cnt(ctx, KILN_COUNTER_COMPILES);
+    r = tu_eval(e, KILN_MODE_FUSED);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_TEMP_BYTES) - t0, 0);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_FALLBACKS) - f0, 0);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, 1);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_COMPILES) - c0, 0);
+    kiln_array_release(r);
+    kiln_array_release(a);
+
+    /* (d - mean(d, axis=0)) / std(d, axis=0): two reductions, then one
+     * elementwise kernel; temporaries are the two reduced rows only */
+    enum { N = 20000, K = 5 };
+    int64_t shape[2] = {N, K};
+    kiln_array *d = rnd_array(ctx, KILN_FLOAT64, 2, shape, false);
+    kiln_expr de = kiln_input(ctx, d);
+    int ax0 = 0;
+    kiln_expr z = kiln_divide(kiln_subtract(de, kiln_mean(de, 1, &ax0, 0)), kiln_std(de, 1, &ax0, 0, 0));
+    check(ctx, z, false, "column normalization");
+    t0 = cnt(ctx, KILN_COUNTER_TEMP_BYTES);
+    f0 = cnt(ctx, KILN_COUNTER_FALLBACKS);
+    l0 = cnt(ctx, KILN_COUNTER_LAUNCHES);
+    r = tu_eval(z, KILN_MODE_FUSED);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_TEMP_BYTES) - t0, 2 * K * sizeof(double));
+    assert_int_equal(cnt(ctx, KILN_COUNTER_FALLBACKS) - f0, 0);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, 3);
+    kiln_array_release(r);
+    kiln_array_release(d);
+    kiln_ctx_free(ctx);
+}
+
+/* The widest vector of T in an IR text ("<8 x double>" -> 8). */
+static int max_width(const char *ir, const char *ty)
+{
+    int best = 0;
+    for (const char *p = strchr(ir, '<'); p; p = strchr(p + 1, '<')) {
+        int w;
+        char t[16];
+        if (sscanf(p, "<%d x %15[a-z0-9]>", &w, t) == 2 && strcmp(t, ty) == 0 && w > best)
+            best = w;
+    }
+    return best;
+}
+
+static char *last_text(kiln_ctx *ctx, jit_stage st)
+{
+    size_t n = jit_debug_last(ctx->jit, st, NULL, 0);
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    jit_debug_last(ctx->jit, st, buf, n + 1);
+    return buf;
+}
+
+/* sum(x) on float64 is vector code without fast-math flags (the order is
+ * explicit); column sums too. */
+static void test_vector_code(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    if (!ctx->jit) {
+        kiln_ctx_free(ctx);
+        skip();
+    }
+    jit_debug_capture(ctx->jit, true);
+    int64_t n = 1000, shape[2] = {100, 300};
+    kiln_array *a = rnd_array(ctx, KILN_FLOAT64, 1, &n, false);
+    kiln_array *m = rnd_array(ctx, KILN_FLOAT64, 2, shape, false);
+    kiln_expr xs[2] = {kiln_input(ctx, a), kiln_input(ctx, m)};
+    int ax0 = 0;
+    for (int i = 0; i < 2; i++) {
+        kiln_array *r = tu_eval(kiln_sum(xs[i], i, &ax0, 0), KILN_MODE_FUSED);
+        kiln_array_release(r);
+        char *opt = last_text(ctx, JIT_STAGE_OPT);
+        int w = max_width(opt, "double");
+        print_message("%s f64: <%d x double>\n", i ? "column sums" : "sum", w);
+        assert_true(w >= 2);
+        assert_null(strstr(opt, "reassoc"));
+        assert_null(strstr(opt, " fast "));
+        free(opt);
+    }
+    kiln_array_release(a);
+    kiln_array_release(m);
+    kiln_ctx_free(ctx);
+}
+
+/* A producer with broadcasting, a scalar parameter and a cast: int8 data
+ * summed as int64, float32 data with a float64 scalar, a row broadcast
+ * down a column reduction. */
+static void test_producers(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    int64_t shape[2] = {257, 33}, row = 33;
+    kiln_array *a8 = rnd_array(ctx, KILN_INT8, 2, shape, false);
+    kiln_array *f = rnd_array(ctx, KILN_FLOAT32, 2, shape, false);
+    kiln_array *d = rnd_array(ctx, KILN_FLOAT64, 2, shape, false);
+    kiln_array *r = rnd_array(ctx, KILN_FLOAT64, 1, &row, false);
+    int ax0 = 0, ax1 = 1;
+    kiln_expr x8 = kiln_input(ctx, a8), xf = kiln_input(ctx, f), xd = kiln_input(ctx, d);
+    kiln_expr xr = kiln_input(ctx, r);
+    for (int ax = 0; ax < 3; ax++) {
+        int axis = ax;
+        int na = ax < 2 ? 1 : 0;
+        check(ctx, kiln_sum(x8, na, &axis, 0), false, "int8 sum axis %d", ax);
+        check(ctx, kiln_prod(kiln_add(x8, kiln_i64(ctx, 1)), na, &axis, 0), false, "int8 prod axis %d", ax);
+        check(ctx, kiln_mean(x8, na, &axis, 0), false, "int8 mean axis %d", ax);
+        check(ctx, kiln_sum(kiln_multiply(xf, kiln_f64(ctx, 0.5)), na, &axis, 0), false,
+              "float32 * 0.5 axis %d", ax);
+        check(ctx, kiln_sum(kiln_square(kiln_subtract(xd, xr)), na, &axis, 0), false,
+              "(d - row)^2 axis %d", ax);
+        check(ctx, kiln_max(kiln_where(kiln_greater(xd, kiln_f64(ctx, 0)), xd, xr), na, &axis, 0),
+              false, "where axis %d", ax);
+        check(ctx, kiln_count_nonzero(kiln_greater(xd, xr), na, &axis, 0), false, "count axis %d", ax);
+        check(ctx, kiln_sum(kiln_sqrt(kiln_absolute(xd)), na, &axis, 0), false, "sqrt axis %d", ax);
+    }
+    (void)ax0;
+    (void)ax1;
+    kiln_array_release(a8);
+    kiln_array_release(f);
+    kiln_array_release(d);
+    kiln_array_release(r);
+    kiln_ctx_free(ctx);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sizes_1d),
+        cmocka_unit_test(test_matrices),
+        cmocka_unit_test(test_multi_axes),
+        cmocka_unit_test(test_nan_and_zeros),
+        cmocka_unit_test(test_producer_and_consumer_fusion),
+        cmocka_unit_test(test_vector_code),
+        cmocka_unit_test(test_producers),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
