@@ -16,7 +16,13 @@
  *      leaves and materialized values — a reduction/scan kernel iterates
  *      over its input's shape with that producer fused (sum(x*x) reads x
  *      once, no temporary), an elementwise consumer reads the small
- *      reduced results as broadcast operands;
+ *      reduced results as broadcast operands; a VIEW node (graph/view.c:
+ *      only ever over a reduction or scan) is never a body value nor a
+ *      kernel of its own: each consumer reads the view's source where it
+ *      is materialized, through the view's map — an operand (or a
+ *      parameter, if one element) whose data is moved by the map's byte
+ *      offset and whose strides are the map's — so c[w:] - c[:-w] is two
+ *      loads of c's temporary at two offsets;
  *   4. per kernel, the loop nest (pl_geometry): drop extent-1 dims, flip
  *      dims every operand walks backwards, order dims by stride, coalesce,
  *      classify strides; a reduction/scan kernel (pl_red_geometry) does so
@@ -311,17 +317,20 @@ static int kb_param(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, rt_scala
     return kb_val(b, GR_OP_SCALAR, dtype, k->nparams++, 0, NULL);
 }
 
-/* An array-valued input (user array or temporary of that geometry): a load
- * of a new operand, or a parameter if it is one element broadcast. */
-static int kb_input(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, int ra,
-                    const int64_t *shape, const int64_t *strides)
+/* An array-valued input (user array or temporary of that geometry, its
+ * element 0 offset bytes from src's data): a load of a new operand, or a
+ * parameter if it is one element broadcast. */
+static int kb_input_at(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, int ra,
+                       const int64_t *shape, const int64_t *strides, int64_t offset)
 {
     int64_t st[KILN_MAX_RANK];
     pl_bcast(b->r, b->S, ra, shape, strides, st);
     if (b->many && pl_all_zero(b->r, b->S, st)) {
         rt_scalar z;
         memset(&z, 0, sizeof z);
-        return kb_param(b, node, dtype, src, z);
+        int v = kb_param(b, node, dtype, src, z);
+        b->k->params[b->k->nparams - 1].offset = offset;
+        return v;
     }
     gr_kernel *k = b->k;
     int o = k->nops++;
@@ -330,8 +339,15 @@ static int kb_input(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, int ra,
     op->node = node;
     op->dtype = (uint8_t)dtype;
     op->is_out = false;
+    op->offset = offset;
     memcpy(b->st[o], st, sizeof st);
     return kb_val(b, GR_OP_INPUT, dtype, (uint16_t)o, 0, NULL);
+}
+
+static int kb_input(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, int ra,
+                    const int64_t *shape, const int64_t *strides)
+{
+    return kb_input_at(b, node, dtype, src, ra, shape, strides, 0);
 }
 
 /* Outputs must be added before any input (operands: outputs first). */
@@ -868,6 +884,9 @@ static kiln_status pl_fused_kernel(pl_ctx *c, const int *pick, int npick, const 
         }
         case GR_OP_ERROR:
             return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", ns->id[i]);
+        case GR_OP_VIEW: /* only over a reduction or scan: a staged plan */
+            return rt_err(p->env, KILN_EINTERNAL, "planner met a view (node %u) in a "
+                          "kernel without a reduction or scan", ns->id[i]);
         default: {
             int in[GR_MAX_INPUTS], ar = gr_ops[nd->op].arity;
             for (int j = 0; j < ar; j++) {
@@ -894,10 +913,24 @@ typedef struct pl_loc {
 } pl_loc;
 
 /* The value of node id read by the kernel being built: a user input, a
- * constant, or an earlier kernel's result. */
+ * constant, or an earlier kernel's result — or a VIEW of one, read through
+ * the view's map (its source's data and strides, moved: graph/view.c).
+ * A view's operand names its source's node, which the interpreter
+ * fallback binds to the source's array (frontend/run.c). */
 static int pl_unfused_input(pl_ctx *c, pl_kb *b, const pl_loc *loc, gr_id id)
 {
     const gr_node *nd = gr_node_at(c->g, id);
+    if (gr_is_view(nd->op)) {
+        gr_id src = nd->in[0];
+        const pl_loc *l = &loc[pl_find(&c->all, src)];
+        int64_t st[KILN_MAX_RANK], vst[KILN_MAX_RANK], off;
+        if (l->src.temp >= 0)
+            pl_temp_strides(&c->p->temps[l->src.temp], st);
+        else
+            memcpy(st, l->src.array->strides, sizeof st);
+        rt_vmap_apply(gr_view_map(c->g, id), st, &off, vst);
+        return kb_input_at(b, src, (kiln_dtype)nd->dtype, l->src, nd->rank, nd->shape, vst, off);
+    }
     if (nd->op == GR_OP_INPUT) {
         kiln_array *a = nd->a.array;
         return kb_input(b, id, a->dtype, pl_src_array(a), a->rank, a->shape, a->strides);
@@ -934,12 +967,12 @@ static kiln_status pl_unfused(pl_ctx *c)
     for (int i = 0; i < c->all.n; i++) {
         gr_id id = c->all.id[i];
         const gr_node *nd = gr_node_at(g, id);
-        bool leaf = gr_ops[nd->op].arity == 0;
+        bool leaf = gr_ops[nd->op].arity == 0 || gr_is_view(nd->op);
         if (nd->op == GR_OP_ERROR)
             return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", id);
         if (!loc[i].done) {
             if (leaf)
-                continue; /* read directly by consumers */
+                continue; /* read directly by consumers (a view: its source) */
             loc[i].src = pl_src_temp(pl_new_temp(p, (kiln_dtype)nd->dtype, nd->rank, nd->shape));
             loc[i].done = true;
         }
@@ -972,7 +1005,7 @@ static kiln_status pl_unfused(pl_ctx *c)
             }
         }
         int v;
-        if (leaf) { /* a root that is an input or a scalar: a copy */
+        if (leaf) { /* a root that is an input, a scalar or a view: a copy */
             v = pl_unfused_input(c, &b, loc, id);
         } else {
             int in[GR_MAX_INPUTS], ar = gr_ops[nd->op].arity;
@@ -1045,7 +1078,8 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
     }
     if (pl_size(nd->rank, nd->shape) == 0)
         return KILN_OK;
-    /* the body: reverse sweep from im, stopping at cut nodes and leaves */
+    /* the body: reverse sweep from im, stopping at cut nodes, leaves and
+     * views (read through their maps from their materialized sources) */
     int nneed = 0;
     memset(need, 0, (size_t)(im + 1) * sizeof *need);
     need[im] = true;
@@ -1054,7 +1088,7 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
             continue;
         nneed++;
         const gr_node *ni = gr_node_at(g, c->all.id[i]);
-        if (i != im && cut[i])
+        if ((i != im && cut[i]) || gr_is_view(ni->op))
             continue;
         for (int j = 0; j < gr_ops[ni->op].arity; j++) {
             int at = pl_find(&c->all, ni->in[j]);
@@ -1101,8 +1135,9 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
             continue;
         gr_id ii = c->all.id[i];
         const gr_node *ni = gr_node_at(g, ii);
-        if (gr_ops[ni->op].arity == 0 || (i != im && cut[i])) {
-            vof[i] = pl_unfused_input(c, &b, loc, ii); /* a leaf or a materialized value */
+        if (gr_ops[ni->op].arity == 0 || (i != im && cut[i]) || gr_is_view(ni->op)) {
+            /* a leaf, a materialized value or a view of one */
+            vof[i] = pl_unfused_input(c, &b, loc, ii);
             continue;
         }
         int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
@@ -1266,7 +1301,7 @@ int64_t gr_kernel_bind(gr_kernel *k, const gr_plan *p)
     for (int q = 0; q < k->nparams; q++) {
         const gr_param *pm = &k->params[q];
         if (pm->src.array || pm->src.temp >= 0) {
-            rt_scalar v = rt_load((kiln_dtype)pm->dtype, pl_src_data(p, pm->src));
+            rt_scalar v = rt_load((kiln_dtype)pm->dtype, pl_src_data(p, pm->src) + pm->offset);
             if (pm->dtype == KILN_BOOL) {
                 bool t = v.b;
                 memset(&v, 0, sizeof v);

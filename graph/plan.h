@@ -82,6 +82,8 @@ typedef struct gr_param {
     gr_src src;       /* an array (read at launch) or, if src.array is NULL */
     rt_scalar value;  /* and src.temp < 0, this constant (canonical form) */
     gr_id node;
+    int64_t offset;   /* bytes from the array's data to the element read (a
+                         view of a materialized value, graph/view.c) */
 } gr_param;
 
 typedef struct gr_kernel {
