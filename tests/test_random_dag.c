@@ -1029,10 +1029,12 @@ static void test_random_dags(void **state)
     uint64_t hits = kiln_ctx_counter(ctx, KILN_COUNTER_CACHE_HITS);
     double compile_s = (double)kiln_ctx_counter(ctx, KILN_COUNTER_COMPILE_NS) * 1e-9;
     uint64_t fallbacks = kiln_ctx_counter(ctx, KILN_COUNTER_FALLBACKS);
+    uint64_t parallel = kiln_ctx_counter(ctx, KILN_COUNTER_PARALLEL_LAUNCHES);
+    int threads = kiln_ctx_threads(ctx);
     kiln_ctx_free(ctx);
     printf("random_dag: %" PRIu64 " kernels compiled (%.1f s), %" PRIu64 " cache hits, %" PRIu64
-           " interpreter fallbacks\n",
-           compiles, compile_s, hits, fallbacks);
+           " interpreter fallbacks, %" PRIu64 " launches split over %d threads\n",
+           compiles, compile_s, hits, fallbacks, parallel, threads);
     printf("random_dag: seed 0x%016" PRIx64 ", %ld graphs, %ld evaluations; roots compared exactly %ld, "
            "within ulp bounds %ld, not compared (downstream of approximate ops) %ld; %ld elements, "
            "%ld mismatches; %ld construction errors skipped (",
