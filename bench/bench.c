@@ -499,7 +499,7 @@ static bool run_kiln(const workload *w, const wl_data *d, const options *o, int 
         double one = (now_s() - t0) / 10;
         batch = (long)(o->batch_s / fmax(one, 1e-8));
         batch = batch < 1 ? 1 : batch > 10000000 ? 10000000 : batch;
-    } else if (r->first < 0.5) {
+    } else if (r->first < 0.5 || mode != M_INTERP) { /* fills the buffer pool too */
         s = kiln_eval_into(e, out); /* warm-up */
     }
     if (s != KILN_OK) {
