@@ -59,13 +59,21 @@
 #include "jit/lower.h"
 #include "runtime/reduce.h"
 
+#include <llvm-c/DebugInfo.h>
+
 #include <stdio.h>
 #include <string.h>
 
 enum {
     JR_VEC = RT_PW_UNROLL, /* lanes of the base case's accumulator */
     /* ctx fields (the leaves' view of the kernel's current position) */
-    JR_CTX_PARAMS = 0, JR_CTX_STRIDES, JR_CTX_EXT, JR_CTX_W, JR_CTX_MEAN, JR_CTX_OPP
+    JR_CTX_PARAMS = 0, JR_CTX_STRIDES, JR_CTX_EXT, JR_CTX_W, JR_CTX_MEAN, JR_CTX_N, JR_CTX_OPP,
+    /* OUTER: rows ahead whose chunk segment is prefetched (a column chunk
+     * is a short piece of each of many rows: the hardware prefetchers see
+     * no stream; measured on 5000x5000 f64 column sums, 2 rows ahead took
+     * them from 1.9x to ~1.4x the time of row sums) */
+    JR_PREFETCH_ROWS = 2,
+    JR_FLAT_INTERLEAVE = 4 /* see jr_interleave */
 };
 
 typedef enum jr_family { JR_TREE, JR_FLAT } jr_family;
@@ -149,6 +157,7 @@ static LLVMValueRef jr_min64(jr *R, LLVMValueRef a, LLVMValueRef b)
 typedef struct jr_for {
     LLVMBasicBlockRef pre, head, exit;
     LLVMValueRef i, lo, hi;
+    LLVMValueRef latch; /* the back edge's branch (after jr_for_next) */
 } jr_for;
 
 static LLVMValueRef jr_loop_begin(jr *R, jr_for *f, LLVMValueRef lo, LLVMValueRef hi,
@@ -188,7 +197,8 @@ static void jr_for_next(jr *R, jr_for *f, LLVMValueRef next)
 {
     jl *L = R->L;
     LLVMBasicBlockRef latch = LLVMGetInsertBlock(L->b);
-    LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, next, f->hi, ""), f->head, f->exit);
+    f->latch = LLVMBuildCondBr(L->b, LLVMBuildICmp(L->b, LLVMIntSLT, next, f->hi, ""), f->head,
+                               f->exit);
     LLVMValueRef inc[2] = {f->lo, next};
     LLVMBasicBlockRef from[2] = {f->pre, latch};
     LLVMAddIncoming(f->i, inc, from, 2);
@@ -200,6 +210,23 @@ static void jr_for_end(jr *R, jr_for *f, int64_t step)
     LLVMValueRef next = LLVMBuildAdd(R->L->b, f->i, jr_i64(R, step), "");
     LLVMSetNSW(next, 1);
     jr_for_next(R, f, next);
+}
+
+/* Loop metadata on f's back edge: interleave the vectorized loop n times
+ * (the pipeline has interleaving off, which metadata overrides). A FLAT
+ * reduction's accumulator is one dependency chain; n chains hide the
+ * latency of llvm.minimum & co. (measured: max of 10M f64 6.1 -> ~2 ms). */
+static void jr_interleave(jr *R, const jr_for *f, unsigned n)
+{
+    jl *L = R->L;
+    LLVMMetadataRef self = LLVMTemporaryMDNode(L->c, NULL, 0);
+    LLVMMetadataRef prop[2] = {LLVMMDStringInContext2(L->c, "llvm.loop.interleave.count", 26),
+                               LLVMValueAsMetadata(LLVMConstInt(L->i32, n, 0))};
+    LLVMMetadataRef id_ops[2] = {self, LLVMMDNodeInContext2(L->c, prop, 2)};
+    LLVMMetadataRef id = LLVMMDNodeInContext2(L->c, id_ops, 2);
+    LLVMMetadataReplaceAllUsesWith(self, id); /* the loop ID names itself */
+    LLVMSetMetadata(f->latch, LLVMGetMDKindIDInContext(L->c, "llvm.loop", 9),
+                    LLVMMetadataAsValue(L->c, id));
 }
 
 /* if (c) { ...: jr_if_begin positions the builder in the then-block; jr_if_end
@@ -273,8 +300,8 @@ static void jr_seq_ptrs(jr *R, const LLVMValueRef *from, LLVMValueRef s, LLVMVal
  * several reduced dims the walk is in runs along the innermost one. */
 typedef void (*jr_body_fn)(jr *R, void *cx, LLVMValueRef s);
 
-static void jr_seq_loop(jr *R, const LLVMValueRef *base, LLVMValueRef lo, LLVMValueRef hi,
-                        jr_body_fn body, void *cx)
+static void jr_seq_loop_n(jr *R, const LLVMValueRef *base, LLVMValueRef lo, LLVMValueRef hi,
+                          jr_body_fn body, void *cx, unsigned interleave)
 {
     jl *L = R->L;
     int nops = R->k->nops, di = R->rank - 1;
@@ -296,6 +323,8 @@ static void jr_seq_loop(jr *R, const LLVMValueRef *base, LLVMValueRef lo, LLVMVa
         jr_adv_all(R, base, di, s, L->opp);
         body(R, cx, s);
         jr_for_end(R, &f, 1);
+        if (interleave > 1)
+            jr_interleave(R, &f, interleave);
         return;
     }
     /* runs: from s, up to the end of its line of the innermost dim */
@@ -321,7 +350,15 @@ static void jr_seq_loop(jr *R, const LLVMValueRef *base, LLVMValueRef lo, LLVMVa
     jr_adv_all(R, rp, di, j, L->opp);
     body(R, cx, t);
     jr_for_end(R, &el, 1);
+    if (interleave > 1)
+        jr_interleave(R, &el, interleave);
     jr_for_next(R, &run, end);
+}
+
+static void jr_seq_loop(jr *R, const LLVMValueRef *base, LLVMValueRef lo, LLVMValueRef hi,
+                        jr_body_fn body, void *cx)
+{
+    jr_seq_loop_n(R, base, lo, hi, body, cx, 1);
 }
 
 /* ---- the producer ------------------------------------------------------------------- */
@@ -563,6 +600,43 @@ static LLVMValueRef jr_lanes_fn(jr *R, jr_tree *T, int serial)
     return f;
 }
 
+/* OUTER: prefetches the chunk's segment of every contiguous input operand
+ * at sequence position min(s + JR_PREFETCH_ROWS, n - 1), a cache line at a
+ * time (prefetches never fault; the clamp keeps the address in bounds). */
+static void jr_prefetch_row(jr *R, const LLVMValueRef *base, LLVMValueRef s, LLVMValueRef n,
+                            LLVMValueRef W)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    const gr_kernel *k = R->k;
+    LLVMValueRef ahead = jr_min64(R, LLVMBuildAdd(B, s, jr_i64(R, JR_PREFETCH_ROWS), ""),
+                                  LLVMBuildSub(B, n, jr_i64(R, 1), ""));
+    LLVMValueRef row[256];
+    bool any = false;
+    for (int o = k->nout; o < k->nops; o++)
+        any |= k->ops[o].sclass[R->col] == GR_SC_UNIT || k->ops[o].sclass[R->col] == GR_SC_RUNIT;
+    if (!any)
+        return;
+    jr_seq_ptrs(R, base, ahead, row);
+    LLVMTypeRef pty = L->ptr;
+    for (int o = k->nout; o < k->nops; o++) {
+        gr_sclass c = (gr_sclass)k->ops[o].sclass[R->col];
+        if (c != GR_SC_UNIT && c != GR_SC_RUNIT)
+            continue;
+        int64_t step = 64 / (int64_t)rt_dtypes[k->ops[o].dtype].size;
+        jr_for f;
+        LLVMValueRef j = jr_loop_begin(R, &f, jr_i64(R, 0), W, "pf", false);
+        LLVMValueRef save = L->opp[o];
+        L->opp[o] = row[o];
+        LLVMValueRef p = jl_advance(L, o, R->col, j);
+        L->opp[o] = save;
+        LLVMValueRef args[4] = {p, LLVMConstInt(L->i32, 0, 0), LLVMConstInt(L->i32, 3, 0),
+                                LLVMConstInt(L->i32, 1, 0)};
+        jl_intrin(L, "llvm.prefetch", &pty, 1, 4, args);
+        jr_for_end(R, &f, step);
+    }
+}
+
 typedef struct jr_row {
     jr_tree *T;
     LLVMValueRef row[256];
@@ -608,6 +682,8 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_tree *T, int serial)
                                        jr_gep(R, T->ty, acc, lane), out, "");
     jr_row rw;
     rw.T = T;
+    LLVMValueRef n = jr_load(R, L->i64, jr_field(R, ctx, JR_CTX_N), 8);
+    jr_prefetch_row(R, base, LLVMBuildAdd(B, s0, i, ""), n, W);
     jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, i, ""), rw.row);
     jr_for fc;
     LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
@@ -873,7 +949,7 @@ static void jr_inner_position(jr *R, jr_red *X, LLVMValueRef ctx)
         X->idx = jr_alloca(R, L->i64, 0, "idx");
         jr_store(R, jr_flat_init(R, X), X->acc, 0);
         jr_store(R, jr_i64(R, 0), X->idx, 0);
-        jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_flat_body, X);
+        jr_seq_loop_n(R, R->pos, jr_i64(R, 0), R->n, jr_flat_body, X, JR_FLAT_INTERLEAVE);
         res = jr_load(R, X->aty, X->acc, 0);
         if ((X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t)) {
             X->first = jr_alloca(R, X->aty, 0, "nan");
@@ -946,6 +1022,7 @@ static void jr_outer_chunk(jr *R, jr_red *X, LLVMValueRef ctx, const LLVMValueRe
     jr_for fr;
     LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
     LLVMValueRef row[256];
+    jr_prefetch_row(R, base, s, R->n, W);
     jr_seq_ptrs(R, base, s, row);
     jr_for fc;
     c = jr_cols_begin(R, &fc, W, "cols");
@@ -1078,7 +1155,7 @@ int jit_lower_reduce(jl *L)
     LLVMValueRef pos[256];
     R.pos = pos;
     R.ab = LLVMCreateBuilderInContext(L->c);
-    LLVMTypeRef ft[JR_CTX_OPP + 1] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr,
+    LLVMTypeRef ft[JR_CTX_OPP + 1] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr, L->i64,
                                       LLVMArrayType2(L->ptr, (uint64_t)k->nops)};
     R.ctx_ty = LLVMStructTypeInContext(L->c, ft, JR_CTX_OPP + 1, 0);
     LLVMTypeRef tt[5] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr};
@@ -1114,6 +1191,7 @@ int jit_lower_reduce(jl *L)
     jr_store(&R, field[1], jr_field(&R, ctx, JR_CTX_EXT), 8);
     jr_store(&R, jr_i64(&R, 1), jr_field(&R, ctx, JR_CTX_W), 8);
     jr_store(&R, LLVMConstNull(L->ptr), jr_field(&R, ctx, JR_CTX_MEAN), 8);
+    jr_store(&R, R.n, jr_field(&R, ctx, JR_CTX_N), 8);
     if (!L->failed)
         jr_kept(&R, X, x, ctx, 0);
     LLVMBuildRetVoid(L->b);
