@@ -23,7 +23,12 @@
  *      depends on the input's layout); a scan runs each line along its
  *      axis, or the input gathered in C order when flattened;
  *   3. every root is materialized (leaves and bound roots copied too), and
- *      only then are the outputs written, so outputs may overlap inputs.
+ *      only then are the outputs written, so outputs may overlap inputs —
+ *      except that a single root whose output is C-contiguous and shares
+ *      no byte with any array read is computed straight into it (no
+ *      temporary, no copy: a plan's reduction or scan kernel that falls
+ *      back here writes its temporary directly). It is computed last, so
+ *      the rule below still holds.
  *
  * Invariants: every temporary is allocated with rt_aligned_alloc and its
  * bytes are added to env->temp_bytes; on any failure everything allocated
@@ -46,6 +51,7 @@ typedef struct ip_slot {
     uint32_t bound;    /* 1 + index into bound[], or 0 */
     bool needed;       /* reachable from a root */
     bool root;         /* a root: kept until the outputs are written */
+    bool direct;       /* temp is the output's own memory (ip_direct_ok) */
 } ip_slot;
 
 /* How to read one node's value: strided elements or one scalar. */
@@ -65,6 +71,7 @@ typedef struct ip_state {
     const gr_binding *bound;
     ip_slot *slots;
     uint32_t nslots;
+    kiln_array *direct_out; /* the output a direct root is computed into */
 } ip_state;
 
 static void ip_c_strides(kiln_dtype t, int rank, const int64_t *shape, int64_t *strides)
@@ -192,6 +199,10 @@ static int64_t ip_size(int rank, const int64_t *shape)
 
 static kiln_status ip_alloc_temp(ip_state *st, gr_id id)
 {
+    if (st->slots[id].direct) {
+        st->slots[id].temp = st->direct_out->data;
+        return KILN_OK;
+    }
     const gr_node *n = gr_node_at(st->g, id);
     int64_t bytes;
     if (!rt_mul_ok(ip_size(n->rank, n->shape), (int64_t)rt_dtypes[n->dtype].size, &bytes) ||
@@ -212,7 +223,9 @@ static kiln_status ip_alloc_temp(ip_state *st, gr_id id)
 static void ip_free_temp(ip_state *st, gr_id id)
 {
     ip_slot *s = &st->slots[id];
-    if (s->temp) {
+    if (s->temp && s->direct) {
+        s->temp = NULL;
+    } else if (s->temp) {
         rt_aligned_free(st->env, s->temp, s->temp_bytes);
         s->temp = NULL;
         s->temp_bytes = 0;
@@ -549,6 +562,8 @@ static kiln_status ip_copy_leaf(ip_state *st, gr_id id)
 /* Writes root id's temporary into out (any strides; same shape/dtype). */
 static void ip_write_out(ip_state *st, gr_id id, kiln_array *out)
 {
+    if (st->slots[id].direct)
+        return; /* computed in place */
     const gr_node *n = gr_node_at(st->g, id);
     size_t sz = rt_dtypes[n->dtype].size;
     int64_t count = ip_size(n->rank, n->shape);
@@ -584,6 +599,44 @@ static void ip_release(ip_state *st, gr_id id)
     const gr_node *n = gr_node_at(st->g, id);
     if (gr_is_view(n->op) && !s->bound)
         ip_release(st, n->in[0]);
+}
+
+static bool ip_overlap(const kiln_array *a, const kiln_array *b)
+{
+    if (a->size == 0 || b->size == 0)
+        return false;
+    const char *alo, *ahi, *blo, *bhi;
+    rt_array_extent(a, &alo, &ahi);
+    rt_array_extent(b, &blo, &bhi);
+    return alo < bhi && blo < ahi;
+}
+
+/* True if the one root may be computed straight into out: out is
+ * C-contiguous (the layout of a temporary) and shares no byte with any
+ * array the evaluation reads (INPUT leaves, bound values). The root is
+ * the last node computed and nothing fails after its first write, so the
+ * outputs are still written only on success. */
+static bool ip_direct_ok(const ip_state *st, const kiln_array *out)
+{
+    if (out->size == 0)
+        return false;
+    int64_t c[KILN_MAX_RANK];
+    rt_contiguous_strides(out->dtype, out->rank, out->shape, KILN_ORDER_C, c);
+    for (int k = 0; k < out->rank; k++)
+        if (out->shape[k] > 1 && out->strides[k] != c[k])
+            return false;
+    for (uint32_t id = 0; id < st->nslots; id++) {
+        const ip_slot *s = &st->slots[id];
+        if (!s->needed)
+            continue;
+        const gr_node *n = gr_node_at(st->g, id);
+        const kiln_array *a = s->bound ? st->bound[s->bound - 1].array
+                              : n->op == GR_OP_INPUT ? n->a.array
+                                                     : NULL;
+        if (a && ip_overlap(a, out))
+            return false;
+    }
+    return true;
 }
 
 /* Steps 1 and 2. */
@@ -626,6 +679,12 @@ static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_i
             st->slots[in].needed = true;
             st->slots[in].uses++;
         }
+    }
+
+    /* a single root is computed in place when that is safe */
+    if (nroots == 1 && ip_direct_ok(st, outs[0])) {
+        st->slots[roots[0]].direct = true;
+        st->direct_out = outs[0];
     }
 
     /* 2. compute in id order; free a temporary after its last consumer */
