@@ -321,6 +321,7 @@ gr_id gr_view_make(gr_graph *g, gr_id in, const rt_vmap *m)
     if (m->src_rank != x->rank)
         return gr_error(g, KILN_EINTERNAL, "view: a map over rank %d applied to rank %d",
                         m->src_rank, x->rank);
+    uint8_t dtype = x->dtype; /* x moves as nodes are made */
     gv_state s;
     memset(&s, 0, sizeof s);
     s.g = g;
@@ -336,7 +337,7 @@ gr_id gr_view_make(gr_graph *g, gr_id in, const rt_vmap *m)
     const gr_node *rn = gr_node_at(g, r);
     if (rn->op == GR_OP_ERROR)
         return r;
-    bool same = rn->rank == m->rank && rn->dtype == x->dtype;
+    bool same = rn->rank == m->rank && rn->dtype == dtype;
     for (int d = 0; same && d < m->rank; d++)
         same = rn->shape[d] == m->shape[d];
     if (!same) {
