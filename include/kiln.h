@@ -567,6 +567,33 @@ KILN_API kiln_expr kiln_cummin(kiln_expr x, int axis);
 KILN_API kiln_expr kiln_cummax(kiln_expr x, int axis);
 
 /* ------------------------------------------------------------------ */
+/* Views of expressions                                                */
+/* ------------------------------------------------------------------ */
+/* The array views above, of any expression: kiln_expr_slice(e, ...) is
+ * NumPy's e[s0, s1, ...] of the value e would evaluate to, with the same
+ * shape rules, errors and messages as the kiln_array_* function of the same
+ * name (a failure is an error handle, sticky as every constructor's). A
+ * view computes nothing and copies nothing: it is pushed down the
+ * expression to the arrays it reads, so (a + b)[1:] is the very expression
+ * a[1:] + b[1:] (kiln_expr_same), each input sliced where it is not
+ * broadcast, and a view of a scalar is a scalar. Only a view of a
+ * reduction or scan result stays a view: that value is materialized once
+ * and read through the view, so with c = kiln_cumsum(x, 0)
+ *     (c[w:] - c[:-w]) / w
+ * evaluates c into one temporary, then one fused loop reads it twice at
+ * two offsets. The expression handle's shape is the view's.
+ *
+ * No reshape of an expression: kiln_array_reshape only where the strides
+ * allow it (KILN_EVIEW otherwise), which depends on where a value lives,
+ * not on what it is. */
+KILN_API kiln_expr kiln_expr_slice(kiln_expr e, int nslices, const kiln_slice *s);
+KILN_API kiln_expr kiln_expr_index(kiln_expr e, int axis, int64_t index);
+/* perm NULL reverses the axes (.T). */
+KILN_API kiln_expr kiln_expr_transpose(kiln_expr e, const int *perm);
+KILN_API kiln_expr kiln_expr_expand_dims(kiln_expr e, int axis);
+KILN_API kiln_expr kiln_expr_broadcast_to(kiln_expr e, int rank, const int64_t *shape);
+
+/* ------------------------------------------------------------------ */
 /* Evaluation                                                          */
 /* ------------------------------------------------------------------ */
 
