@@ -309,18 +309,21 @@ static void fe_put_ranked(fe_buf *b, const char *label, fe_name_at at, const voi
 
 /* ---- functions callable by name ------------------------------------------------
  * In lookup order: casts by dtype name, the special rows below, then every
- * elementwise op of graph/ops.def by NumPy name or alias (through kiln_op).
- * Reductions and scans are to be special rows taking keyword arguments
- * ("sum(x, axis=0)"): the call syntax already parses keywords and rejects
- * them for functions that take none. */
+ * elementwise op, reduction and scan of graph/ops.def by NumPy name or
+ * alias (through kiln_op). Reductions and scans (FN_RED) take NumPy's
+ * keyword arguments: axis (an integer, a tuple of integers or None;
+ * argmin, argmax and the scans: an integer or None), keepdims (True or
+ * False; not argmin/argmax or the scans), ddof (an integer; var and std):
+ * "sum(x, axis=0)", "std(x, axis=0, ddof=1)". Other functions take none. */
 
-typedef enum fe_fnkind { FN_NONE, FN_CAST, FN_OP, FN_CLIP } fe_fnkind;
+typedef enum fe_fnkind { FN_NONE, FN_CAST, FN_OP, FN_CLIP, FN_RED } fe_fnkind;
 
 typedef struct fe_fn {
     fe_fnkind kind;
     int nargs;         /* exact positional count */
     kiln_dtype dtype;  /* FN_CAST */
     const char *name;  /* canonical name (kiln_op's) */
+    int op;            /* FN_OP, FN_RED: the gr_op; else -1 */
 } fe_fn;
 
 static const struct {
@@ -339,7 +342,7 @@ static bool fe_callable_op(int op)
 
 static fe_fn fe_lookup_fn(const char *s, size_t len)
 {
-    fe_fn f = {FN_NONE, 0, KILN_BOOL, NULL};
+    fe_fn f = {FN_NONE, 0, KILN_BOOL, NULL, -1};
     char name[FE_NAME_SHOW + 1];
     if (len > FE_NAME_SHOW)
         return f;
@@ -347,13 +350,15 @@ static fe_fn fe_lookup_fn(const char *s, size_t len)
     name[len] = '\0';
     for (int t = 0; t < KILN_DTYPE_COUNT; t++)
         if (strcmp(name, rt_dtypes[t].name) == 0)
-            return (fe_fn){FN_CAST, 1, (kiln_dtype)t, rt_dtypes[t].name};
+            return (fe_fn){FN_CAST, 1, (kiln_dtype)t, rt_dtypes[t].name, -1};
     for (int i = 0; i < FE_NSPECIAL; i++)
         if (strcmp(name, fe_special[i].name) == 0)
-            return (fe_fn){fe_special[i].kind, fe_special[i].nargs, KILN_BOOL, fe_special[i].name};
+            return (fe_fn){fe_special[i].kind, fe_special[i].nargs, KILN_BOOL, fe_special[i].name,
+                           -1};
     int op = gr_op_lookup(name);
     if (fe_callable_op(op))
-        return (fe_fn){FN_OP, gr_ops[op].arity, KILN_BOOL, gr_ops[op].name};
+        return (fe_fn){gr_is_reduce(op) || gr_is_scan(op) ? FN_RED : FN_OP, gr_ops[op].arity,
+                       KILN_BOOL, gr_ops[op].name, op};
     return f;
 }
 
@@ -1119,13 +1124,25 @@ static bool fe_step(fe_parser *p, fe_val *v, kiln_status st, kiln_array *out, si
     return true;
 }
 
-/* Applies x[subs] to the view v: NumPy's basic indexing. A record view
- * hides its byte axis: subscripts address the axes before it. Slices are
- * applied first, then integer indices (last axis first, so axis numbers
- * stay valid), then new axes in increasing output position. */
-static void fe_index(fe_parser *p, fe_val *v, const fe_sub *subs, int n, size_t pos, size_t len)
+/* x[subs] as NumPy's basic indexing, planned over a value of rank vis
+ * (rank: the value's rank before the rank limit check; a record view hides
+ * its byte axis, so vis = rank - 1 there): the slices of the leading axes,
+ * then integer indices (applied last axis first, so axis numbers stay
+ * valid), then new axes in increasing output position. False after a
+ * failure (the caller drops the value). */
+typedef struct fe_subplan {
+    int nslices;                 /* leading axes sliced (the rest whole) */
+    kiln_slice sl[KILN_MAX_RANK];
+    int nidx;
+    int idx_axis[KILN_MAX_RANK];
+    int64_t idx_val[KILN_MAX_RANK];
+    int nnew;
+    int new_pos[KILN_MAX_RANK];
+} fe_subplan;
+
+static bool fe_plan_subs(fe_parser *p, const fe_sub *subs, int n, int rank, int vis, size_t pos,
+                         size_t len, fe_subplan *sp)
 {
-    int rank = kiln_array_rank(v->arr), vis = v->rec ? rank - 1 : rank;
     int consumed = 0, nnew = 0, nell = 0;
     for (int i = 0; i < n; i++) {
         consumed += subs[i].kind == S_SLICE || subs[i].kind == S_INDEX;
@@ -1134,22 +1151,19 @@ static void fe_index(fe_parser *p, fe_val *v, const fe_sub *subs, int n, size_t 
         if (subs[i].kind == S_FIELD) {
             fe_fail_at(p, KILN_ESYNTAX, subs[i].pos, subs[i].len, NULL,
                        "a field name must be the only subscript");
-            fe_drop(v);
-            return;
+            return false;
         }
     }
     if (nell > 1) {
         fe_fail_at(p, KILN_ESYNTAX, pos, len, NULL,
                    "an index can only have a single ellipsis ('...')");
-        fe_drop(v);
-        return;
+        return false;
     }
     if (consumed > vis) {
         fe_fail_paren(p, KILN_EINDEX, pos, len,
                       "too many indices for array: array is %d-dimensional, but %d were indexed",
                       vis, consumed);
-        fe_drop(v);
-        return;
+        return false;
     }
     int nidx = 0;
     for (int i = 0; i < n; i++)
@@ -1157,20 +1171,20 @@ static void fe_index(fe_parser *p, fe_val *v, const fe_sub *subs, int n, size_t 
     if (rank - nidx + nnew > KILN_MAX_RANK) {
         fe_fail_paren(p, KILN_ERANK, pos, len, "the result would have rank %d, more than %d",
                       rank - nidx + nnew, KILN_MAX_RANK);
-        fe_drop(v);
-        return;
+        return false;
     }
-    kiln_slice sl[KILN_MAX_RANK];
-    int idx_axis[KILN_MAX_RANK], new_pos[KILN_MAX_RANK];
-    int64_t idx_val[KILN_MAX_RANK];
-    int axis = 0, out = 0, ni = 0, nn = 0;
+    memset(sp, 0, sizeof *sp);
+    int axis = 0, out = 0;
     for (int k = 0; k < KILN_MAX_RANK; k++)
-        sl[k] = KILN_ALL;
+        sp->sl[k] = KILN_ALL;
     for (int i = 0; i < n; i++) {
         switch (subs[i].kind) {
-        case S_SLICE: sl[axis++] = subs[i].s; out++; break;
-        case S_INDEX: idx_axis[ni] = axis++; idx_val[ni++] = subs[i].index; break;
-        case S_NEW: new_pos[nn++] = out++; break;
+        case S_SLICE: sp->sl[axis++] = subs[i].s; out++; break;
+        case S_INDEX:
+            sp->idx_axis[sp->nidx] = axis++;
+            sp->idx_val[sp->nidx++] = subs[i].index;
+            break;
+        case S_NEW: sp->new_pos[sp->nnew++] = out++; break;
         case S_ELLIPSIS: {
             int fill = vis - consumed;
             axis += fill;
@@ -1180,28 +1194,89 @@ static void fe_index(fe_parser *p, fe_val *v, const fe_sub *subs, int n, size_t 
         case S_FIELD: break;
         }
     }
+    sp->nslices = axis;
+    return true;
+}
+
+/* Applies x[subs] to the view v of a named array (the array views). */
+static void fe_index(fe_parser *p, fe_val *v, const fe_sub *subs, int n, size_t pos, size_t len)
+{
+    int rank = kiln_array_rank(v->arr), vis = v->rec ? rank - 1 : rank;
+    fe_subplan sp;
+    if (!fe_plan_subs(p, subs, n, rank, vis, pos, len, &sp)) {
+        fe_drop(v);
+        return;
+    }
     kiln_array *r = NULL;
     kiln_status st;
-    if (axis > 0) {
-        st = kiln_array_slice(v->arr, axis, sl, &r);
+    if (sp.nslices > 0) {
+        st = kiln_array_slice(v->arr, sp.nslices, sp.sl, &r);
         if (!fe_step(p, v, st, r, pos, len))
             return;
     }
-    for (int i = ni - 1; i >= 0; i--) {
-        st = kiln_array_index(v->arr, idx_axis[i], idx_val[i], &r);
+    for (int i = sp.nidx - 1; i >= 0; i--) {
+        st = kiln_array_index(v->arr, sp.idx_axis[i], sp.idx_val[i], &r);
         if (!fe_step(p, v, st, r, pos, len))
             return;
     }
-    for (int i = 0; i < nn; i++) {
-        st = kiln_array_expand_dims(v->arr, new_pos[i], &r);
+    for (int i = 0; i < sp.nnew; i++) {
+        st = kiln_array_expand_dims(v->arr, sp.new_pos[i], &r);
         if (!fe_step(p, v, st, r, pos, len))
             return;
     }
 }
 
-/* x.T: reverses the axes (a record view's byte axis stays last). */
+/* Replaces v's expression by e (a view of it), or fails at [pos, pos+len). */
+static bool fe_step_expr(fe_parser *p, fe_val *v, kiln_expr e, size_t pos, size_t len)
+{
+    if (!fe_check(p, e, pos, len)) {
+        fe_drop(v);
+        return false;
+    }
+    v->e = e;
+    return true;
+}
+
+/* Applies x[subs] to a computed value (v consumed into an expression
+ * first): the same plan through the expression views (kiln_expr_slice &
+ * co., pushed down to the inputs: graph/view.c). */
+static void fe_index_expr(fe_parser *p, fe_val *v, const fe_sub *subs, int n, size_t pos,
+                          size_t len)
+{
+    size_t vpos = v->pos;
+    kiln_expr e = fe_expr_of(p, v);
+    if (p->failed)
+        return;
+    *v = fe_of_expr(e, vpos, pos + len);
+    int rank = kiln_expr_rank(e);
+    fe_subplan sp;
+    if (!fe_plan_subs(p, subs, n, rank, rank, pos, len, &sp)) {
+        fe_drop(v);
+        return;
+    }
+    if (sp.nslices > 0 && !fe_step_expr(p, v, kiln_expr_slice(v->e, sp.nslices, sp.sl), pos, len))
+        return;
+    for (int i = sp.nidx - 1; i >= 0; i--)
+        if (!fe_step_expr(p, v, kiln_expr_index(v->e, sp.idx_axis[i], sp.idx_val[i]), pos, len))
+            return;
+    for (int i = 0; i < sp.nnew; i++)
+        if (!fe_step_expr(p, v, kiln_expr_expand_dims(v->e, sp.new_pos[i]), pos, len))
+            return;
+}
+
+/* x.T: reverses the axes (a record view's byte axis stays last); of a
+ * computed value, through kiln_expr_transpose. */
 static void fe_transpose(fe_parser *p, fe_val *v, size_t pos, size_t len)
 {
+    if (v->kind != V_VIEW) {
+        size_t vpos = v->pos;
+        kiln_expr e = fe_expr_of(p, v);
+        if (p->failed)
+            return;
+        *v = fe_of_expr(e, vpos, pos + len);
+        fe_step_expr(p, v, kiln_expr_transpose(e, NULL), pos, len);
+        return;
+    }
     int rank = kiln_array_rank(v->arr), vis = v->rec ? rank - 1 : rank;
     int perm[KILN_MAX_RANK];
     for (int k = 0; k < vis; k++)
@@ -1231,13 +1306,14 @@ static bool fe_unquote(const char *s, size_t len, char *buf, size_t cap, size_t 
     return true;
 }
 
-/* Fails unless v is a view: views apply to named arrays only. */
+/* Fails unless v is a view of a named array: fields select from bound
+ * record arrays only. */
 static bool fe_need_view(fe_parser *p, fe_val *v, size_t pos, size_t len, const char *what)
 {
     if (v->kind == V_VIEW)
         return true;
     fe_fail_at(p, KILN_ESYNTAX, pos, len,
-               "views (subscripts, .T, fields) apply to named input arrays only, for now",
+               "fields select from named record arrays; subscripts and .T apply to any value",
                "%s of a computed value", what);
     fe_drop(v);
     return false;
@@ -1277,9 +1353,12 @@ static fe_val fe_postfix(fe_parser *p, fe_val v)
             fe_advance(p);
             if (p->failed)
                 break;
-            if (!fe_need_view(p, &v, pos, len, "subscript"))
+            bool field = n == 1 && subs[0].kind == S_FIELD;
+            if (v.kind != V_VIEW && !field) {
+                fe_index_expr(p, &v, subs, n, pos, len);
+            } else if (!fe_need_view(p, &v, pos, len, "field subscript")) {
                 return fe_none();
-            if (n == 1 && subs[0].kind == S_FIELD) {
+            } else if (field) {
                 char name[KILN_FIELD_NAME_MAX];
                 size_t nl = 0;
                 if (!v.rec) {
@@ -1313,7 +1392,7 @@ static fe_val fe_postfix(fe_parser *p, fe_val v)
             if (p->failed)
                 break;
             bool is_t = name.len == 1 && p->src[name.pos] == 'T';
-            if (!fe_need_view(p, &v, pos, len, is_t ? ".T" : "field access"))
+            if (!is_t && !fe_need_view(p, &v, pos, len, "field access"))
                 return fe_none();
             if (is_t) {
                 fe_transpose(p, &v, pos, len);
@@ -1442,8 +1521,175 @@ static fe_val fe_name(fe_parser *p, fe_tok t)
     return fe_none();
 }
 
+/* Keyword arguments of a reduction or scan (FN_RED). */
+typedef struct fe_kwargs {
+    bool has_axis, has_keepdims, has_ddof;
+    bool axis_none;          /* axis=None */
+    int naxes;               /* axis=k: 1; axis=(k, ...): the count */
+    int axes[KILN_MAX_RANK];
+    bool keepdims;
+    int64_t ddof;
+    int n;                   /* keywords given */
+} fe_kwargs;
+
+/* kwint = ['-' | '+'] INT, in (INT32_MIN, INT32_MAX]: an axis or ddof. */
+static bool fe_kw_int(fe_parser *p, int64_t *v)
+{
+    size_t pos = p->tok.pos;
+    bool present;
+    if (!fe_index_int(p, v, &present))
+        return false;
+    if (!present) {
+        fe_expected(p, "an integer", NULL);
+        return false;
+    }
+    if (*v <= INT32_MIN || *v > INT32_MAX) {
+        fe_fail_at(p, KILN_ESYNTAX, pos, p->tok.pos - pos, NULL, "integer out of range here");
+        return false;
+    }
+    return true;
+}
+
+static bool fe_tok_is(const fe_parser *p, const char *word)
+{
+    return fe_is(p, &p->tok, word);
+}
+
+/* kwarg = NAME '=' value, by the name:
+ *   axis     = kwint | 'None' | '(' kwint (',' kwint)* [','] ')'
+ *   keepdims = 'True' | 'False'
+ *   ddof     = kwint
+ * checked against what the reduction or scan fn takes (see fe_fn). */
+static bool fe_kwarg(fe_parser *p, const fe_fn *fn, fe_kwargs *kw)
+{
+    fe_tok name = p->tok;
+    const char *kn = p->src + name.pos;
+    char shown[FE_NAME_SHOW + 8];
+    fe_buf nb = {shown, sizeof shown, 0};
+    shown[0] = '\0';
+    fe_put_name(&nb, kn, name.len);
+    if (fn->kind != FN_RED) {
+        fe_fail_at(p, KILN_ESYNTAX, name.pos, name.len, NULL,
+                   "%s() takes no keyword arguments (%s given)", fn->name, shown);
+        return false;
+    }
+    bool one_axis = fn->op == GR_OP_ARGMIN || fn->op == GR_OP_ARGMAX || gr_is_scan(fn->op);
+    bool dof = fn->op == GR_OP_VAR || fn->op == GR_OP_STD;
+    bool is_axis = fe_tok_is(p, "axis");
+    bool is_keep = fe_tok_is(p, "keepdims") && !one_axis;
+    bool is_ddof = fe_tok_is(p, "ddof") && dof;
+    if (!is_axis && !is_keep && !is_ddof) {
+        fe_fail_at(p, KILN_ESYNTAX, name.pos, name.len,
+                   one_axis ? "its keyword arguments: axis"
+                   : dof    ? "its keyword arguments: axis, keepdims, ddof"
+                            : "its keyword arguments: axis, keepdims",
+                   "%s() got an unexpected keyword argument %s", fn->name, shown);
+        return false;
+    }
+    if ((is_axis && kw->has_axis) || (is_keep && kw->has_keepdims) || (is_ddof && kw->has_ddof)) {
+        fe_fail_at(p, KILN_ESYNTAX, name.pos, name.len, NULL, "keyword argument repeated: %s",
+                   shown);
+        return false;
+    }
+    fe_advance(p); /* NAME */
+    fe_advance(p); /* '=' */
+    if (p->failed)
+        return false;
+    size_t vpos = p->tok.pos;
+    int64_t v;
+    kw->n++;
+    if (is_keep) {
+        kw->has_keepdims = true;
+        if (!fe_tok_is(p, "True") && !fe_tok_is(p, "False")) {
+            fe_expected(p, "True or False", NULL);
+            return false;
+        }
+        kw->keepdims = fe_tok_is(p, "True");
+        fe_advance(p);
+        return !p->failed;
+    }
+    if (is_ddof) {
+        kw->has_ddof = true;
+        if (!fe_kw_int(p, &v))
+            return false;
+        kw->ddof = v;
+        return true;
+    }
+    kw->has_axis = true;
+    if (fe_tok_is(p, "None")) {
+        kw->axis_none = true;
+        fe_advance(p);
+        return !p->failed;
+    }
+    if (p->tok.kind != T_LPAREN) {
+        if (!fe_kw_int(p, &v))
+            return false;
+        kw->naxes = 1;
+        kw->axes[0] = (int)v;
+        return true;
+    }
+    if (one_axis) {
+        fe_fail_at(p, KILN_ESYNTAX, vpos, 1, NULL, "%s(): axis must be an integer or None",
+                   fn->name);
+        return false;
+    }
+    fe_advance(p); /* '(' */
+    while (!p->failed && p->tok.kind != T_RPAREN) {
+        if (kw->naxes == KILN_MAX_RANK) {
+            fe_fail_at(p, KILN_ESYNTAX, p->tok.pos, p->tok.len, NULL, "more than %d axes",
+                       KILN_MAX_RANK);
+            return false;
+        }
+        if (!fe_kw_int(p, &v))
+            return false;
+        kw->axes[kw->naxes++] = (int)v;
+        if (!fe_accept(p, T_COMMA))
+            break;
+    }
+    if (!p->failed && p->tok.kind != T_RPAREN)
+        fe_expected(p, "',' or ')'", NULL);
+    if (p->failed)
+        return false;
+    if (kw->naxes == 0) {
+        fe_fail_at(p, KILN_ESYNTAX, vpos, p->tok.pos + 1 - vpos, NULL,
+                   "axis=() (reducing no axis) is not supported");
+        return false;
+    }
+    fe_advance(p); /* ')' */
+    return !p->failed;
+}
+
+/* Reduction or scan op of x with the keywords kw; NumPy's defaults for the
+ * others (every axis, no keepdims, ddof 0; argmin/argmax and scans over
+ * the flattened array). */
+static kiln_expr fe_red_build(int op, kiln_expr x, const fe_kwargs *kw)
+{
+    int naxes = kw->axis_none ? 0 : kw->naxes, keep = kw->keepdims;
+    int one = naxes ? kw->axes[0] : KILN_AXIS_NONE;
+    const int *ax = kw->axes;
+    switch ((gr_op)op) {
+    case GR_OP_SUM: return kiln_sum(x, naxes, ax, keep);
+    case GR_OP_PROD: return kiln_prod(x, naxes, ax, keep);
+    case GR_OP_MIN: return kiln_min(x, naxes, ax, keep);
+    case GR_OP_MAX: return kiln_max(x, naxes, ax, keep);
+    case GR_OP_MEAN: return kiln_mean(x, naxes, ax, keep);
+    case GR_OP_ALL: return kiln_all(x, naxes, ax, keep);
+    case GR_OP_ANY: return kiln_any(x, naxes, ax, keep);
+    case GR_OP_COUNT_NONZERO: return kiln_count_nonzero(x, naxes, ax, keep);
+    case GR_OP_VAR: return kiln_var(x, naxes, ax, keep, (int)kw->ddof);
+    case GR_OP_STD: return kiln_std(x, naxes, ax, keep, (int)kw->ddof);
+    case GR_OP_ARGMIN: return kiln_argmin(x, one);
+    case GR_OP_ARGMAX: return kiln_argmax(x, one);
+    case GR_OP_CUMSUM: return kiln_cumsum(x, one);
+    case GR_OP_CUMPROD: return kiln_cumprod(x, one);
+    case GR_OP_CUMMIN: return kiln_cummin(x, one);
+    case GR_OP_CUMMAX: return kiln_cummax(x, one);
+    default: return kiln_op(x.ctx_, gr_ops[op].name, 1, &x); /* not reached */
+    }
+}
+
 /* call = NAME '(' [arg (',' arg)* [',']] ')'
- * arg  = [NAME '='] expr          -- keyword arguments: for reductions */
+ * arg  = expr | kwarg     -- keywords (fe_kwarg): reductions and scans, last */
 static fe_val fe_call(fe_parser *p, size_t npos, size_t nlen)
 {
     fe_fn fn = fe_lookup_fn(p->src + npos, nlen);
@@ -1459,17 +1705,19 @@ static fe_val fe_call(fe_parser *p, size_t npos, size_t nlen)
     fe_advance(p); /* '(' */
     fe_val args[FE_MAX_ARGS];
     int n = 0;
-    size_t kwpos = 0, kwlen = 0;
+    fe_kwargs kw;
+    memset(&kw, 0, sizeof kw);
     while (!p->failed && p->tok.kind != T_RPAREN) {
-        if (p->tok.kind == T_NAME && kwlen == 0) {
-            fe_tok after = fe_lex(p->src, p->next);
-            if (after.kind == T_ASSIGN) {
-                kwpos = p->tok.pos;
-                kwlen = p->tok.len;
-            }
+        if (p->tok.kind == T_NAME && fe_lex(p->src, p->next).kind == T_ASSIGN) {
+            if (!fe_kwarg(p, &fn, &kw) || !fe_accept(p, T_COMMA))
+                break;
+            continue;
         }
-        if (kwlen)
+        if (kw.n > 0) {
+            fe_fail_at(p, KILN_ESYNTAX, p->tok.pos, p->tok.len, NULL,
+                       "positional argument follows keyword argument");
             break;
+        }
         fe_val a = fe_expr(p);
         if (p->failed)
             break;
@@ -1480,14 +1728,6 @@ static fe_val fe_call(fe_parser *p, size_t npos, size_t nlen)
         n++;
         if (!fe_accept(p, T_COMMA))
             break;
-    }
-    if (!p->failed && kwlen) {
-        char shown[FE_NAME_SHOW + 8];
-        fe_buf nb = {shown, sizeof shown, 0};
-        shown[0] = '\0';
-        fe_put_name(&nb, p->src + kwpos, kwlen);
-        fe_fail_at(p, KILN_ESYNTAX, kwpos, kwlen, NULL,
-                   "%s() takes no keyword arguments (%s given)", fn.name, shown);
     }
     if (!p->failed && p->tok.kind != T_RPAREN)
         fe_expected(p, "',' or ')'", NULL);
@@ -1509,6 +1749,14 @@ static fe_val fe_call(fe_parser *p, size_t npos, size_t nlen)
             return fe_none();
         kiln_expr c = kiln_cast(x, fn.dtype);
         if (!fe_check(p, c, npos, nlen))
+            return fe_none();
+        r = fe_of_expr(c, npos, end);
+    } else if (fn.kind == FN_RED && kw.n > 0) {
+        kiln_expr x = fe_expr_of(p, &args[0]);
+        if (p->failed)
+            return fe_none();
+        kiln_expr c = fe_red_build(fn.op, x, &kw);
+        if (!fe_check(p, c, npos, end - npos))
             return fe_none();
         r = fe_of_expr(c, npos, end);
     } else {

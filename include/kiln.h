@@ -632,12 +632,16 @@ KILN_API kiln_status kiln_eval_many(kiln_ctx *ctx, kiln_mode mode, size_t n,
  *     the array they meet (NEP 50);
  *   calls: every elementwise op by its NumPy name or alias (kiln_op: sin,
  *     arctan2, where, clip, minimum, isfinite, abs, ...); casts by dtype name:
- *     float32(x), int64(x), bool(x), ...;
- *   views of named arrays: x[1:], x[::-1], x[1:3, ::2], x[:, None],
- *     x[..., 0], x[-1], x.T, and record fields rec.temperature or
- *     rec['temperature'] (a bound record array, see kiln_binding). Views
- *     apply to named arrays only; a subscript on a computed value is an
- *     error (for now). Indices and slice bounds are integer literals.
+ *     float32(x), int64(x), bool(x), ...; reductions and scans by name, with
+ *     NumPy's keyword arguments axis, keepdims and ddof: sum(x, axis=0),
+ *     mean(x, axis=(0, 1), keepdims=True), std(x, axis=0, ddof=1),
+ *     cumsum(x, axis=0);
+ *   views: x[1:], x[::-1], x[1:3, ::2], x[:, None], x[..., 0], x[-1], x.T
+ *     — of named arrays (kiln_array_slice & co.) and of computed values
+ *     alike (kiln_expr_slice & co.): cumsum(x)[20:], (a + b)[::2],
+ *     (x * 2).T; record fields rec.temperature or rec['temperature'] (a
+ *     bound record array, see kiln_binding). Indices and slice bounds are
+ *     integer literals.
  *
  * Names: a name used as a value is an input (inputs shadow inf, nan and
  * pi); a name that is called is a function. Bound names must be Python
