@@ -515,7 +515,7 @@ static kiln_status ip_scan(ip_state *st, gr_id id)
         return KILN_OK;
     }
     /* along axis ax: every line, the other indices in C order */
-    int64_t ystr[KILN_MAX_RANK], lines[KILN_MAX_RANK], str[2][KILN_MAX_RANK];
+    int64_t ystr[KILN_MAX_RANK] = {0}, lines[KILN_MAX_RANK], str[2][KILN_MAX_RANK];
     ip_c_strides(t, o.rank, o.shape, ystr);
     memcpy(lines, o.shape, sizeof lines);
     lines[ax] = 1;
