@@ -836,12 +836,8 @@ int jit_lower(rt_env *env, LLVMModuleRef M, const gr_kernel *k, const char *name
     }
     L.b = LLVMCreateBuilderInContext(L.c);
     L.name = name;
-    if (k->kind == GR_KK_REDUCE) {
+    if (k->kind != GR_KK_ELEM) { /* reductions and scans: jit/reduce.c */
         rc = jit_lower_reduce(&L);
-        goto out;
-    }
-    if (k->kind != GR_KK_ELEM) {
-        jl_fail(&L, "%s", "scans are not lowered");
         goto out;
     }
 

@@ -70,9 +70,10 @@ LLVMValueRef jl_value(jl *L, int v);
 /* Pointer of operand o advanced by index i along loop dim d from opp[o]. */
 LLVMValueRef jl_advance(jl *L, int o, int d, LLVMValueRef i);
 
-/* jit/reduce.c: builds a GR_KK_REDUCE kernel (the same entry point ABI as
- * an elementwise kernel). L is set up by jit_lower (types, arrays, the
- * builder, no function yet). Returns 0, or -1 with L->why filled. */
+/* jit/reduce.c: builds a GR_KK_REDUCE or GR_KK_SCAN kernel (the same
+ * entry point ABI as an elementwise kernel). L is set up by jit_lower
+ * (types, arrays, the builder, no function yet). Returns 0, or -1 with
+ * L->why filled. */
 int jit_lower_reduce(jl *L);
 
 #endif /* KILN_JIT_LOWER_H */

@@ -216,17 +216,30 @@ static void jr_for_end(jr *R, jr_for *f, int64_t step)
  * (the pipeline has interleaving off, which metadata overrides). A FLAT
  * reduction's accumulator is one dependency chain; n chains hide the
  * latency of llvm.minimum & co. (measured: max of 10M f64 6.1 -> ~2 ms). */
-static void jr_interleave(jr *R, const jr_for *f, unsigned n)
+static void jr_loop_md(jr *R, const jr_for *f, const char *key, LLVMValueRef v)
 {
     jl *L = R->L;
     LLVMMetadataRef self = LLVMTemporaryMDNode(L->c, NULL, 0);
-    LLVMMetadataRef prop[2] = {LLVMMDStringInContext2(L->c, "llvm.loop.interleave.count", 26),
-                               LLVMValueAsMetadata(LLVMConstInt(L->i32, n, 0))};
+    LLVMMetadataRef prop[2] = {LLVMMDStringInContext2(L->c, key, strlen(key)),
+                               LLVMValueAsMetadata(v)};
     LLVMMetadataRef id_ops[2] = {self, LLVMMDNodeInContext2(L->c, prop, 2)};
     LLVMMetadataRef id = LLVMMDNodeInContext2(L->c, id_ops, 2);
     LLVMMetadataReplaceAllUsesWith(self, id); /* the loop ID names itself */
     LLVMSetMetadata(f->latch, LLVMGetMDKindIDInContext(L->c, "llvm.loop", 9),
                     LLVMMetadataAsValue(L->c, id));
+}
+
+static void jr_interleave(jr *R, const jr_for *f, unsigned n)
+{
+    jr_loop_md(R, f, "llvm.loop.interleave.count", LLVMConstInt(R->L->i32, n, 0));
+}
+
+/* A loop that runs once per leaf, internal node or chunk over a chunk's
+ * columns, beside loops over every element: not worth its compile time
+ * as vector code (sum of columns: ~30% less to compile). */
+static void jr_scalar_loop(jr *R, const jr_for *f)
+{
+    jr_loop_md(R, f, "llvm.loop.vectorize.enable", LLVMConstInt(R->L->i1, 0, 0));
 }
 
 /* if (c) { ...: jr_if_begin positions the builder in the then-block; jr_if_end
@@ -370,7 +383,7 @@ static LLVMValueRef jr_producer(jr *R, int r)
     jl *L = R->L;
     const gr_kernel *k = R->k;
     for (int v = 0; v < r && !L->failed; v++)
-        if (!gr_is_reduce(k->vals[v].op))
+        if (!gr_is_reduce(k->vals[v].op) && !gr_is_scan(k->vals[v].op))
             L->val[v] = jl_value(L, v);
     return L->failed ? LLVMGetUndef(jl_vty(L, (kiln_dtype)k->vals[k->vals[r].in[0]].dtype))
                      : L->val[k->vals[r].in[0]];
@@ -385,7 +398,7 @@ typedef struct jr_tree {
     bool pass2;             /* var/std's second pass: (y - m)^2 */
     int wc;                 /* OUTER chunk width (elements per partial) */
     LLVMTypeRef ty, vty;    /* T, <8 x T> */
-    LLVMValueRef leaf, comb;
+    LLVMValueRef leaf, comb, lanes; /* lanes: OUTER, shared by both passes */
     /* while emitting a leaf */
     LLVMValueRef buf, mean, out, tgt;
 } jr_tree;
@@ -589,8 +602,7 @@ static LLVMValueRef jr_lanes_fn(jr *R, jr_tree *T, int serial)
 {
     jl *L = R->L;
     LLVMTypeRef pt[3] = {L->ptr, L->i64, L->ptr};
-    LLVMValueRef f = jr_new_fn(R, T->pass2 ? "lanes2_" : "lanes", serial,
-                               LLVMFunctionType(L->vd, pt, 3, 0));
+    LLVMValueRef f = jr_new_fn(R, "lanes", serial, LLVMFunctionType(L->vd, pt, 3, 0));
     jr_noalias(R, f, 0);
     jr_noalias(R, f, 2);
     jr_fn_begin(R, f);
@@ -648,7 +660,9 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_tree *T, int serial)
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
-    LLVMValueRef lanes = jr_lanes_fn(R, T, serial);
+    if (!T->lanes)
+        T->lanes = jr_lanes_fn(R, T, serial);
+    LLVMValueRef lanes = T->lanes;
     LLVMTypeRef lanes_ty = LLVMGlobalGetValueType(lanes);
     LLVMValueRef f = jr_new_fn(R, T->pass2 ? "leaf2_" : "leaf", serial, jr_leaf_type(R));
     jr_noalias(R, f, 3);
@@ -721,6 +735,7 @@ static LLVMValueRef jr_comb_fn(jr *R, jr_tree *T, int serial)
     LLVMValueRef r = jr_load(R, T->ty, jr_gep(R, T->ty, right, c), 0);
     jr_store(R, jr_op(R, T, jr_load(R, T->ty, ap, 0), r), ap, 0);
     jr_for_end(R, &fc, 1);
+    jr_scalar_loop(R, &fc);
     LLVMBuildRetVoid(L->b);
     jr_fn_end(R);
     return f;
@@ -998,6 +1013,7 @@ static void jr_outer_chunk(jr *R, jr_red *X, LLVMValueRef ctx, const LLVMValueRe
                                           R->n);
             jr_store(R, m, jr_gep(R, X->T1.ty, mb, c), 0);
             jr_for_end(R, &fm, 1);
+            jr_scalar_loop(R, &fm);
             jr_store(R, mb, jr_field(R, ctx, JR_CTX_MEAN), 8);
             jr_tree_call(R, &X->T2, X->T2.leaf, ctx, part);
         }
@@ -1008,6 +1024,7 @@ static void jr_outer_chunk(jr *R, jr_red *X, LLVMValueRef ctx, const LLVMValueRe
         jr_adv_all(R, base, R->col, c, optr);
         jr_store_out(R, optr, X->r, v, X->rt);
         jr_for_end(R, &ff, 1);
+        jr_scalar_loop(R, &ff);
         return;
     }
     int wc = RT_TREE_PARTIAL / 8;
@@ -1019,6 +1036,7 @@ static void jr_outer_chunk(jr *R, jr_red *X, LLVMValueRef ctx, const LLVMValueRe
     jr_store(R, jr_flat_init(R, X), jr_gep(R, X->aty, X->acc, c), 0);
     jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
     jr_for_end(R, &fi, 1);
+    jr_scalar_loop(R, &fi);
     jr_for fr;
     LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
     LLVMValueRef row[256];
@@ -1039,6 +1057,7 @@ static void jr_outer_chunk(jr *R, jr_red *X, LLVMValueRef ctx, const LLVMValueRe
     jr_adv_all(R, base, R->col, c, optr);
     jr_store_out(R, optr, X->r, v, X->rt);
     jr_for_end(R, &fo, 1);
+    jr_scalar_loop(R, &fo);
     (void)nops;
 }
 
@@ -1078,14 +1097,190 @@ static int jr_prepare(jr *R, jr_red *X, int r, int serial)
         T->vty = LLVMVectorType(T->ty, JR_VEC);
         T->wc = RT_TREE_PARTIAL / (int)rt_dtypes[X->t].size;
         T->comb = pass ? X->T1.comb : jr_comb_fn(R, T, serial);
+        T->lanes = pass ? X->T1.lanes : NULL;
         T->leaf = R->col >= 0 ? jr_outer_leaf(R, T, serial) : jr_inner_leaf(R, T, serial);
     }
     return L->failed ? -1 : 0;
 }
 
+/* ---- scans ------------------------------------------------------------------------ */
+
+typedef struct jr_scan {
+    int r;
+    gr_op op;
+    kiln_dtype t;
+    LLVMTypeRef ty;
+    bool blocked;        /* float cumsum/cumprod: RT_SCAN_BLOCK blocks */
+    LLVMValueRef l, carry; /* allocas: the block's running value and the carry
+                              (INNER scalars, OUTER [wc] arrays) */
+    LLVMValueRef b0;     /* the current block's first position */
+} jr_scan;
+
+/* a OP b of the scan (left operand first, as runtime/reduce.c). */
+static LLVMValueRef jr_scan_op(jr *R, jr_scan *S, LLVMValueRef a, LLVMValueRef b)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    kiln_dtype t = S->t;
+    switch (S->op) {
+    case GR_OP_CUMSUM:
+        if (jl_flt(t))
+            return LLVMBuildFAdd(B, a, b, "");
+        return jl_bool(t) ? LLVMBuildOr(B, a, b, "") : LLVMBuildAdd(B, a, b, "");
+    case GR_OP_CUMPROD:
+        if (jl_flt(t))
+            return LLVMBuildFMul(B, a, b, "");
+        return jl_bool(t) ? LLVMBuildAnd(B, a, b, "") : LLVMBuildMul(B, a, b, "");
+    default: { /* cummin, cummax: gr_apply's rule, the first NaN kept with its bits */
+        LLVMValueRef ab[2] = {a, b};
+        LLVMValueRef r = jl_minmax(L, t, ab, S->op == GR_OP_CUMMAX);
+        if (jl_flt(t)) {
+            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
+            LLVMValueRef bn = LLVMBuildFCmp(B, LLVMRealUNO, b, b, "");
+            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, bn, b, r, ""), "");
+        }
+        return r;
+    }
+    }
+}
+
+/* The identity l starts each block from: OP(identity, y) is y, bit for bit
+ * (-0.0 + y, 1.0 * y, minimum(+inf, y) under the NaN rule, 0 + y, ...),
+ * except that a signaling NaN comes out quiet from + and * — which NaN a
+ * sum or product gives is the hardware's (runtime/reduce.h). So the scan's
+ * dependency chain is one OP per element, no select. */
+static LLVMValueRef jr_scan_ident(jr *R, jr_scan *S)
+{
+    jl *L = R->L;
+    kiln_dtype t = S->t;
+    bool flt = jl_flt(t);
+    switch (S->op) {
+    case GR_OP_CUMSUM:
+        return flt ? LLVMConstReal(S->ty, -0.0) : LLVMConstNull(S->ty);
+    case GR_OP_CUMPROD:
+        return flt ? LLVMConstReal(S->ty, 1.0) : LLVMConstInt(S->ty, 1, 0);
+    default: {
+        bool mx = S->op == GR_OP_CUMMAX;
+        if (flt)
+            return LLVMConstReal(S->ty, mx ? -__builtin_inf() : __builtin_inf());
+        if (jl_bool(t))
+            return LLVMConstInt(L->i1, mx ? 0 : 1, 0);
+        unsigned bits = rt_dtypes[t].bits;
+        unsigned long long top = bits == 64 ? ~0ull : (1ull << bits) - 1;
+        if (jl_sgn(t))
+            return LLVMConstInt(S->ty, mx ? 1ull << (bits - 1) : top >> 1, 0);
+        return LLVMConstInt(S->ty, mx ? 0 : top, 0);
+    }
+    }
+}
+
+/* One element at position s: l = l OP y (l is the identity at a block's
+ * start); the output is l, or carry OP l in a block after the first; lp/cp
+ * point at l and carry. */
+static void jr_scan_step(jr *R, jr_scan *S, LLVMValueRef s, LLVMValueRef lp, LLVMValueRef cp)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    (void)s;
+    LLVMValueRef y = jr_producer(R, S->r);
+    LLVMValueRef l = jr_scan_op(R, S, jr_load(R, S->ty, lp, 0), y);
+    jr_store(R, l, lp, 0);
+    LLVMValueRef out = l;
+    if (S->blocked) {
+        LLVMValueRef later = LLVMBuildICmp(B, LLVMIntSGT, S->b0, jr_i64(R, 0), "");
+        out = LLVMBuildSelect(B, later, jr_scan_op(R, S, jr_load(R, S->ty, cp, 0), l), l, "");
+    }
+    jr_store_out(R, L->opp, S->r, out, S->t);
+}
+
+/* carry = (b0 == 0) ? l : carry OP l, at a block's end. */
+static void jr_scan_carry(jr *R, jr_scan *S, LLVMValueRef lp, LLVMValueRef cp)
+{
+    LLVMBuilderRef B = R->L->b;
+    LLVMValueRef l = jr_load(R, S->ty, lp, 0);
+    LLVMValueRef first = LLVMBuildICmp(B, LLVMIntEQ, S->b0, jr_i64(R, 0), "");
+    jr_store(R, LLVMBuildSelect(B, first, l, jr_scan_op(R, S, jr_load(R, S->ty, cp, 0), l), ""),
+             cp, 0);
+}
+
+static void jr_scan_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_scan *S = cx;
+    jr_scan_step(R, S, s, S->l, S->carry);
+}
+
+/* The blocks of [0, n): the body between jr_blocks_begin and _end runs
+ * for b0 = 0, B, 2B, ... with *b1 = min(b0 + B, n) (B = n unblocked). */
+static LLVMValueRef jr_blocks_begin(jr *R, jr_scan *S, jr_for *f, LLVMValueRef *b1)
+{
+    LLVMBuilderRef B = R->L->b;
+    S->b0 = jr_for_begin(R, f, jr_i64(R, 0), R->n, "block");
+    LLVMValueRef left = LLVMBuildSub(B, R->n, S->b0, "");
+    *b1 = S->blocked ? LLVMBuildAdd(B, S->b0, jr_min64(R, left, jr_i64(R, RT_SCAN_BLOCK)), "")
+                     : R->n;
+    return S->b0;
+}
+
+static void jr_scan_position(jr *R, jr_scan *S)
+{
+    S->l = jr_alloca(R, S->ty, 0, "l");
+    S->carry = jr_alloca(R, S->ty, 0, "carry");
+    jr_store(R, LLVMConstNull(S->ty), S->carry, 0);
+    jr_for fb;
+    LLVMValueRef b1;
+    LLVMValueRef b0 = jr_blocks_begin(R, S, &fb, &b1);
+    jr_store(R, jr_scan_ident(R, S), S->l, 0);
+    jr_seq_loop(R, R->pos, b0, b1, jr_scan_body, S);
+    if (S->blocked)
+        jr_scan_carry(R, S, S->l, S->carry);
+    jr_for_next(R, &fb, b1);
+    memcpy(R->L->opp, R->pos, (size_t)R->k->nops * sizeof *R->pos);
+}
+
+/* OUTER: the lines of a chunk of W columns at once, row by row (vectorized
+ * across the columns; each column's order is the line's). */
+static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValueRef W, int wc)
+{
+    jl *L = R->L;
+    S->l = jr_alloca(R, LLVMArrayType2(S->ty, (uint64_t)wc), 64, "ls");
+    S->carry = jr_alloca(R, LLVMArrayType2(S->ty, (uint64_t)wc), 64, "carries");
+    jr_for fi;
+    LLVMValueRef c = jr_cols_begin(R, &fi, W, "init");
+    jr_store(R, LLVMConstNull(S->ty), jr_gep(R, S->ty, S->carry, c), 0);
+    jr_for_end(R, &fi, 1);
+    jr_scalar_loop(R, &fi);
+    jr_for fb;
+    LLVMValueRef b1;
+    LLVMValueRef b0 = jr_blocks_begin(R, S, &fb, &b1);
+    jr_for fl;
+    c = jr_cols_begin(R, &fl, W, "start");
+    jr_store(R, jr_scan_ident(R, S), jr_gep(R, S->ty, S->l, c), 0);
+    jr_for_end(R, &fl, 1);
+    jr_scalar_loop(R, &fl);
+    jr_for fr;
+    LLVMValueRef s = jr_for_begin(R, &fr, b0, b1, "rows");
+    LLVMValueRef row[256];
+    jr_prefetch_row(R, base, s, R->n, W);
+    jr_seq_ptrs(R, base, s, row);
+    jr_for fc;
+    c = jr_cols_begin(R, &fc, W, "cols");
+    jr_adv_all(R, row, R->col, c, L->opp);
+    jr_scan_step(R, S, s, jr_gep(R, S->ty, S->l, c), jr_gep(R, S->ty, S->carry, c));
+    jr_for_end(R, &fc, 1);
+    jr_for_end(R, &fr, 1);
+    if (S->blocked) {
+        jr_for fk;
+        c = jr_cols_begin(R, &fk, W, "carry");
+        jr_scan_carry(R, S, jr_gep(R, S->ty, S->l, c), jr_gep(R, S->ty, S->carry, c));
+        jr_for_end(R, &fk, 1);
+        jr_scalar_loop(R, &fk);
+    }
+    jr_for_next(R, &fb, b1);
+}
+
 /* The kept loops: dims [d, nloop) around the per-position (INNER) or
  * per-chunk (OUTER) code for every REDUCE value. */
-static void jr_kept(jr *R, jr_red *X, int nx, LLVMValueRef ctx, int d)
+static void jr_kept(jr *R, jr_red *X, int nx, jr_scan *S, LLVMValueRef ctx, int d)
 {
     jl *L = R->L;
     const gr_kernel *k = R->k;
@@ -1097,7 +1292,7 @@ static void jr_kept(jr *R, jr_red *X, int nx, LLVMValueRef ctx, int d)
                                       d == 0 ? L->end : L->ext[d], "kept");
         memcpy(saved, L->opp, (size_t)k->nops * sizeof *saved);
         jr_adv_all(R, saved, d, i, L->opp);
-        jr_kept(R, X, nx, ctx, d + 1);
+        jr_kept(R, X, nx, S, ctx, d + 1);
         memcpy(L->opp, saved, (size_t)k->nops * sizeof *saved);
         jr_for_end(R, &f, 1);
         return;
@@ -1106,6 +1301,8 @@ static void jr_kept(jr *R, jr_red *X, int nx, LLVMValueRef ctx, int d)
     if (R->col < 0) {
         for (int x = 0; x < nx && !L->failed; x++)
             jr_inner_position(R, &X[x], ctx);
+        if (S)
+            jr_scan_position(R, S);
         return;
     }
     /* OUTER: chunks of the column dim */
@@ -1122,6 +1319,8 @@ static void jr_kept(jr *R, jr_red *X, int nx, LLVMValueRef ctx, int d)
     jr_adv_all(R, R->pos, R->col, c0, base);
     for (int x = 0; x < nx && !L->failed; x++)
         jr_outer_chunk(R, &X[x], ctx, base, W);
+    if (S)
+        jr_scan_chunk(R, S, base, W, wc);
     jr_for_end(R, &f, wc);
 }
 
@@ -1140,16 +1339,19 @@ int jit_lower_reduce(jl *L)
         jl_fail(L, "%s", "reduction kernel shape not lowered (no kept dim, or too many operands)");
         return -1;
     }
-    int nx = 0;
-    for (int v = 0; v < k->nvals; v++)
+    bool scan = k->kind == GR_KK_SCAN;
+    int nx = 0, ns = 0;
+    for (int v = 0; v < k->nvals; v++) {
         nx += gr_is_reduce(k->vals[v].op);
-    if (nx < 1 || nx > 8) {
-        jl_fail(L, "%s", "a reduction kernel has 1 to 8 reductions");
+        ns += gr_is_scan(k->vals[v].op);
+    }
+    if (scan ? (ns != 1 || nx != 0) : (nx < 1 || nx > 8 || ns != 0)) {
+        jl_fail(L, "%s", "a reduction kernel has 1 to 8 reductions, a scan kernel one scan");
         return -1;
     }
     for (int o = 0; o < k->nout; o++)
-        if (!gr_is_reduce(k->vals[k->out_val[o]].op)) {
-            jl_fail(L, "%s", "a reduction kernel's outputs are reductions");
+        if (!(scan ? gr_is_scan : gr_is_reduce)(k->vals[k->out_val[o]].op)) {
+            jl_fail(L, "%s", "a reduction (scan) kernel's outputs are its reductions (scan)");
             return -1;
         }
     LLVMValueRef pos[256];
@@ -1163,10 +1365,20 @@ int jit_lower_reduce(jl *L)
     jl_fn_attr(L, R.tree_fn, "nounwind", 0);
 
     jr_red X[8];
+    jr_scan S;
+    memset(&S, 0, sizeof S);
     int x = 0;
-    for (int v = 0; v < k->nvals && !L->failed; v++)
+    for (int v = 0; v < k->nvals && !L->failed; v++) {
         if (gr_is_reduce(k->vals[v].op) && jr_prepare(&R, &X[x], v, x) == 0)
             x++;
+        if (gr_is_scan(k->vals[v].op)) {
+            S.r = v;
+            S.op = (gr_op)k->vals[v].op;
+            S.t = (kiln_dtype)k->vals[v].dtype;
+            S.ty = jl_vty(L, S.t);
+            S.blocked = jl_flt(S.t) && (S.op == GR_OP_CUMSUM || S.op == GR_OP_CUMPROD);
+        }
+    }
 
     /* the entry point */
     LLVMTypeRef ept[3] = {L->ptr, L->i64, L->i64};
@@ -1193,7 +1405,7 @@ int jit_lower_reduce(jl *L)
     jr_store(&R, LLVMConstNull(L->ptr), jr_field(&R, ctx, JR_CTX_MEAN), 8);
     jr_store(&R, R.n, jr_field(&R, ctx, JR_CTX_N), 8);
     if (!L->failed)
-        jr_kept(&R, X, x, ctx, 0);
+        jr_kept(&R, X, x, scan ? &S : NULL, ctx, 0);
     LLVMBuildRetVoid(L->b);
     jr_fn_end(&R);
     LLVMDisposeBuilder(R.ab);

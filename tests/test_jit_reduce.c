@@ -1,10 +1,12 @@
 /*
- * tests/test_jit_reduce.c — reductions compiled by the JIT (jit/reduce.c):
- * the same bits as the interpreter (runtime/reduce.h's order) for every
- * reduction over sizes around the pairwise tree's boundaries, every
- * layout (C, F, strided, reversed), row, column, multi-axis and full
- * reductions, NaN and signed zeros; no interpreter fallback; the producer
- * fused (sum(x*x) allocates no temporary); vector code in the IR.
+ * tests/test_jit_reduce.c — reductions and scans compiled by the JIT
+ * (jit/reduce.c): the same bits as the interpreter (runtime/reduce.h's
+ * order) for every reduction over sizes around the pairwise tree's
+ * boundaries, every layout (C, F, strided, reversed), row, column,
+ * multi-axis and full reductions, NaN and signed zeros; every scan across
+ * the block boundaries of a float cumsum, along rows, columns and
+ * flattened; no interpreter fallback; the producer fused (sum(x*x) and
+ * cumsum(x*x) allocate no temporary); vector code in the IR.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -182,15 +184,27 @@ static kiln_ctx *new_ctx(void)
 
 /* ---- 1-D: every size around the tree's boundaries ----------------------------- */
 
-/* n = 0..300 and larger sizes, for every reduction on float64 and float32,
- * contiguous, strided and reversed: one kernel per case, the sizes are
- * launch arguments. */
+/* Sizes around the tree's boundaries (8: lanes; 128: one leaf; 2 * 128 +
+ * 8k: the first splits) and larger ones, for every reduction on float64
+ * and float32, contiguous, strided and reversed: one kernel per case, the
+ * sizes are launch arguments. */
+static int64_t size_at(int64_t k)
+{
+    static const int64_t big[] = {250, 255, 256, 257, 263, 264, 265, 271, 272, 300,
+                                  1000, 1023, 1024, 4099, 65537};
+    if (k < 18)
+        return k; /* 0..17 */
+    if (k < 18 + 21)
+        return 120 + (k - 18); /* 120..140 */
+    k -= 18 + 21;
+    return k < (int64_t)(sizeof big / sizeof *big) ? big[k] : -1;
+}
+
 static void test_sizes_1d(void **state)
 {
     (void)state;
     kiln_ctx *ctx = new_ctx();
-    const int64_t big[] = {1000, 1023, 1024, 4099, 65537, 70000};
-    enum { NBIG = sizeof big / sizeof *big, MAXN = 70000 };
+    enum { MAXN = 65537 };
     const kiln_dtype types[] = {KILN_FLOAT64, KILN_FLOAT32};
     for (size_t ti = 0; ti < 2; ti++) {
         for (int prod = 0; prod < 2; prod++) {
@@ -203,8 +217,8 @@ static void test_sizes_1d(void **state)
                 for (int r = 0; r < R_COUNT; r++) {
                     if ((r == R_PROD) != (prod == 1))
                         continue;
-                    for (int64_t k = 0; k < 301 + NBIG; k++) {
-                        int64_t m = k < 301 ? k : big[k - 301];
+                    for (int64_t k = 0; size_at(k) >= 0; k++) {
+                        int64_t m = size_at(k);
                         if (m == 0 && g_red[r].needs_one)
                             continue;
                         kiln_slice sl = {0, m, 1};
@@ -226,10 +240,12 @@ static void test_sizes_1d(void **state)
 
 /* ---- matrices: rows, columns, everything; every layout ------------------------- */
 
+/* Every layout for float64; C and F (rows and columns both INNER and
+ * OUTER) for the others. */
 static void matrix_case(kiln_ctx *ctx, kiln_dtype t, const int64_t *shape, const int *ops, int nops)
 {
     kiln_array *base = rnd_array(ctx, t, 2, shape, false);
-    for (int l = 0; l < L_COUNT; l++) {
+    for (int l = 0; l < (t == KILN_FLOAT64 ? L_COUNT : L_F + 1); l++) {
         kiln_array *lay = in_layout(ctx, base, l);
         kiln_expr x = kiln_input(ctx, lay);
         for (int i = 0; i < nops; i++) {
@@ -257,7 +273,7 @@ static void test_matrices(void **state)
     kiln_ctx *ctx = new_ctx();
     /* shapes of one signature per case (extents are launch arguments),
      * then degenerate ones (extent-1 dims dropped, empty reductions) */
-    const int64_t shapes[][2] = {{3, 5}, {9, 130}, {130, 9}, {300, 300}, {20, 600},
+    const int64_t shapes[][2] = {{3, 5}, {9, 130}, {130, 9}, {20, 600}, {300, 40},
                                  {1, 1}, {1, 300}, {300, 1}, {0, 4}, {4, 0}};
     const int all_ops[] = {R_SUM, R_PROD, R_MEAN, R_VAR, R_STD, R_MIN, R_MAX, R_ARGMIN,
                            R_ARGMAX, R_ALL, R_ANY, R_CNZ, R_SUMSQ};
@@ -561,6 +577,136 @@ static void test_producers(void **state)
     kiln_ctx_free(ctx);
 }
 
+/* ---- scans ------------------------------------------------------------------------- */
+
+typedef kiln_expr (*scan_fn)(kiln_expr x, int axis);
+static kiln_expr s_cumsum_sq(kiln_expr x, int axis) { return kiln_cumsum(kiln_multiply(x, x), axis); }
+static const struct {
+    const char *name;
+    scan_fn fn;
+} g_scan[] = {
+    {"cumsum", kiln_cumsum}, {"cumprod", kiln_cumprod}, {"cummin", kiln_cummin},
+    {"cummax", kiln_cummax}, {"cumsum(x*x)", s_cumsum_sq},
+};
+enum { S_COUNT = sizeof g_scan / sizeof *g_scan };
+
+/* 1-D scans across RT_SCAN_BLOCK (4096) boundaries, contiguous, strided,
+ * reversed; float64, float32, int32, bool. */
+static void test_scans_1d(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const int64_t sizes[] = {0, 1, 2, 7, 8, 9, 100, 4095, 4096, 4097, 8192, 8193, 12289};
+    const kiln_dtype types[] = {KILN_FLOAT64, KILN_FLOAT32, KILN_INT32, KILN_BOOL};
+    int64_t maxn = 12289;
+    for (size_t ti = 0; ti < sizeof types / sizeof *types; ti++) {
+        for (int prod = 0; prod < 2; prod++) {
+            kiln_array *base = rnd_array(ctx, types[ti], 1, &maxn, prod);
+            for (int l = 0; l < L_COUNT; l++) {
+                if (l == L_F || (ti > 1 && l != L_C))
+                    continue;
+                kiln_array *lay = in_layout(ctx, base, l);
+                for (int sc = 0; sc < S_COUNT; sc++) {
+                    if ((sc == 1) != (prod == 1) || (types[ti] == KILN_BOOL && sc == 4))
+                        continue;
+                    for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+                        kiln_slice sl = {0, sizes[k], 1};
+                        kiln_array *v = NULL;
+                        assert_int_equal(kiln_array_slice(lay, 1, &sl, &v), KILN_OK);
+                        check(ctx, g_scan[sc].fn(kiln_input(ctx, v), 0), false, "%s %s %s n=%lld",
+                              g_scan[sc].name, kiln_dtype_name(types[ti]), g_layout[l],
+                              (long long)sizes[k]);
+                        kiln_array_release(v);
+                    }
+                }
+                kiln_array_release(lay);
+            }
+            kiln_array_release(base);
+        }
+    }
+    kiln_ctx_free(ctx);
+}
+
+/* Along rows (one line at a time), down columns (lines side by side,
+ * vectorized across them; more rows than a block, more columns than a
+ * chunk of 256 float64) and flattened, in every layout; NaN keeps its bits
+ * in cummin/cummax. */
+static void test_scans_2d(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const int64_t shapes[][2] = {{4100, 12}, {5, 600}, {1, 5}, {5, 1}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        for (int prod = 0; prod < 2; prod++) {
+            kiln_array *base = rnd_array(ctx, KILN_FLOAT64, 2, shapes[s], prod);
+            if (!prod) { /* a few NaNs with payloads */
+                double *d = kiln_array_data(base);
+                for (int64_t i = 7; i < kiln_array_size(base); i += 997) {
+                    uint64_t u = 0x7ff8000000000000ull | (uint64_t)i;
+                    memcpy(&d[i], &u, 8);
+                }
+            }
+            for (int l = 0; l < L_COUNT; l++) {
+                if (s > 0 && l == L_STRIDED)
+                    continue;
+                kiln_array *lay = in_layout(ctx, base, l);
+                kiln_expr x = kiln_input(ctx, lay);
+                for (int sc = 0; sc < S_COUNT; sc++) {
+                    if ((sc == 1) != (prod == 1))
+                        continue;
+                    const int axes[3] = {0, 1, KILN_AXIS_NONE};
+                    for (int a = 0; a < 3; a++)
+                        check(ctx, g_scan[sc].fn(x, axes[a]), true, "%s %s (%lld,%lld) axis %d",
+                              g_scan[sc].name, g_layout[l], (long long)shapes[s][0],
+                              (long long)shapes[s][1], a);
+                }
+                kiln_array_release(lay);
+            }
+            kiln_array_release(base);
+        }
+    }
+    /* cummin's first NaN, bits kept, down columns and along rows */
+    int64_t sh[2] = {50, 40};
+    kiln_array *m = rnd_array(ctx, KILN_FLOAT64, 2, sh, false);
+    double *d = kiln_array_data(m);
+    uint64_t u1 = 0x7ff8000000000123ull, u2 = 0xfff8000000000456ull;
+    memcpy(&d[10 * 40 + 3], &u1, 8);
+    memcpy(&d[20 * 40 + 3], &u2, 8);
+    kiln_expr x = kiln_input(ctx, m);
+    for (int a = 0; a < 2; a++) {
+        check(ctx, kiln_cummin(x, a), false, "cummin NaN bits, axis %d", a);
+        check(ctx, kiln_cummax(x, a), false, "cummax NaN bits, axis %d", a);
+    }
+    kiln_array *r = tu_eval(kiln_cummin(x, 0), KILN_MODE_FUSED);
+    uint64_t got;
+    memcpy(&got, (const double *)kiln_array_data(r) + 49 * 40 + 3, 8);
+    assert_true(got == u1);
+    kiln_array_release(r);
+    kiln_array_release(m);
+    kiln_ctx_free(ctx);
+}
+
+/* cumsum(x*x) reads x once: one kernel, no temporary. */
+static void test_scan_fusion(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    int64_t n = 50000;
+    kiln_array *a = rnd_array(ctx, KILN_FLOAT64, 1, &n, false);
+    kiln_expr x = kiln_input(ctx, a);
+    kiln_expr e = s_cumsum_sq(x, 0);
+    kiln_array *out = tu_eval(e, KILN_MODE_FUSED); /* compiles */
+    uint64_t t0 = cnt(ctx, KILN_COUNTER_TEMP_BYTES), f0 = cnt(ctx, KILN_COUNTER_FALLBACKS);
+    uint64_t l0 = cnt(ctx, KILN_COUNTER_LAUNCHES);
+    assert_int_equal(kiln_eval_into(e, out), KILN_OK);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_TEMP_BYTES) - t0, 0);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_FALLBACKS) - f0, 0);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, 1);
+    kiln_array_release(out);
+    kiln_array_release(a);
+    kiln_ctx_free(ctx);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -571,6 +717,9 @@ int main(void)
         cmocka_unit_test(test_producer_and_consumer_fusion),
         cmocka_unit_test(test_vector_code),
         cmocka_unit_test(test_producers),
+        cmocka_unit_test(test_scans_1d),
+        cmocka_unit_test(test_scans_2d),
+        cmocka_unit_test(test_scan_fusion),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
