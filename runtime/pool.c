@@ -26,15 +26,12 @@
  * settings: streaming speed (memcpy, the fastest way this machine moves
  * bytes, so estimates err towards running inline), the caller's cost of a
  * run (post, wake, join) and the cold wake latency (post a job while every
- * worker sleeps, until each runs a task). Its 2 x 128 KB
- * scratch is mmap'd and unmapped at once, outside the allocator hook: it
- * is transient and cannot fail a call (without it the L1 estimate is used).
+ * worker sleeps, until each runs a task). Its 2 x 128 KB scratch is
+ * mmap'd and unmapped at once, outside the allocator hook: it is transient
+ * and cannot fail a call (without it the L1 estimate is used).
  */
 #define _GNU_SOURCE
 #include "runtime/pool.h"
-
-#define RT_RECAL_FIRST_NS 1000000000ull /* 1 s */
-#define RT_RECAL_MAX_NS 64000000000ull  /* 64 s */
 
 #include <sched.h>
 #include <signal.h>
@@ -43,6 +40,9 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+
+#define RT_RECAL_FIRST_NS 1000000000ull /* 1 s */
+#define RT_RECAL_MAX_NS 64000000000ull  /* 64 s */
 
 enum {
     RT_SPIN_DEFAULT_NS = 20000, /* idle spin before the wake is measured */
