@@ -22,7 +22,10 @@
  *      is materialized, through the view's map — an operand (or a
  *      parameter, if one element) whose data is moved by the map's byte
  *      offset and whose strides are the map's — so c[w:] - c[:-w] is two
- *      loads of c's temporary at two offsets;
+ *      loads of c's temporary at two offsets; sibling reductions (same
+ *      input shape and axes, reading a common array, independent of each
+ *      other: mean(d, 0) and std(d, 0), sum(x) and sum(x*x)) share one
+ *      kernel (pl_sibling), whose lowering serves them in common passes;
  *   4. per kernel, the loop nest (pl_geometry): drop extent-1 dims, flip
  *      dims every operand walks backwards, order dims by stride, coalesce,
  *      classify strides; a reduction/scan kernel (pl_red_geometry) does so
@@ -1066,29 +1069,37 @@ static void pl_red_out_strides(const gr_node *nd, const gr_node *in, const int64
  * reduction or scan iterates over its input's shape with its producer
  * fused: the body runs down to leaves and cut nodes as any other. */
 static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, bool *need, int *vof,
-                                    int im)
+                                    const int *mem, int nmem)
 {
     gr_plan *p = c->p;
     const gr_graph *g = c->g;
-    gr_id id = c->all.id[im];
-    const gr_node *nd = gr_node_at(g, id);
-    if (!loc[im].done) {
-        loc[im].src = pl_src_temp(pl_new_temp(p, (kiln_dtype)nd->dtype, nd->rank, nd->shape));
-        loc[im].done = true;
+    int im = mem[nmem - 1]; /* members ascend */
+    const gr_node *nd = gr_node_at(g, c->all.id[mem[0]]);
+    for (int m = 0; m < nmem; m++) {
+        const gr_node *mn = gr_node_at(g, c->all.id[mem[m]]);
+        if (!loc[mem[m]].done) {
+            loc[mem[m]].src = pl_src_temp(pl_new_temp(p, (kiln_dtype)mn->dtype, mn->rank, mn->shape));
+            loc[mem[m]].done = true;
+        }
     }
     if (pl_size(nd->rank, nd->shape) == 0)
-        return KILN_OK;
-    /* the body: reverse sweep from im, stopping at cut nodes, leaves and
-     * views (read through their maps from their materialized sources) */
+        return KILN_OK; /* members share the input's shape and axes: all empty */
+    /* the body: reverse sweep from the members, stopping at cut nodes,
+     * leaves and views (read through their maps from their materialized
+     * sources) */
     int nneed = 0;
     memset(need, 0, (size_t)(im + 1) * sizeof *need);
-    need[im] = true;
+    for (int m = 0; m < nmem; m++)
+        need[mem[m]] = true;
     for (int i = im; i >= 0; i--) {
         if (!need[i])
             continue;
         nneed++;
         const gr_node *ni = gr_node_at(g, c->all.id[i]);
-        if ((i != im && cut[i]) || gr_is_view(ni->op))
+        bool member = false;
+        for (int m = 0; m < nmem; m++)
+            member |= mem[m] == i;
+        if ((!member && cut[i]) || gr_is_view(ni->op))
             continue;
         for (int j = 0; j < gr_ops[ni->op].arity; j++) {
             int at = pl_find(&c->all, ni->in[j]);
@@ -1099,43 +1110,58 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
         }
     }
     int nouts = 0;
-    for (size_t r = 0; r < c->n; r++)
-        nouts += c->roots[r] == id;
+    for (int m = 0; m < nmem; m++) {
+        int k = 0;
+        for (size_t r = 0; r < c->n; r++)
+            k += c->roots[r] == c->all.id[mem[m]];
+        nouts += k ? k : 1;
+    }
     int kidx = p->nkernels++;
     gr_kernel *k = &p->kernels[kidx];
     pl_kb b;
     bool red = pl_boundary(nd);
     const gr_node *space = red ? gr_node_at(g, nd->in[0]) : nd; /* the iteration space */
-    kiln_status s = kb_init(&b, p, k, space->rank, space->shape, nneed + 1,
-                            nneed + (nouts ? nouts : 1));
+    kiln_status s = kb_init(&b, p, k, space->rank, space->shape, nneed + nmem, nneed + nouts);
     if (s != KILN_OK)
         return s;
     if (red)
         b.kind = gr_is_reduce(nd->op) ? GR_KK_REDUCE : GR_KK_SCAN;
-    k->out_val = PL_NEW(p, uint16_t, nouts ? nouts : 1);
-    if (!k->out_val)
+    k->out_val = PL_NEW(p, uint16_t, nouts);
+    int *out_of = PL_NEW(p, int, nouts); /* output -> the member it stores */
+    if (!k->out_val || !out_of)
         return KILN_ENOMEM;
     int64_t st[KILN_MAX_RANK], kst[KILN_MAX_RANK];
-    for (size_t r = 0; r < (nouts ? c->n : 1); r++) {
-        gr_src src;
-        if (nouts == 0) {
-            src = loc[im].src;
-            pl_temp_strides(&p->temps[src.temp], st);
-        } else if (c->roots[r] == id) {
-            src = pl_out_src(c, r, st);
-        } else {
-            continue;
+    for (int m = 0; m < nmem; m++) {
+        gr_id id = c->all.id[mem[m]];
+        const gr_node *mn = gr_node_at(g, id);
+        bool named = false;
+        for (size_t r = 0; r < c->n; r++)
+            named |= c->roots[r] == id;
+        for (size_t r = 0; r < (named ? c->n : 1); r++) {
+            gr_src src;
+            if (!named) {
+                src = loc[mem[m]].src;
+                pl_temp_strides(&p->temps[src.temp], st);
+            } else if (c->roots[r] == id) {
+                src = pl_out_src(c, r, st);
+            } else {
+                continue;
+            }
+            if (red)
+                pl_red_out_strides(mn, space, st, kst, &b.red_mask);
+            out_of[k->nops] = mem[m];
+            kb_output(&b, id, (kiln_dtype)mn->dtype, src, red ? kst : st);
         }
-        if (red)
-            pl_red_out_strides(nd, space, st, kst, &b.red_mask);
-        kb_output(&b, id, (kiln_dtype)nd->dtype, src, red ? kst : st);
     }
     for (int i = 0; i <= im; i++) {
         if (!need[i])
             continue;
         gr_id ii = c->all.id[i];
         const gr_node *ni = gr_node_at(g, ii);
-        if (gr_ops[ni->op].arity == 0 || (i != im && cut[i]) || gr_is_view(ni->op)) {
+        bool member = false;
+        for (int m = 0; m < nmem; m++)
+            member |= mem[m] == i;
+        if (gr_ops[ni->op].arity == 0 || (!member && cut[i]) || gr_is_view(ni->op)) {
             /* a leaf, a materialized value or a view of one */
             vof[i] = pl_unfused_input(c, &b, loc, ii);
             continue;
@@ -1153,8 +1179,46 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
         vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
     }
     for (int o = 0; o < k->nout; o++)
-        k->out_val[o] = (uint16_t)vof[im];
+        k->out_val[o] = (uint16_t)vof[out_of[o]];
     return pl_finish_kernel(c, &b, kidx);
+}
+
+/* Sibling reductions: reduction all.id[j] joins the kernel of reduction
+ * all.id[i] (i < j) when it reduces an input of the same shape over the
+ * same axes, reads an array the kernel reads too (so one pass over it
+ * serves both), and needs no value materialized at or after i (its
+ * producer stops at leaves and at kernels already planned). *reads marks
+ * the arrays (leaf or cut nodes) i's producer reads. */
+static bool pl_sibling(const pl_ctx *c, const bool *cut, const bool *reads, bool *seen, int i, int j)
+{
+    const gr_graph *g = c->g;
+    const gr_node *a = gr_node_at(g, c->all.id[i]), *b = gr_node_at(g, c->all.id[j]);
+    if (!gr_is_reduce(b->op) || a->a.red.axes != b->a.red.axes)
+        return false;
+    const gr_node *ai = gr_node_at(g, a->in[0]), *bi = gr_node_at(g, b->in[0]);
+    if (ai->rank != bi->rank || memcmp(ai->shape, bi->shape, (size_t)ai->rank * sizeof *ai->shape))
+        return false;
+    memset(seen, 0, (size_t)(j + 1) * sizeof *seen);
+    seen[j] = true;
+    bool shares = false;
+    for (int x = j; x >= 0; x--) {
+        if (!seen[x])
+            continue;
+        const gr_node *nx = gr_node_at(g, c->all.id[x]);
+        if (x != j && cut[x]) {
+            if (x >= i)
+                return false; /* not planned yet (or i itself) */
+            shares |= reads[x];
+            continue;
+        }
+        if (gr_ops[nx->op].arity == 0 || gr_is_view(nx->op)) {
+            shares |= reads[x] || (gr_is_view(nx->op) && reads[pl_find(&c->all, nx->in[0])]);
+            continue;
+        }
+        for (int k = 0; k < gr_ops[nx->op].arity; k++)
+            seen[pl_find(&c->all, nx->in[k])] = true;
+    }
+    return shares;
 }
 
 static kiln_status pl_staged(pl_ctx *c)
@@ -1163,9 +1227,10 @@ static kiln_status pl_staged(pl_ctx *c)
     const gr_graph *g = c->g;
     int n = c->all.n;
     pl_loc *loc = PL_NEW(p, pl_loc, n);
-    bool *cut = PL_NEW(p, bool, n), *need = PL_NEW(p, bool, n);
-    int *vof = PL_NEW(p, int, n);
-    if (!loc || !cut || !need || !vof)
+    bool *cut = PL_NEW(p, bool, n), *need = PL_NEW(p, bool, n), *done = PL_NEW(p, bool, n);
+    bool *reads = PL_NEW(p, bool, n), *seen = PL_NEW(p, bool, n);
+    int *vof = PL_NEW(p, int, n), *mem = PL_NEW(p, int, n);
+    if (!loc || !cut || !need || !done || !reads || !seen || !vof || !mem)
         return KILN_ENOMEM;
     for (size_t i = 0; i < c->n; i++) {
         int at = pl_find(&c->all, c->roots[i]);
@@ -1185,9 +1250,37 @@ static kiln_status pl_staged(pl_ctx *c)
         cut[i] = true; /* its input is not: the producer is fused into it */
     }
     for (int i = 0; i < n; i++) {
-        if (!cut[i])
+        if (!cut[i] || done[i])
             continue;
-        kiln_status s = pl_staged_kernel(c, loc, cut, need, vof, i);
+        int nmem = 0;
+        mem[nmem++] = i;
+        if (gr_is_reduce(gr_node_at(g, c->all.id[i])->op)) {
+            /* the arrays i's producer reads, then its siblings */
+            memset(reads, 0, (size_t)n * sizeof *reads);
+            memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
+            seen[i] = true;
+            for (int x = i; x >= 0; x--) {
+                if (!seen[x])
+                    continue;
+                const gr_node *nx = gr_node_at(g, c->all.id[x]);
+                if ((x != i && cut[x]) || gr_ops[nx->op].arity == 0) {
+                    reads[x] = true;
+                    continue;
+                }
+                if (gr_is_view(nx->op)) {
+                    reads[pl_find(&c->all, nx->in[0])] = true;
+                    continue;
+                }
+                for (int k = 0; k < gr_ops[nx->op].arity; k++)
+                    seen[pl_find(&c->all, nx->in[k])] = true;
+            }
+            for (int j = i + 1; j < n && nmem < GR_SIBLINGS; j++)
+                if (cut[j] && !done[j] && pl_sibling(c, cut, reads, seen, i, j))
+                    mem[nmem++] = j;
+        }
+        for (int m = 0; m < nmem; m++)
+            done[mem[m]] = true;
+        kiln_status s = pl_staged_kernel(c, loc, cut, need, vof, mem, nmem);
         if (s != KILN_OK)
             return s;
     }

@@ -50,6 +50,9 @@ typedef enum gr_sclass {
 /* What a kernel computes (gr_kernel.kind). */
 typedef enum gr_kkind { GR_KK_ELEM = 0, GR_KK_REDUCE = 1, GR_KK_SCAN = 2 } gr_kkind;
 
+/* At most this many sibling reductions share one kernel (graph/fuse.c). */
+enum { GR_SIBLINGS = 8 };
+
 /* One value of a kernel body. */
 typedef struct gr_kval {
     uint16_t op;    /* gr_op; INPUT: load operand arg (an input, or an output
