@@ -89,6 +89,7 @@ typedef struct jr {
     LLVMValueRef n;            /* sequence length (in the kernel function) */
     LLVMValueRef *pos;         /* [nops] kept position's pointers (kernel function) */
     LLVMValueRef tree_fn;      /* rt_pw_tree declaration */
+    int wc;                    /* OUTER: columns per chunk */
 } jr;
 
 /* ---- small emitters ------------------------------------------------------------------ */
@@ -389,38 +390,70 @@ static LLVMValueRef jr_producer(jr *R, int r)
                      : L->val[k->vals[r].in[0]];
 }
 
-/* ---- TREE: the leaves ------------------------------------------------------------------ */
+/* Emits every body value but the reductions from the current L->opp (the
+ * producers of all siblings at once; what none needs is dead code). */
+static void jr_producer_all(jr *R)
+{
+    jl *L = R->L;
+    const gr_kernel *k = R->k;
+    for (int v = 0; v < k->nvals && !L->failed; v++)
+        if (!gr_is_reduce(k->vals[v].op) && !gr_is_scan(k->vals[v].op))
+            L->val[v] = jl_value(L, v);
+}
 
-typedef struct jr_tree {
-    int r;                  /* the REDUCE value */
-    kiln_dtype t;           /* its input's dtype (float) */
-    bool mul;               /* PW_mul (prod), else PW_add */
-    bool pass2;             /* var/std's second pass: (y - m)^2 */
-    int wc;                 /* OUTER chunk width (elements per partial) */
+static LLVMValueRef jr_val(jr *R, int v)
+{
+    jl *L = R->L;
+    return L->failed ? LLVMGetUndef(jl_vty(L, (kiln_dtype)R->k->vals[v].dtype)) : L->val[v];
+}
+
+/* ---- TREE: passes of pairwise trees ------------------------------------------------------
+ * A pass computes the trees of several entries at once — one read of the
+ * data for all (sum(x) and sum(x*x) siblings; mean and std's first pass):
+ * an entry is a reduced value and its op. Pass A holds every float sum,
+ * prod and mean, and var/std's means (equal entries merged); pass B the
+ * squared deviations of var/std (one entry per reduced value: var and std
+ * of one value, whatever their ddof, share it). A partial holds entry e's
+ * values at byte offset e * slot (slot = 8 INNER, 8 * R->wc OUTER). */
+
+typedef struct jr_entry {
+    int prod;               /* the value reduced (a REDUCE value's input) */
+    kiln_dtype t;           /* its dtype (float) */
     LLVMTypeRef ty, vty;    /* T, <8 x T> */
-    LLVMValueRef leaf, comb, lanes; /* lanes: OUTER, shared by both passes */
+    bool mul;               /* PW_mul (prod), else PW_add */
+    LLVMValueRef lanes;     /* OUTER: its lane-combine function */
     /* while emitting a leaf */
-    LLVMValueRef buf, mean, out, tgt;
-} jr_tree;
+    LLVMValueRef buf, acc, tgt, m, out;
+} jr_entry;
 
-static LLVMValueRef jr_op(jr *R, const jr_tree *T, LLVMValueRef a, LLVMValueRef b)
+typedef struct jr_pass {
+    int n;
+    jr_entry e[GR_SIBLINGS];
+    bool pass2;             /* entries reduce (y - m)^2, m from the mean slots */
+    LLVMValueRef leaf, comb;
+} jr_pass;
+
+static LLVMValueRef jr_op(jr *R, const jr_entry *E, LLVMValueRef a, LLVMValueRef b)
 {
-    return T->mul ? LLVMBuildFMul(R->L->b, a, b, "") : LLVMBuildFAdd(R->L->b, a, b, "");
+    return E->mul ? LLVMBuildFMul(R->L->b, a, b, "") : LLVMBuildFAdd(R->L->b, a, b, "");
 }
 
-static LLVMValueRef jr_ident(jr *R, const jr_tree *T, LLVMTypeRef ty)
+static LLVMValueRef jr_ident(const jr_entry *E) { return LLVMConstReal(E->ty, E->mul ? 1.0 : -0.0); }
+
+/* Entry e's slot of a partial (or of the mean buffer). */
+static LLVMValueRef jr_slot(jr *R, LLVMValueRef part, int e)
 {
-    (void)R;
-    return LLVMConstReal(ty, T->mul ? 1.0 : -0.0);
+    jl *L = R->L;
+    int64_t slot = R->col >= 0 ? 8 * (int64_t)R->wc : 8;
+    return jr_gep(R, L->i8, part, jr_i64(R, e * slot));
 }
 
-/* The producer's value at the current element, squared deviation from
- * T->mean in pass 2 (mean is a T value, or NULL for OUTER's per-column
- * mean at column c). */
-static LLVMValueRef jr_tree_y(jr *R, jr_tree *T, LLVMValueRef m)
+/* Entry E's value at the current element, after jr_producer_all; in pass
+ * 2 its squared deviation from m. */
+static LLVMValueRef jr_entry_y(jr *R, const jr_pass *P, const jr_entry *E, LLVMValueRef m)
 {
-    LLVMValueRef y = jr_producer(R, T->r);
-    if (T->pass2) {
+    LLVMValueRef y = jr_val(R, E->prod);
+    if (P->pass2) {
         LLVMValueRef d = LLVMBuildFSub(R->L->b, y, m, "");
         y = LLVMBuildFMul(R->L->b, d, d, "");
     }
@@ -429,21 +462,30 @@ static LLVMValueRef jr_tree_y(jr *R, jr_tree *T, LLVMValueRef m)
 
 static void jr_fill_body(jr *R, void *cx, LLVMValueRef s)
 {
-    jr_tree *T = cx;
-    LLVMValueRef y = jr_tree_y(R, T, T->mean);
+    jr_pass *P = cx;
+    jr_producer_all(R);
     LLVMValueRef at = LLVMBuildSub(R->L->b, s, LLVMGetParam(R->fn, 1), "");
-    jr_store(R, y, jr_gep(R, T->ty, T->buf, at), 0);
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        if (E->buf) /* else read in place */
+            jr_store(R, jr_entry_y(R, P, E, E->m), jr_gep(R, E->ty, E->buf, at), 0);
+    }
 }
 
-/* PW's base case over src[0..len) (T elements; align 1 if src is user
- * memory), result stored to out. RUNIT direct sources are not used. */
-static void jr_base_case(jr *R, jr_tree *T, LLVMValueRef src, LLVMValueRef len, unsigned align,
-                         LLVMValueRef out)
+/* PW's base case over src[e][0..len) (elements of entry e's T; align 1 if
+ * the sources are user memory), result stored to out[e], for the n entries
+ * of a pass in lockstep: their lane chains are independent, so one loop
+ * keeps n vector additions in flight instead of one. */
+static void jr_base_cases(jr *R, const jr_entry *E, int n, LLVMValueRef *src, LLVMValueRef len,
+                          const unsigned *align, LLVMValueRef *out)
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
-    LLVMValueRef acc = jr_alloca(R, T->ty, 0, "r");
-    LLVMValueRef vacc = jr_alloca(R, T->vty, 0, "lanes");
+    LLVMValueRef acc[GR_SIBLINGS], vacc[GR_SIBLINGS];
+    for (int e = 0; e < n; e++) {
+        acc[e] = jr_alloca(R, E[e].ty, 0, "r");
+        vacc[e] = jr_alloca(R, E[e].vty, 0, "lanes");
+    }
     LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(L->c, R->fn, "small");
     LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(L->c, R->fn, "big");
     LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->c, R->fn, "done");
@@ -451,43 +493,55 @@ static void jr_base_case(jr *R, jr_tree *T, LLVMValueRef src, LLVMValueRef len, 
 
     /* n < 8: r = identity; r = r OP x[i] */
     LLVMPositionBuilderAtEnd(B, small);
-    jr_store(R, jr_ident(R, T, T->ty), acc, 0);
+    for (int e = 0; e < n; e++)
+        jr_store(R, jr_ident(&E[e]), acc[e], 0);
     jr_for f;
     LLVMValueRef i = jr_for_begin(R, &f, jr_i64(R, 0), len, "sm");
-    LLVMValueRef x = jr_load(R, T->ty, jr_gep(R, T->ty, src, i), align);
-    jr_store(R, jr_op(R, T, jr_load(R, T->ty, acc, 0), x), acc, 0);
+    for (int e = 0; e < n; e++) {
+        LLVMValueRef x = jr_load(R, E[e].ty, jr_gep(R, E[e].ty, src[e], i), align[e]);
+        jr_store(R, jr_op(R, &E[e], jr_load(R, E[e].ty, acc[e], 0), x), acc[e], 0);
+    }
     jr_for_end(R, &f, 1);
-    jr_store(R, jr_load(R, T->ty, acc, 0), out, 0);
+    for (int e = 0; e < n; e++)
+        jr_store(R, jr_load(R, E[e].ty, acc[e], 0), out[e], 0);
     LLVMBuildBr(B, done);
 
     /* 8 <= n <= 128: lanes r[j] = x[j], += x[i + j] per 8; combine; tail */
     LLVMPositionBuilderAtEnd(B, big);
-    unsigned valign = align == 1 ? 1 : align;
-    jr_store(R, jr_load(R, T->vty, src, valign), vacc, 0);
+    for (int e = 0; e < n; e++)
+        jr_store(R, jr_load(R, E[e].vty, src[e], align[e]), vacc[e], 0);
     LLVMValueRef len8 = LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), "");
     i = jr_for_begin(R, &f, jr_i64(R, JR_VEC), len8, "lane");
-    LLVMValueRef v = jr_load(R, T->vty, jr_gep(R, T->ty, src, i), valign);
-    jr_store(R, jr_op(R, T, jr_load(R, T->vty, vacc, 0), v), vacc, 0);
+    for (int e = 0; e < n; e++) {
+        LLVMValueRef v = jr_load(R, E[e].vty, jr_gep(R, E[e].ty, src[e], i), align[e]);
+        jr_store(R, jr_op(R, &E[e], jr_load(R, E[e].vty, vacc[e], 0), v), vacc[e], 0);
+    }
     jr_for_end(R, &f, JR_VEC);
     /* ((r0 OP r1) OP (r2 OP r3)) OP ((r4 OP r5) OP (r6 OP r7)) */
-    LLVMValueRef lanes = jr_load(R, T->vty, vacc, 0);
     LLVMValueRef ev[4], od[4];
     for (int j = 0; j < 4; j++) {
         ev[j] = LLVMConstInt(L->i32, (unsigned long long)(2 * j), 0);
         od[j] = LLVMConstInt(L->i32, (unsigned long long)(2 * j + 1), 0);
     }
-    LLVMValueRef p = jr_op(R, T, LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(ev, 4), ""),
-                           LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(od, 4), ""));
-    LLVMValueRef q = jr_op(R, T, LLVMBuildShuffleVector(B, p, p, LLVMConstVector(ev, 2), ""),
-                           LLVMBuildShuffleVector(B, p, p, LLVMConstVector(od, 2), ""));
-    LLVMValueRef res = jr_op(R, T, LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 0, 0), ""),
-                             LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 1, 0), ""));
-    jr_store(R, res, acc, 0);
+    for (int e = 0; e < n; e++) {
+        const jr_entry *X = &E[e];
+        LLVMValueRef lanes = jr_load(R, X->vty, vacc[e], 0);
+        LLVMValueRef p = jr_op(R, X, LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(ev, 4), ""),
+                               LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(od, 4), ""));
+        LLVMValueRef q = jr_op(R, X, LLVMBuildShuffleVector(B, p, p, LLVMConstVector(ev, 2), ""),
+                               LLVMBuildShuffleVector(B, p, p, LLVMConstVector(od, 2), ""));
+        LLVMValueRef res = jr_op(R, X, LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 0, 0), ""),
+                                 LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 1, 0), ""));
+        jr_store(R, res, acc[e], 0);
+    }
     i = jr_for_begin(R, &f, len8, len, "tail");
-    x = jr_load(R, T->ty, jr_gep(R, T->ty, src, i), align);
-    jr_store(R, jr_op(R, T, jr_load(R, T->ty, acc, 0), x), acc, 0);
+    for (int e = 0; e < n; e++) {
+        LLVMValueRef x = jr_load(R, E[e].ty, jr_gep(R, E[e].ty, src[e], i), align[e]);
+        jr_store(R, jr_op(R, &E[e], jr_load(R, E[e].ty, acc[e], 0), x), acc[e], 0);
+    }
     jr_for_end(R, &f, 1);
-    jr_store(R, jr_load(R, T->ty, acc, 0), out, 0);
+    for (int e = 0; e < n; e++)
+        jr_store(R, jr_load(R, E[e].ty, acc[e], 0), out[e], 0);
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, done);
 }
@@ -525,13 +579,17 @@ static LLVMValueRef jr_new_fn(jr *R, const char *suffix, int serial, LLVMTypeRef
     return f;
 }
 
-/* A unit-stride load of an operand straight from memory is its own
- * buffer: the base case reads it in place. Returns the operand, or -1. */
-static int jr_direct_operand(jr *R, const jr_tree *T)
+/* An entry that is a unit-stride load of an operand is its own buffer: the
+ * base case reads memory in place (a copy into a buffer would be one more
+ * pass over it — LLVM even makes it a call to memcpy). Returns the
+ * operand, or -1. */
+static int jr_direct_operand(jr *R, const jr_pass *P, const jr_entry *E)
 {
     const gr_kernel *k = R->k;
-    const gr_kval *in = &k->vals[k->vals[T->r].in[0]];
-    if (T->pass2 || R->col >= 0 || R->nred != 1 || in->op != GR_OP_INPUT)
+    if (P->pass2 || R->col >= 0 || R->nred != 1)
+        return -1;
+    const gr_kval *in = &k->vals[E->prod];
+    if (in->op != GR_OP_INPUT)
         return -1;
     return k->ops[in->arg].sclass[R->rank - 1] == GR_SC_UNIT ? in->arg : -1;
 }
@@ -549,38 +607,51 @@ static void jr_noalias(jr *R, LLVMValueRef f, unsigned param)
     LLVMAddAttributeAtIndex(f, param + 1, LLVMCreateEnumAttribute(R->L->c, kind, 0));
 }
 
-/* INNER: void leaf(ctx, s0, len, noalias out): out[0] = PW over the
- * position's sequence [s0, s0+len). */
-static LLVMValueRef jr_inner_leaf(jr *R, jr_tree *T, int serial)
+/* INNER: void leaf(ctx, s0, len, noalias out): entry e's slot of out = PW
+ * over the position's sequence [s0, s0+len) of its value. */
+static LLVMValueRef jr_inner_leaf(jr *R, jr_pass *P, const char *nm)
 {
     jl *L = R->L;
-    LLVMValueRef f = jr_new_fn(R, T->pass2 ? "leaf2_" : "leaf", serial, jr_leaf_type(R));
+    LLVMValueRef f = jr_new_fn(R, nm, 0, jr_leaf_type(R));
     jr_noalias(R, f, 3);
     jr_fn_begin(R, f);
     LLVMValueRef ctx = LLVMGetParam(f, 0), s0 = LLVMGetParam(f, 1), len = LLVMGetParam(f, 2);
     LLVMValueRef out = LLVMGetParam(f, 3), base[256];
     jr_leaf_prologue(R, ctx, base);
-    T->mean = NULL;
-    if (T->pass2)
-        T->mean = jr_load(R, T->ty, jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8), 0);
-    unsigned esz = (unsigned)rt_dtypes[T->t].size;
-    int d = jr_direct_operand(R, T);
-    if (d >= 0) {
-        L->opp[d] = base[d];
-        LLVMValueRef p = jl_advance(L, d, R->rank - 1, s0);
-        jr_base_case(R, T, p, len, 1, out);
-    } else {
-        T->buf = jr_alloca(R, LLVMArrayType2(T->ty, RT_PW_BLOCK), 64, "buf");
-        jr_seq_loop(R, base, s0, LLVMBuildAdd(L->b, s0, len, ""), jr_fill_body, T);
-        jr_base_case(R, T, T->buf, len, esz, out);
+    LLVMValueRef means = P->pass2 ? jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8) : NULL;
+    for (int e = 0; e < P->n; e++)
+        P->e[e].m = means ? jr_load(R, P->e[e].ty, jr_slot(R, means, e), 0) : NULL;
+    LLVMValueRef src[GR_SIBLINGS], dst[GR_SIBLINGS];
+    unsigned align[GR_SIBLINGS];
+    bool fill = false;
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        int d = jr_direct_operand(R, P, E);
+        dst[e] = jr_slot(R, out, e);
+        E->buf = NULL;
+        if (d >= 0) {
+            LLVMValueRef save = L->opp[d];
+            L->opp[d] = base[d];
+            src[e] = jl_advance(L, d, R->rank - 1, s0);
+            L->opp[d] = save;
+            align[e] = 1;
+        } else {
+            src[e] = E->buf = jr_alloca(R, LLVMArrayType2(E->ty, RT_PW_BLOCK), 64, "buf");
+            align[e] = (unsigned)rt_dtypes[E->t].size;
+            fill = true;
+        }
     }
+    if (fill)
+        jr_seq_loop(R, base, s0, LLVMBuildAdd(L->b, s0, len, ""), jr_fill_body, P);
+    jr_base_cases(R, P->e, P->n, src, len, align, dst);
     LLVMBuildRetVoid(L->b);
     jr_fn_end(R);
     return f;
 }
 
 /* out[c] = tree of the 8 lanes acc[l*W + c], for c < W. */
-static void jr_lane_comb(jr *R, jr_tree *T, LLVMValueRef acc, LLVMValueRef W, LLVMValueRef out)
+static void jr_lane_comb(jr *R, const jr_entry *E, LLVMValueRef acc, LLVMValueRef W,
+                         LLVMValueRef out)
 {
     jl *L = R->L;
     jr_for f;
@@ -588,25 +659,32 @@ static void jr_lane_comb(jr *R, jr_tree *T, LLVMValueRef acc, LLVMValueRef W, LL
     LLVMValueRef a[JR_VEC];
     for (int l = 0; l < JR_VEC; l++) {
         LLVMValueRef at = LLVMBuildAdd(L->b, LLVMBuildMul(L->b, W, jr_i64(R, l), ""), c, "");
-        a[l] = jr_load(R, T->ty, jr_gep(R, T->ty, acc, at), 0);
+        a[l] = jr_load(R, E->ty, jr_gep(R, E->ty, acc, at), 0);
     }
-    LLVMValueRef r = jr_op(R, T, jr_op(R, T, jr_op(R, T, a[0], a[1]), jr_op(R, T, a[2], a[3])),
-                           jr_op(R, T, jr_op(R, T, a[4], a[5]), jr_op(R, T, a[6], a[7])));
-    jr_store(R, r, jr_gep(R, T->ty, out, c), 0);
+    LLVMValueRef r = jr_op(R, E, jr_op(R, E, jr_op(R, E, a[0], a[1]), jr_op(R, E, a[2], a[3])),
+                           jr_op(R, E, jr_op(R, E, a[4], a[5]), jr_op(R, E, a[6], a[7])));
+    jr_store(R, r, jr_gep(R, E->ty, out, c), 0);
     jr_for_end(R, &f, 1);
 }
 
 /* void lanes(noalias acc, W, noalias out): jr_lane_comb as a function
- * (called twice by the OUTER leaf). */
-static LLVMValueRef jr_lanes_fn(jr *R, jr_tree *T, int serial)
+ * (the OUTER leaf calls it at two places), one per dtype and op. */
+static LLVMValueRef jr_lanes_fn(jr *R, const jr_entry *E)
 {
     jl *L = R->L;
+    char nm[32];
+    snprintf(nm, sizeof nm, "lanes_%s%s", E->t == KILN_FLOAT32 ? "f" : "d", E->mul ? "mul" : "add");
+    char full[200];
+    snprintf(full, sizeof full, "%s.%s0", L->name, nm);
+    LLVMValueRef have = LLVMGetNamedFunction(L->M, full);
+    if (have)
+        return have;
     LLVMTypeRef pt[3] = {L->ptr, L->i64, L->ptr};
-    LLVMValueRef f = jr_new_fn(R, "lanes", serial, LLVMFunctionType(L->vd, pt, 3, 0));
+    LLVMValueRef f = jr_new_fn(R, nm, 0, LLVMFunctionType(L->vd, pt, 3, 0));
     jr_noalias(R, f, 0);
     jr_noalias(R, f, 2);
     jr_fn_begin(R, f);
-    jr_lane_comb(R, T, LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2));
+    jr_lane_comb(R, E, LLVMGetParam(f, 0), LLVMGetParam(f, 1), LLVMGetParam(f, 2));
     LLVMBuildRetVoid(L->b);
     jr_fn_end(R);
     return f;
@@ -649,93 +727,176 @@ static void jr_prefetch_row(jr *R, const LLVMValueRef *base, LLVMValueRef s, LLV
     }
 }
 
-typedef struct jr_row {
-    jr_tree *T;
-    LLVMValueRef row[256];
-} jr_row;
+/* The byte stride of operand o along loop dim d, as a value. */
+static LLVMValueRef jr_stride(jr *R, int o, int d)
+{
+    int64_t esz = (int64_t)rt_dtypes[R->k->ops[o].dtype].size;
+    switch ((gr_sclass)R->k->ops[o].sclass[d]) {
+    case GR_SC_ZERO: return jr_i64(R, 0);
+    case GR_SC_UNIT: return jr_i64(R, esz);
+    case GR_SC_RUNIT: return jr_i64(R, -esz);
+    case GR_SC_OTHER: break;
+    }
+    return R->L->stride[o * R->k->rank + d];
+}
 
-/* OUTER: void leaf(ctx, s0, len, noalias out): out[c] = PW over column c's
- * sequence [s0, s0+len), c < W (the chunk's width). */
-static LLVMValueRef jr_outer_leaf(jr *R, jr_tree *T, int serial)
+/* OUTER with one reduced dim: true if, in every input operand, a row of
+ * the chunk's W columns ends where the next row starts (a tall matrix of
+ * at most one chunk's width in C order: column sums of a (10^6, 5)
+ * matrix). Then 8 rows are one run of 8W elements laid out exactly as the
+ * lanes acc[l][c]: the leaf adds them in one loop of 8W instead of 8
+ * loops of W. */
+static LLVMValueRef jr_rows_contiguous(jr *R, LLVMValueRef W)
+{
+    jl *L = R->L;
+    LLVMValueRef ok = LLVMConstInt(L->i1, 1, 0);
+    if (R->nred != 1)
+        return LLVMConstInt(L->i1, 0, 0);
+    for (int o = R->k->nout; o < R->k->nops; o++) {
+        LLVMValueRef want = LLVMBuildMul(L->b, W, jr_stride(R, o, R->col), "");
+        ok = LLVMBuildAnd(L->b, ok, LLVMBuildICmp(L->b, LLVMIntEQ, jr_stride(R, o, R->rank - 1), want, ""), "");
+    }
+    return ok;
+}
+
+/* OUTER: void leaf(ctx, s0, len, noalias out): entry e's slot of out, at
+ * column c < W, = PW over column c's sequence [s0, s0+len) of its value.
+ * Row i of the leaf adds into lane i % 8 of each entry (acc_e[l][c]), the
+ * lanes combine at row len8, the tail rows add into the result. */
+static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
-    if (!T->lanes)
-        T->lanes = jr_lanes_fn(R, T, serial);
-    LLVMValueRef lanes = T->lanes;
-    LLVMTypeRef lanes_ty = LLVMGlobalGetValueType(lanes);
-    LLVMValueRef f = jr_new_fn(R, T->pass2 ? "leaf2_" : "leaf", serial, jr_leaf_type(R));
+    for (int e = 0; e < P->n; e++)
+        P->e[e].lanes = jr_lanes_fn(R, &P->e[e]);
+    LLVMValueRef f = jr_new_fn(R, nm, 0, jr_leaf_type(R));
     jr_noalias(R, f, 3);
     jr_fn_begin(R, f);
     LLVMValueRef ctx = LLVMGetParam(f, 0), s0 = LLVMGetParam(f, 1), len = LLVMGetParam(f, 2);
     LLVMValueRef out = LLVMGetParam(f, 3), base[256];
     LLVMValueRef W = jr_leaf_prologue(R, ctx, base);
-    LLVMValueRef mean = T->pass2 ? jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8) : NULL;
-    LLVMValueRef acc = jr_alloca(R, LLVMArrayType2(T->ty, (uint64_t)JR_VEC * (uint64_t)T->wc), 64,
-                                 "acc");
+    LLVMValueRef means = P->pass2 ? jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8) : NULL;
+    LLVMValueRef n = jr_load(R, L->i64, jr_field(R, ctx, JR_CTX_N), 8);
     /* len8: where the lanes end (-1 if len < 8: no lanes, no combine) */
     LLVMValueRef has8 = LLVMBuildICmp(B, LLVMIntSGE, len, jr_i64(R, JR_VEC), "");
     LLVMValueRef len8 = LLVMBuildSelect(B, has8, LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), ""),
                                         jr_i64(R, -1), "");
-    /* the lanes (or, for len < 8, the result) start at the identity */
     LLVMValueRef init_n = LLVMBuildSelect(B, has8, LLVMBuildMul(B, W, jr_i64(R, JR_VEC), ""), W, "");
-    LLVMValueRef init_p = LLVMBuildSelect(B, has8, acc, out, "");
-    jr_for fi;
-    LLVMValueRef j = jr_cols_begin(R, &fi, init_n, "init");
-    jr_store(R, jr_ident(R, T, T->ty), jr_gep(R, T->ty, init_p, j), 0);
-    jr_for_end(R, &fi, 1);
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        E->acc = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * (uint64_t)R->wc), 64, "acc");
+        E->out = jr_slot(R, out, e);
+        E->m = means ? jr_slot(R, means, e) : NULL;
+        /* the lanes (or, for len < 8, the result) start at the identity */
+        LLVMValueRef init_p = LLVMBuildSelect(B, has8, E->acc, E->out, "");
+        jr_for fi;
+        LLVMValueRef j = jr_cols_begin(R, &fi, init_n, "init");
+        jr_store(R, jr_ident(E), jr_gep(R, E->ty, init_p, j), 0);
+        jr_for_end(R, &fi, 1);
+    }
+    /* rows [0, len8) eight at a time when they are one run (see
+     * jr_rows_contiguous); the loop below then starts at len8 */
+    LLVMValueRef grouped = LLVMBuildAnd(B, has8, jr_rows_contiguous(R, W), "");
+    LLVMBasicBlockRef gjoin = jr_if_begin(R, grouped, "grouped");
+    {
+        LLVMValueRef W8 = LLVMBuildMul(B, W, jr_i64(R, JR_VEC), "");
+        for (int e = 0; e < P->n; e++) { /* pass 2: the means tiled 8 times */
+            jr_entry *E = &P->e[e];
+            E->buf = NULL;
+            if (!E->m)
+                continue;
+            E->buf = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * (uint64_t)R->wc), 64, "m8");
+            jr_for ft;
+            LLVMValueRef k = jr_cols_begin(R, &ft, W8, "tile");
+            LLVMValueRef mc = jr_load(R, E->ty, jr_gep(R, E->ty, E->m, LLVMBuildURem(B, k, W, "")), 0);
+            jr_store(R, mc, jr_gep(R, E->ty, E->buf, k), 0);
+            jr_for_end(R, &ft, 1);
+            jr_scalar_loop(R, &ft);
+        }
+        jr_for fg;
+        LLVMValueRef g = jr_for_begin(R, &fg, jr_i64(R, 0), len8, "groups");
+        LLVMValueRef grow[256];
+        jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, g, ""), grow);
+        jr_for fk;
+        LLVMValueRef k = jr_cols_begin(R, &fk, W8, "run");
+        jr_adv_all(R, grow, R->col, k, L->opp);
+        jr_producer_all(R);
+        for (int e = 0; e < P->n; e++) {
+            jr_entry *E = &P->e[e];
+            LLVMValueRef m = E->buf ? jr_load(R, E->ty, jr_gep(R, E->ty, E->buf, k), 0) : NULL;
+            LLVMValueRef y = jr_entry_y(R, P, E, m);
+            LLVMValueRef tp = jr_gep(R, E->ty, E->acc, k);
+            jr_store(R, jr_op(R, E, jr_load(R, E->ty, tp, 0), y), tp, 0);
+        }
+        jr_for_end(R, &fk, 1);
+        jr_for_end(R, &fg, JR_VEC);
+    }
+    jr_if_end(R, gjoin);
+    LLVMValueRef start = LLVMBuildSelect(B, grouped, len8, jr_i64(R, 0), "");
 
     jr_for fr;
-    LLVMValueRef i = jr_for_begin(R, &fr, jr_i64(R, 0), len, "rows");
-    LLVMValueRef lanes_args[3] = {acc, W, out};
+    LLVMValueRef i = jr_for_begin(R, &fr, start, len, "rows");
     LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildICmp(B, LLVMIntEQ, i, len8, ""), "lanes");
-    LLVMBuildCall2(B, lanes_ty, lanes, lanes_args, 3, "");
+    for (int e = 0; e < P->n; e++) {
+        LLVMValueRef args[3] = {P->e[e].acc, W, P->e[e].out};
+        LLVMBuildCall2(B, LLVMGlobalGetValueType(P->e[e].lanes), P->e[e].lanes, args, 3, "");
+    }
     jr_if_end(R, join);
     LLVMValueRef lane = LLVMBuildMul(B, LLVMBuildAnd(B, i, jr_i64(R, JR_VEC - 1), ""), W, "");
-    LLVMValueRef tgt = LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, i, len8, ""),
-                                       jr_gep(R, T->ty, acc, lane), out, "");
-    jr_row rw;
-    rw.T = T;
-    LLVMValueRef n = jr_load(R, L->i64, jr_field(R, ctx, JR_CTX_N), 8);
-    jr_prefetch_row(R, base, LLVMBuildAdd(B, s0, i, ""), n, W);
-    jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, i, ""), rw.row);
+    LLVMValueRef in_lanes = LLVMBuildICmp(B, LLVMIntSLT, i, len8, "");
+    for (int e = 0; e < P->n; e++)
+        P->e[e].tgt = LLVMBuildSelect(B, in_lanes, jr_gep(R, P->e[e].ty, P->e[e].acc, lane),
+                                      P->e[e].out, "");
+    LLVMValueRef s = LLVMBuildAdd(B, s0, i, ""), row[256];
+    jr_prefetch_row(R, base, s, n, W);
+    jr_seq_ptrs(R, base, s, row);
     jr_for fc;
     LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
-    jr_adv_all(R, rw.row, R->col, c, L->opp);
-    LLVMValueRef m = mean ? jr_load(R, T->ty, jr_gep(R, T->ty, mean, c), 0) : NULL;
-    LLVMValueRef y = jr_tree_y(R, T, m);
-    LLVMValueRef tp = jr_gep(R, T->ty, tgt, c);
-    jr_store(R, jr_op(R, T, jr_load(R, T->ty, tp, 0), y), tp, 0);
+    jr_adv_all(R, row, R->col, c, L->opp);
+    jr_producer_all(R);
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        LLVMValueRef m = E->m ? jr_load(R, E->ty, jr_gep(R, E->ty, E->m, c), 0) : NULL;
+        LLVMValueRef y = jr_entry_y(R, P, E, m);
+        LLVMValueRef tp = jr_gep(R, E->ty, E->tgt, c);
+        jr_store(R, jr_op(R, E, jr_load(R, E->ty, tp, 0), y), tp, 0);
+    }
     jr_for_end(R, &fc, 1);
     jr_for_end(R, &fr, 1);
     join = jr_if_begin(R, LLVMBuildICmp(B, LLVMIntEQ, len8, len, ""), "lanes");
-    LLVMBuildCall2(B, lanes_ty, lanes, lanes_args, 3, "");
+    for (int e = 0; e < P->n; e++) {
+        LLVMValueRef args[3] = {P->e[e].acc, W, P->e[e].out};
+        LLVMBuildCall2(B, LLVMGlobalGetValueType(P->e[e].lanes), P->e[e].lanes, args, 3, "");
+    }
     jr_if_end(R, join);
     LLVMBuildRetVoid(B);
     jr_fn_end(R);
     return f;
 }
 
-/* void comb(ctx, noalias acc, noalias right): acc[c] = acc[c] OP right[c]. */
-static LLVMValueRef jr_comb_fn(jr *R, jr_tree *T, int serial)
+/* void comb(ctx, noalias acc, noalias right): each entry's slot of acc =
+ * acc OP right, per column (one column INNER). */
+static LLVMValueRef jr_comb_fn(jr *R, jr_pass *P, const char *nm)
 {
     jl *L = R->L;
     LLVMTypeRef pt[3] = {L->ptr, L->ptr, L->ptr};
-    LLVMValueRef f = jr_new_fn(R, "comb", serial, LLVMFunctionType(L->vd, pt, 3, 0));
+    LLVMValueRef f = jr_new_fn(R, nm, 0, LLVMFunctionType(L->vd, pt, 3, 0));
     jr_noalias(R, f, 1);
     jr_noalias(R, f, 2);
     jr_fn_begin(R, f);
-    LLVMValueRef W = jr_load(R, L->i64, jr_field(R, LLVMGetParam(f, 0), JR_CTX_W), 8);
-    LLVMValueRef acc = LLVMGetParam(f, 1), right = LLVMGetParam(f, 2);
-    if (R->col < 0) /* INNER: one sequence */
-        W = jr_i64(R, 1);
-    jr_for fc;
-    LLVMValueRef c = jr_cols_begin(R, &fc, W, "c");
-    LLVMValueRef ap = jr_gep(R, T->ty, acc, c);
-    LLVMValueRef r = jr_load(R, T->ty, jr_gep(R, T->ty, right, c), 0);
-    jr_store(R, jr_op(R, T, jr_load(R, T->ty, ap, 0), r), ap, 0);
-    jr_for_end(R, &fc, 1);
-    jr_scalar_loop(R, &fc);
+    LLVMValueRef W = R->col < 0 ? jr_i64(R, 1)
+                                : jr_load(R, L->i64, jr_field(R, LLVMGetParam(f, 0), JR_CTX_W), 8);
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        LLVMValueRef acc = jr_slot(R, LLVMGetParam(f, 1), e), right = jr_slot(R, LLVMGetParam(f, 2), e);
+        jr_for fc;
+        LLVMValueRef c = jr_cols_begin(R, &fc, W, "c");
+        LLVMValueRef ap = jr_gep(R, E->ty, acc, c);
+        LLVMValueRef r = jr_load(R, E->ty, jr_gep(R, E->ty, right, c), 0);
+        jr_store(R, jr_op(R, E, jr_load(R, E->ty, ap, 0), r), ap, 0);
+        jr_for_end(R, &fc, 1);
+        jr_scalar_loop(R, &fc);
+    }
     LLVMBuildRetVoid(L->b);
     jr_fn_end(R);
     return f;
@@ -778,12 +939,12 @@ static LLVMValueRef jr_dof(jr *R, int r)
     return LLVMBuildSelect(L->b, pos, d, jr_i64(R, 0), "");
 }
 
-/* out = the tree over the position's sequence (rt_pw_tree calls the leaf
- * itself when n <= RT_PW_BLOCK: a branch here would make O3 unswitch the
- * enclosing loop and compile its body twice). */
-static void jr_tree_call(jr *R, jr_tree *T, LLVMValueRef leaf, LLVMValueRef ctx, LLVMValueRef out)
+/* out = pass P's trees over the position's (chunk's) sequences
+ * (rt_pw_tree calls the leaf itself when n <= RT_PW_BLOCK: a branch here
+ * would make O3 unswitch the enclosing loop and compile its body twice). */
+static void jr_tree_call(jr *R, jr_pass *P, LLVMValueRef ctx, LLVMValueRef out)
 {
-    LLVMValueRef ta[5] = {leaf, T->comb, ctx, R->n, out};
+    LLVMValueRef ta[5] = {P->leaf, P->comb, ctx, R->n, out};
     LLVMBuildCall2(R->L->b, LLVMGlobalGetValueType(R->tree_fn), R->tree_fn, ta, 5, "");
 }
 
@@ -804,20 +965,24 @@ typedef struct jr_red {
     gr_op op;
     kiln_dtype t, rt;     /* input (compute) and result dtypes */
     jr_family fam;
-    jr_tree T1, T2;       /* TREE: pass 1 and (var/std) pass 2 */
+    int a, b;             /* TREE: entry in pass A, in pass B (var/std), else -1 */
     /* FLAT */
     LLVMTypeRef aty;      /* accumulator type */
     LLVMValueRef acc, idx, first, found; /* allocas (scalars or [wc] arrays) */
-    LLVMValueRef c;       /* OUTER: column index while emitting */
     bool exact;           /* apply the NaN rule per step (OUTER) */
 } jr_red;
 
-/* The result of the TREE value from PW r (pass 1) and, for var/std, pass 2's
- * PW r2 (NULL for pass 1 alone). */
+typedef struct jr_reds {
+    jr_red *x;
+    int n;
+    jr_pass A, B;
+} jr_reds;
+
+/* The result of TREE value X from its pass-A PW r (pass B's for var/std). */
 static LLVMValueRef jr_tree_final(jr *R, jr_red *X, LLVMValueRef r)
 {
     jl *L = R->L;
-    LLVMValueRef zero = LLVMConstReal(X->T1.ty, 0.0);
+    LLVMValueRef zero = LLVMConstReal(jl_vty(L, X->t), 0.0);
     switch (X->op) {
     case GR_OP_SUM: return LLVMBuildFAdd(L->b, zero, r, "");
     case GR_OP_PROD: return r;
@@ -827,6 +992,8 @@ static LLVMValueRef jr_tree_final(jr *R, jr_red *X, LLVMValueRef r)
     LLVMValueRef v = jr_div_count(R, X->t, LLVMBuildFAdd(L->b, zero, r, ""), jr_dof(R, X->r));
     return X->op == GR_OP_STD ? jl_intrin1(L, "llvm.sqrt", v) : v;
 }
+
+static bool jr_two_pass(const jr_red *X) { return X->op == GR_OP_VAR || X->op == GR_OP_STD; }
 
 /* ---- FLAT -------------------------------------------------------------------------- */
 
@@ -918,9 +1085,13 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
 
 static void jr_flat_body(jr *R, void *cx, LLVMValueRef s)
 {
-    jr_red *X = cx;
-    LLVMValueRef y = jr_producer(R, X->r);
-    jr_flat_step(R, X, X->acc, X->idx, y, s);
+    jr_reds *Z = cx;
+    jr_producer_all(R);
+    for (int x = 0; x < Z->n; x++) {
+        jr_red *X = &Z->x[x];
+        if (X->fam == JR_FLAT)
+            jr_flat_step(R, X, X->acc, X->idx, jr_val(R, R->k->vals[X->r].in[0]), s);
+    }
 }
 
 /* NaN rescan: the first NaN of the sequence, into X->first. */
@@ -939,131 +1110,198 @@ static void jr_nan_body(jr *R, void *cx, LLVMValueRef s)
 
 /* ---- one position (INNER) and one chunk (OUTER) ---------------------------------------- */
 
-static void jr_inner_position(jr *R, jr_red *X, LLVMValueRef ctx)
+static bool jr_any_flat(const jr_reds *Z)
 {
-    jl *L = R->L;
-    LLVMBuilderRef B = L->b;
-    LLVMValueRef res;
-    if (X->fam == JR_TREE) {
-        LLVMValueRef slot = jr_alloca(R, X->T1.ty, 0, "pw");
-        jr_ctx_ptrs(R, ctx, R->pos);
-        jr_tree_call(R, &X->T1, X->T1.leaf, ctx, slot);
-        LLVMValueRef r = jr_load(R, X->T1.ty, slot, 0);
-        if (X->op == GR_OP_VAR || X->op == GR_OP_STD) {
-            LLVMValueRef m = jr_div_count(R, X->t, LLVMBuildFAdd(B, LLVMConstReal(X->T1.ty, 0.0), r, ""),
-                                          R->n);
-            LLVMValueRef ms = jr_alloca(R, X->T1.ty, 0, "mean");
-            jr_store(R, m, ms, 0);
-            jr_store(R, ms, jr_field(R, ctx, JR_CTX_MEAN), 8);
-            jr_tree_call(R, &X->T2, X->T2.leaf, ctx, slot);
-            r = jr_load(R, X->T1.ty, slot, 0);
-        }
-        res = jr_tree_final(R, X, r);
-    } else {
-        X->acc = jr_alloca(R, X->aty, 0, "acc");
-        X->idx = jr_alloca(R, L->i64, 0, "idx");
-        jr_store(R, jr_flat_init(R, X), X->acc, 0);
-        jr_store(R, jr_i64(R, 0), X->idx, 0);
-        jr_seq_loop_n(R, R->pos, jr_i64(R, 0), R->n, jr_flat_body, X, JR_FLAT_INTERLEAVE);
-        res = jr_load(R, X->aty, X->acc, 0);
-        if ((X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t)) {
-            X->first = jr_alloca(R, X->aty, 0, "nan");
-            X->found = jr_alloca(R, L->i1, 0, "found");
-            jr_store(R, res, X->first, 0);
-            LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(B, LLVMRealUNO, res, res, ""), "nan");
-            jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
-            jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_nan_body, X);
-            jr_if_end(R, join);
-            res = jr_load(R, X->aty, X->first, 0);
-        }
-        if (X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX)
-            res = jr_load(R, L->i64, X->idx, 0);
-    }
-    memcpy(L->opp, R->pos, (size_t)R->k->nops * sizeof *L->opp);
-    jr_store_out(R, R->pos, X->r, res, X->rt);
+    for (int x = 0; x < Z->n; x++)
+        if (Z->x[x].fam == JR_FLAT)
+            return true;
+    return false;
 }
 
-typedef struct jr_cols {
-    jr_red *X;
-    LLVMValueRef base[256];
-    LLVMValueRef W;
-} jr_cols;
-
-static void jr_outer_chunk(jr *R, jr_red *X, LLVMValueRef ctx, const LLVMValueRef *base,
-                           LLVMValueRef W)
+/* Every reduction at one kept position: pass A (the trees), the FLAT
+ * reductions in one loop, pass B (var/std's squared deviations). */
+static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef partA,
+                              LLVMValueRef partB, LLVMValueRef means)
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
-    int nops = R->k->nops;
-    LLVMValueRef optr[256];
-    if (X->fam == JR_TREE) {
-        int wc = X->T1.wc;
-        LLVMValueRef part = jr_alloca(R, LLVMArrayType2(X->T1.ty, (uint64_t)wc), 64, "part");
-        jr_ctx_ptrs(R, ctx, base);
-        jr_store(R, W, jr_field(R, ctx, JR_CTX_W), 8);
-        jr_tree_call(R, &X->T1, X->T1.leaf, ctx, part);
-        bool two = X->op == GR_OP_VAR || X->op == GR_OP_STD;
-        LLVMValueRef mb = NULL;
-        if (two) {
-            mb = jr_alloca(R, LLVMArrayType2(X->T1.ty, (uint64_t)wc), 64, "means");
-            jr_for fm;
-            LLVMValueRef c = jr_cols_begin(R, &fm, W, "mean");
-            LLVMValueRef r = jr_load(R, X->T1.ty, jr_gep(R, X->T1.ty, part, c), 0);
-            LLVMValueRef m = jr_div_count(R, X->t, LLVMBuildFAdd(B, LLVMConstReal(X->T1.ty, 0.0), r, ""),
-                                          R->n);
-            jr_store(R, m, jr_gep(R, X->T1.ty, mb, c), 0);
-            jr_for_end(R, &fm, 1);
-            jr_scalar_loop(R, &fm);
-            jr_store(R, mb, jr_field(R, ctx, JR_CTX_MEAN), 8);
-            jr_tree_call(R, &X->T2, X->T2.leaf, ctx, part);
+    if (Z->A.n) {
+        jr_ctx_ptrs(R, ctx, R->pos);
+        jr_tree_call(R, &Z->A, ctx, partA);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam != JR_TREE)
+                continue;
+            LLVMValueRef r = jr_load(R, jl_vty(L, X->t), jr_slot(R, partA, X->a), 0);
+            if (jr_two_pass(X)) {
+                LLVMValueRef m = jr_div_count(R, X->t, LLVMBuildFAdd(B, LLVMConstReal(jl_vty(L, X->t), 0.0), r, ""),
+                                              R->n);
+                jr_store(R, m, jr_slot(R, means, X->b), 0);
+            } else {
+                jr_store_out(R, R->pos, X->r, jr_tree_final(R, X, r), X->rt);
+            }
         }
+    }
+    if (jr_any_flat(Z)) {
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam != JR_FLAT)
+                continue;
+            X->acc = jr_alloca(R, X->aty, 0, "acc");
+            X->idx = jr_alloca(R, L->i64, 0, "idx");
+            jr_store(R, jr_flat_init(R, X), X->acc, 0);
+            jr_store(R, jr_i64(R, 0), X->idx, 0);
+        }
+        jr_seq_loop_n(R, R->pos, jr_i64(R, 0), R->n, jr_flat_body, Z, JR_FLAT_INTERLEAVE);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam != JR_FLAT)
+                continue;
+            LLVMValueRef res = jr_load(R, X->aty, X->acc, 0);
+            if ((X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t)) {
+                X->first = jr_alloca(R, X->aty, 0, "nan");
+                X->found = jr_alloca(R, L->i1, 0, "found");
+                jr_store(R, res, X->first, 0);
+                LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(B, LLVMRealUNO, res, res, ""), "nan");
+                jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
+                jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_nan_body, X);
+                jr_if_end(R, join);
+                res = jr_load(R, X->aty, X->first, 0);
+            }
+            if (X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX)
+                res = jr_load(R, L->i64, X->idx, 0);
+            jr_store_out(R, R->pos, X->r, res, X->rt);
+        }
+    }
+    if (Z->B.n) {
+        jr_ctx_ptrs(R, ctx, R->pos);
+        jr_tree_call(R, &Z->B, ctx, partB);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam == JR_TREE && jr_two_pass(X)) {
+                LLVMValueRef r = jr_load(R, jl_vty(L, X->t), jr_slot(R, partB, X->b), 0);
+                jr_store_out(R, R->pos, X->r, jr_tree_final(R, X, r), X->rt);
+            }
+        }
+    }
+    memcpy(L->opp, R->pos, (size_t)R->k->nops * sizeof *L->opp);
+}
+
+/* Every reduction for a chunk of W columns (OUTER), in the same passes. */
+static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueRef *base,
+                           LLVMValueRef W, LLVMValueRef partA, LLVMValueRef partB, LLVMValueRef means)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef optr[256];
+    jr_ctx_ptrs(R, ctx, base);
+    jr_store(R, W, jr_field(R, ctx, JR_CTX_W), 8);
+    if (Z->A.n) {
+        jr_tree_call(R, &Z->A, ctx, partA);
         jr_for ff;
         LLVMValueRef c = jr_cols_begin(R, &ff, W, "fin");
-        LLVMValueRef r = jr_load(R, X->T1.ty, jr_gep(R, X->T1.ty, part, c), 0);
-        LLVMValueRef v = jr_tree_final(R, X, r);
         jr_adv_all(R, base, R->col, c, optr);
-        jr_store_out(R, optr, X->r, v, X->rt);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam != JR_TREE)
+                continue;
+            LLVMTypeRef ty = jl_vty(L, X->t);
+            LLVMValueRef r = jr_load(R, ty, jr_gep(R, ty, jr_slot(R, partA, X->a), c), 0);
+            if (jr_two_pass(X)) {
+                LLVMValueRef m = jr_div_count(R, X->t, LLVMBuildFAdd(B, LLVMConstReal(ty, 0.0), r, ""), R->n);
+                jr_store(R, m, jr_gep(R, ty, jr_slot(R, means, X->b), c), 0);
+            } else {
+                jr_store_out(R, optr, X->r, jr_tree_final(R, X, r), X->rt);
+            }
+        }
         jr_for_end(R, &ff, 1);
         jr_scalar_loop(R, &ff);
-        return;
     }
-    int wc = RT_TREE_PARTIAL / 8;
-    X->acc = jr_alloca(R, LLVMArrayType2(X->aty, (uint64_t)wc), 64, "accs");
-    X->idx = jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)wc), 64, "idxs");
-    X->exact = true;
-    jr_for fi;
-    LLVMValueRef c = jr_cols_begin(R, &fi, W, "init");
-    jr_store(R, jr_flat_init(R, X), jr_gep(R, X->aty, X->acc, c), 0);
-    jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
-    jr_for_end(R, &fi, 1);
-    jr_scalar_loop(R, &fi);
-    jr_for fr;
-    LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
-    LLVMValueRef row[256];
-    jr_prefetch_row(R, base, s, R->n, W);
-    jr_seq_ptrs(R, base, s, row);
-    jr_for fc;
-    c = jr_cols_begin(R, &fc, W, "cols");
-    jr_adv_all(R, row, R->col, c, L->opp);
-    LLVMValueRef y = jr_producer(R, X->r);
-    jr_flat_step(R, X, jr_gep(R, X->aty, X->acc, c), jr_gep(R, L->i64, X->idx, c), y, s);
-    jr_for_end(R, &fc, 1);
-    jr_for_end(R, &fr, 1);
-    jr_for fo;
-    c = jr_cols_begin(R, &fo, W, "fin");
-    bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
-    LLVMValueRef v = arg ? jr_load(R, L->i64, jr_gep(R, L->i64, X->idx, c), 0)
-                         : jr_load(R, X->aty, jr_gep(R, X->aty, X->acc, c), 0);
-    jr_adv_all(R, base, R->col, c, optr);
-    jr_store_out(R, optr, X->r, v, X->rt);
-    jr_for_end(R, &fo, 1);
-    jr_scalar_loop(R, &fo);
-    (void)nops;
+    if (jr_any_flat(Z)) {
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam != JR_FLAT)
+                continue;
+            X->acc = jr_alloca(R, LLVMArrayType2(X->aty, (uint64_t)R->wc), 64, "accs");
+            X->idx = jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wc), 64, "idxs");
+            X->exact = true;
+            jr_for fi;
+            LLVMValueRef c = jr_cols_begin(R, &fi, W, "init");
+            jr_store(R, jr_flat_init(R, X), jr_gep(R, X->aty, X->acc, c), 0);
+            jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
+            jr_for_end(R, &fi, 1);
+            jr_scalar_loop(R, &fi);
+        }
+        jr_for fr;
+        LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
+        LLVMValueRef row[256];
+        jr_prefetch_row(R, base, s, R->n, W);
+        jr_seq_ptrs(R, base, s, row);
+        jr_for fc;
+        LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
+        jr_adv_all(R, row, R->col, c, L->opp);
+        jr_producer_all(R);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam == JR_FLAT)
+                jr_flat_step(R, X, jr_gep(R, X->aty, X->acc, c), jr_gep(R, L->i64, X->idx, c),
+                             jr_val(R, R->k->vals[X->r].in[0]), s);
+        }
+        jr_for_end(R, &fc, 1);
+        jr_for_end(R, &fr, 1);
+        jr_for fo;
+        c = jr_cols_begin(R, &fo, W, "fin");
+        jr_adv_all(R, base, R->col, c, optr);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam != JR_FLAT)
+                continue;
+            bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+            LLVMValueRef v = arg ? jr_load(R, L->i64, jr_gep(R, L->i64, X->idx, c), 0)
+                                 : jr_load(R, X->aty, jr_gep(R, X->aty, X->acc, c), 0);
+            jr_store_out(R, optr, X->r, v, X->rt);
+        }
+        jr_for_end(R, &fo, 1);
+        jr_scalar_loop(R, &fo);
+    }
+    if (Z->B.n) {
+        jr_store(R, means, jr_field(R, ctx, JR_CTX_MEAN), 8);
+        jr_tree_call(R, &Z->B, ctx, partB);
+        jr_for ff;
+        LLVMValueRef c = jr_cols_begin(R, &ff, W, "fin2");
+        jr_adv_all(R, base, R->col, c, optr);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            if (X->fam != JR_TREE || !jr_two_pass(X))
+                continue;
+            LLVMTypeRef ty = jl_vty(L, X->t);
+            LLVMValueRef r = jr_load(R, ty, jr_gep(R, ty, jr_slot(R, partB, X->b), c), 0);
+            jr_store_out(R, optr, X->r, jr_tree_final(R, X, r), X->rt);
+        }
+        jr_for_end(R, &ff, 1);
+        jr_scalar_loop(R, &ff);
+    }
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */
 
-static int jr_prepare(jr *R, jr_red *X, int r, int serial)
+/* The entry of pass P reducing value prod with op mul, added if new. */
+static int jr_entry_of(jr *R, jr_pass *P, int prod, bool mul)
+{
+    for (int e = 0; e < P->n; e++)
+        if (P->e[e].prod == prod && P->e[e].mul == mul)
+            return e;
+    jr_entry *E = &P->e[P->n];
+    memset(E, 0, sizeof *E);
+    E->prod = prod;
+    E->t = (kiln_dtype)R->k->vals[prod].dtype;
+    E->ty = jl_vty(R->L, E->t);
+    E->vty = LLVMVectorType(E->ty, JR_VEC);
+    E->mul = mul;
+    return P->n++;
+}
+
+static int jr_prepare(jr *R, jr_reds *Z, jr_red *X, int r)
 {
     jl *L = R->L;
     const gr_kernel *k = R->k;
@@ -1073,6 +1311,7 @@ static int jr_prepare(jr *R, jr_red *X, int r, int serial)
     X->op = (gr_op)kv->op;
     X->t = (kiln_dtype)k->vals[kv->in[0]].dtype;
     X->rt = (kiln_dtype)kv->dtype;
+    X->a = X->b = -1;
     bool tree = jl_flt(X->t) && (X->op == GR_OP_SUM || X->op == GR_OP_PROD || X->op == GR_OP_MEAN ||
                                  X->op == GR_OP_VAR || X->op == GR_OP_STD);
     if (!tree && (X->op == GR_OP_MEAN || X->op == GR_OP_VAR || X->op == GR_OP_STD)) {
@@ -1083,24 +1322,12 @@ static int jr_prepare(jr *R, jr_red *X, int r, int serial)
     X->aty = X->op == GR_OP_ALL || X->op == GR_OP_ANY ? L->i1
              : X->op == GR_OP_COUNT_NONZERO          ? L->i64
                                                      : jl_vty(L, X->t);
-    if (!tree)
-        return 0;
-    for (int pass = 0; pass < 2; pass++) {
-        jr_tree *T = pass ? &X->T2 : &X->T1;
-        if (pass && X->op != GR_OP_VAR && X->op != GR_OP_STD)
-            break;
-        T->r = r;
-        T->t = X->t;
-        T->mul = X->op == GR_OP_PROD;
-        T->pass2 = pass == 1;
-        T->ty = jl_vty(L, X->t);
-        T->vty = LLVMVectorType(T->ty, JR_VEC);
-        T->wc = RT_TREE_PARTIAL / (int)rt_dtypes[X->t].size;
-        T->comb = pass ? X->T1.comb : jr_comb_fn(R, T, serial);
-        T->lanes = pass ? X->T1.lanes : NULL;
-        T->leaf = R->col >= 0 ? jr_outer_leaf(R, T, serial) : jr_inner_leaf(R, T, serial);
+    if (tree) {
+        X->a = jr_entry_of(R, &Z->A, kv->in[0], X->op == GR_OP_PROD);
+        if (jr_two_pass(X))
+            X->b = jr_entry_of(R, &Z->B, kv->in[0], false);
     }
-    return L->failed ? -1 : 0;
+    return 0;
 }
 
 /* ---- scans ------------------------------------------------------------------------ */
@@ -1280,7 +1507,13 @@ static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValue
 
 /* The kept loops: dims [d, nloop) around the per-position (INNER) or
  * per-chunk (OUTER) code for every REDUCE value. */
-static void jr_kept(jr *R, jr_red *X, int nx, jr_scan *S, LLVMValueRef ctx, int d)
+/* The kept loops: dims [d, nloop) around the per-position (INNER) or
+ * per-chunk (OUTER) code for every REDUCE value (or the scan). */
+typedef struct jr_scratch {
+    LLVMValueRef ctx, partA, partB, means;
+} jr_scratch;
+
+static void jr_kept(jr *R, jr_reds *Z, jr_scan *S, const jr_scratch *sc, int d)
 {
     jl *L = R->L;
     const gr_kernel *k = R->k;
@@ -1292,36 +1525,32 @@ static void jr_kept(jr *R, jr_red *X, int nx, jr_scan *S, LLVMValueRef ctx, int 
                                       d == 0 ? L->end : L->ext[d], "kept");
         memcpy(saved, L->opp, (size_t)k->nops * sizeof *saved);
         jr_adv_all(R, saved, d, i, L->opp);
-        jr_kept(R, X, nx, S, ctx, d + 1);
+        jr_kept(R, Z, S, sc, d + 1);
         memcpy(L->opp, saved, (size_t)k->nops * sizeof *saved);
         jr_for_end(R, &f, 1);
         return;
     }
     memcpy(R->pos, L->opp, (size_t)k->nops * sizeof *saved);
     if (R->col < 0) {
-        for (int x = 0; x < nx && !L->failed; x++)
-            jr_inner_position(R, &X[x], ctx);
         if (S)
             jr_scan_position(R, S);
+        else
+            jr_inner_position(R, Z, sc->ctx, sc->partA, sc->partB, sc->means);
         return;
     }
     /* OUTER: chunks of the column dim */
-    int wc = RT_TREE_PARTIAL / 8;
-    for (int x = 0; x < nx; x++)
-        if (X[x].fam == JR_TREE && X[x].T1.wc < wc)
-            wc = X[x].T1.wc;
     LLVMValueRef lo = R->col == 0 ? L->begin : jr_i64(R, 0);
     LLVMValueRef hi = R->col == 0 ? L->end : L->ext[R->col];
     jr_for f;
     LLVMValueRef c0 = jr_for_begin(R, &f, lo, hi, "chunk");
-    LLVMValueRef W = jr_min64(R, jr_i64(R, wc), LLVMBuildSub(L->b, hi, c0, ""));
+    LLVMValueRef W = jr_min64(R, jr_i64(R, R->wc), LLVMBuildSub(L->b, hi, c0, ""));
     LLVMValueRef base[256];
     jr_adv_all(R, R->pos, R->col, c0, base);
-    for (int x = 0; x < nx && !L->failed; x++)
-        jr_outer_chunk(R, &X[x], ctx, base, W);
     if (S)
-        jr_scan_chunk(R, S, base, W, wc);
-    jr_for_end(R, &f, wc);
+        jr_scan_chunk(R, S, base, W, R->wc);
+    else
+        jr_outer_chunk(R, Z, sc->ctx, base, W, sc->partA, sc->partB, sc->means);
+    jr_for_end(R, &f, R->wc);
 }
 
 int jit_lower_reduce(jl *L)
@@ -1345,7 +1574,7 @@ int jit_lower_reduce(jl *L)
         nx += gr_is_reduce(k->vals[v].op);
         ns += gr_is_scan(k->vals[v].op);
     }
-    if (scan ? (ns != 1 || nx != 0) : (nx < 1 || nx > 8 || ns != 0)) {
+    if (scan ? (ns != 1 || nx != 0) : (nx < 1 || nx > GR_SIBLINGS || ns != 0)) {
         jl_fail(L, "%s", "a reduction kernel has 1 to 8 reductions, a scan kernel one scan");
         return -1;
     }
@@ -1364,13 +1593,15 @@ int jit_lower_reduce(jl *L)
     R.tree_fn = LLVMAddFunction(L->M, "rt_pw_tree", LLVMFunctionType(L->vd, tt, 5, 0));
     jl_fn_attr(L, R.tree_fn, "nounwind", 0);
 
-    jr_red X[8];
+    jr_red X[GR_SIBLINGS];
+    jr_reds Z;
+    memset(&Z, 0, sizeof Z);
+    Z.x = X;
     jr_scan S;
     memset(&S, 0, sizeof S);
-    int x = 0;
     for (int v = 0; v < k->nvals && !L->failed; v++) {
-        if (gr_is_reduce(k->vals[v].op) && jr_prepare(&R, &X[x], v, x) == 0)
-            x++;
+        if (gr_is_reduce(k->vals[v].op) && jr_prepare(&R, &Z, &X[Z.n], v) == 0)
+            Z.n++;
         if (gr_is_scan(k->vals[v].op)) {
             S.r = v;
             S.op = (gr_op)k->vals[v].op;
@@ -1378,6 +1609,20 @@ int jit_lower_reduce(jl *L)
             S.ty = jl_vty(L, S.t);
             S.blocked = jl_flt(S.t) && (S.op == GR_OP_CUMSUM || S.op == GR_OP_CUMPROD);
         }
+    }
+
+    /* OUTER: columns per chunk, so that a partial of every entry of a pass
+     * fits RT_TREE_PARTIAL bytes (8 per element, whatever the dtype) */
+    int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n;
+    R.wc = RT_TREE_PARTIAL / (8 * (slots > 0 ? slots : 1));
+    Z.B.pass2 = true;
+    if (!L->failed && Z.A.n) {
+        Z.A.comb = jr_comb_fn(&R, &Z.A, "comb");
+        Z.A.leaf = R.col >= 0 ? jr_outer_leaf(&R, &Z.A, "leaf") : jr_inner_leaf(&R, &Z.A, "leaf");
+    }
+    if (!L->failed && Z.B.n) {
+        Z.B.comb = jr_comb_fn(&R, &Z.B, "comb2_");
+        Z.B.leaf = R.col >= 0 ? jr_outer_leaf(&R, &Z.B, "leaf2_") : jr_inner_leaf(&R, &Z.B, "leaf2_");
     }
 
     /* the entry point */
@@ -1404,8 +1649,17 @@ int jit_lower_reduce(jl *L)
     jr_store(&R, jr_i64(&R, 1), jr_field(&R, ctx, JR_CTX_W), 8);
     jr_store(&R, LLVMConstNull(L->ptr), jr_field(&R, ctx, JR_CTX_MEAN), 8);
     jr_store(&R, R.n, jr_field(&R, ctx, JR_CTX_N), 8);
+    jr_scratch sc = {ctx, NULL, NULL, NULL};
+    uint64_t pbytes = (uint64_t)RT_TREE_PARTIAL / 8;
+    if (Z.A.n)
+        sc.partA = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "partA");
+    if (Z.B.n) {
+        sc.partB = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "partB");
+        sc.means = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "means");
+        jr_store(&R, sc.means, jr_field(&R, ctx, JR_CTX_MEAN), 8);
+    }
     if (!L->failed)
-        jr_kept(&R, X, x, scan ? &S : NULL, ctx, 0);
+        jr_kept(&R, &Z, scan ? &S : NULL, &sc, 0);
     LLVMBuildRetVoid(L->b);
     jr_fn_end(&R);
     LLVMDisposeBuilder(R.ab);
