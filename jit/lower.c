@@ -630,9 +630,10 @@ LLVMValueRef jl_value(jl *L, int v)
         jl_fail(L, "op %s is not lowered", gr_ops[op].name);
         return LLVMGetUndef(jl_vty(L, out));
     }
-    if (LLVMTypeOf(r) != jl_vty(L, out)) {
+    LLVMTypeRef want = L->vw ? LLVMVectorType(jl_vty(L, out), L->vw) : jl_vty(L, out);
+    if (LLVMTypeOf(r) != want) {
         jl_fail(L, "op %s: result type mismatch", gr_ops[op].name);
-        return LLVMGetUndef(jl_vty(L, out));
+        return LLVMGetUndef(want);
     }
     return r;
 }

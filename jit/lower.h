@@ -34,6 +34,9 @@ typedef struct jl {
     LLVMValueRef begin, end, params;
     LLVMValueRef used[64]; /* vector variants kept by llvm.compiler.used */
     int nused;
+    unsigned vw;          /* jl_value on <vw x T> vectors (0: scalars); only ops
+                             whose lowering builds no scalar constant
+                             (jit/reduce.c's jr_vec_op) */
     char *why;
     size_t why_cap;
     bool failed;

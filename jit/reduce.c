@@ -607,6 +607,199 @@ static void jr_noalias(jr *R, LLVMValueRef f, unsigned param)
     LLVMAddAttributeAtIndex(f, param + 1, LLVMCreateEnumAttribute(R->L->c, kind, 0));
 }
 
+/* ---- vector producers (INNER) -------------------------------------------------------
+ * A producer made only of float arithmetic on operands that are contiguous
+ * along the sequence (or constant along it) is emitted on <8 x T> vectors
+ * directly: the lanes add y[s0+i .. s0+i+8) as computed, no buffer. Every
+ * op here is the same IEEE operation per lane as its scalar lowering. */
+
+static bool jr_vec_op(int op)
+{
+    switch (op) {
+    case GR_OP_ADD: case GR_OP_SUBTRACT: case GR_OP_MULTIPLY: case GR_OP_DIVIDE:
+    case GR_OP_NEGATIVE: case GR_OP_SQUARE: case GR_OP_ABSOLUTE: case GR_OP_SQRT:
+    case GR_OP_MINIMUM: case GR_OP_MAXIMUM: case GR_OP_FMIN: case GR_OP_FMAX:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* True if every body value below the reductions can be a vector value. */
+static bool jr_vec_ok(jr *R, const jr_pass *P)
+{
+    const gr_kernel *k = R->k;
+    if (R->col >= 0 || R->nred != 1)
+        return false;
+    for (int e = 0; e < P->n; e++)
+        if (P->e[e].t != KILN_FLOAT64 && P->e[e].t != KILN_FLOAT32)
+            return false;
+    for (int v = 0; v < k->nvals; v++) {
+        const gr_kval *kv = &k->vals[v];
+        if (gr_is_reduce(kv->op))
+            continue;
+        if (kv->op == GR_OP_SCALAR) {
+            bool ddof = false; /* var/std's ddof parameter is never a producer value */
+            for (int w = 0; w < k->nvals; w++)
+                ddof |= (k->vals[w].op == GR_OP_VAR || k->vals[w].op == GR_OP_STD) &&
+                        k->vals[w].in[1] == v;
+            if (!ddof && !jl_flt((kiln_dtype)kv->dtype))
+                return false;
+            continue;
+        }
+        if (!jl_flt((kiln_dtype)kv->dtype))
+            return false;
+        if (kv->op == GR_OP_INPUT) {
+            gr_sclass c = (gr_sclass)k->ops[kv->arg].sclass[R->rank - 1];
+            if (c != GR_SC_UNIT && c != GR_SC_ZERO)
+                return false;
+            continue;
+        }
+        if (!jr_vec_op(kv->op))
+            return false;
+        for (int j = 0; j < kv->nin; j++)
+            if (k->vals[kv->in[j]].dtype != kv->dtype)
+                return false;
+    }
+    return true;
+}
+
+/* Sets L->val[] to the vectors of positions [s, s+8) from base[]. */
+static void jr_vec_values(jr *R, const LLVMValueRef *base, LLVMValueRef s)
+{
+    jl *L = R->L;
+    const gr_kernel *k = R->k;
+    for (int v = 0; v < k->nvals && !L->failed; v++) {
+        const gr_kval *kv = &k->vals[v];
+        kiln_dtype t = (kiln_dtype)kv->dtype;
+        if (gr_is_reduce(kv->op) || !jl_flt(t))
+            continue;
+        LLVMTypeRef vt = LLVMVectorType(jl_vty(L, t), JR_VEC);
+        if (kv->op == GR_OP_INPUT || kv->op == GR_OP_SCALAR) {
+            LLVMValueRef x;
+            if (kv->op == GR_OP_INPUT && k->ops[kv->arg].sclass[R->rank - 1] == GR_SC_UNIT) {
+                LLVMValueRef save = L->opp[kv->arg];
+                L->opp[kv->arg] = base[kv->arg];
+                LLVMValueRef p = jl_advance(L, kv->arg, R->rank - 1, s);
+                L->opp[kv->arg] = save;
+                L->val[v] = jr_load(R, vt, p, 1);
+                continue;
+            }
+            if (kv->op == GR_OP_INPUT) { /* constant along the sequence */
+                x = jr_load(R, jl_vty(L, t), base[kv->arg], 1);
+            } else {
+                L->vw = 0;
+                x = jl_value(L, v);
+            }
+            LLVMValueRef one = LLVMBuildInsertElement(L->b, LLVMGetUndef(vt), x,
+                                                      LLVMConstInt(L->i32, 0, 0), "");
+            LLVMValueRef zeros = LLVMConstNull(LLVMVectorType(L->i32, JR_VEC));
+            L->val[v] = LLVMBuildShuffleVector(L->b, one, LLVMGetUndef(vt), zeros, "");
+            continue;
+        }
+        L->vw = JR_VEC;
+        L->val[v] = jl_value(L, v);
+        L->vw = 0;
+    }
+}
+
+typedef struct jr_acc_cx {
+    jr_pass *P;
+    LLVMValueRef acc[GR_SIBLINGS];
+} jr_acc_cx;
+
+/* r_e = r_e OP y_e at the current element (scalar). */
+static void jr_acc_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_acc_cx *A = cx;
+    (void)s;
+    jr_producer_all(R);
+    for (int e = 0; e < A->P->n; e++) {
+        jr_entry *E = &A->P->e[e];
+        LLVMValueRef y = jr_entry_y(R, A->P, E, E->m);
+        jr_store(R, jr_op(R, E, jr_load(R, E->ty, A->acc[e], 0), y), A->acc[e], 0);
+    }
+}
+
+/* PW's base case of every entry over [s0, s0+len) with vector producers:
+ * len < 8 sequentially from the identity; else lanes r = y[s0..s0+8),
+ * r += y[s0+i..] per 8, the fixed lane combine, the tail sequentially. */
+static void jr_vec_base_cases(jr *R, jr_pass *P, const LLVMValueRef *base, LLVMValueRef s0,
+                              LLVMValueRef len, LLVMValueRef out)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    jr_acc_cx A;
+    A.P = P;
+    LLVMValueRef vacc[GR_SIBLINGS], vm[GR_SIBLINGS];
+    for (int e = 0; e < P->n; e++) {
+        A.acc[e] = jr_alloca(R, P->e[e].ty, 0, "r");
+        vacc[e] = jr_alloca(R, P->e[e].vty, 0, "lanes");
+        vm[e] = NULL;
+        if (P->e[e].m) { /* the mean as a vector */
+            LLVMValueRef one = LLVMBuildInsertElement(B, LLVMGetUndef(P->e[e].vty), P->e[e].m,
+                                                      LLVMConstInt(L->i32, 0, 0), "");
+            vm[e] = LLVMBuildShuffleVector(B, one, LLVMGetUndef(P->e[e].vty),
+                                           LLVMConstNull(LLVMVectorType(L->i32, JR_VEC)), "");
+        }
+    }
+    LLVMValueRef end = LLVMBuildAdd(B, s0, len, "");
+    LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(L->c, R->fn, "small");
+    LLVMBasicBlockRef big = LLVMAppendBasicBlockInContext(L->c, R->fn, "big");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->c, R->fn, "done");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, len, jr_i64(R, JR_VEC), ""), small, big);
+
+    LLVMPositionBuilderAtEnd(B, small);
+    for (int e = 0; e < P->n; e++)
+        jr_store(R, jr_ident(&P->e[e]), A.acc[e], 0);
+    jr_seq_loop(R, base, s0, end, jr_acc_body, &A);
+    for (int e = 0; e < P->n; e++)
+        jr_store(R, jr_load(R, P->e[e].ty, A.acc[e], 0), jr_slot(R, out, e), 0);
+    LLVMBuildBr(B, done);
+
+    LLVMPositionBuilderAtEnd(B, big);
+    LLVMValueRef len8 = LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), "");
+    for (int pass = 0; pass < 2; pass++) {
+        jr_for f;
+        LLVMValueRef i = jr_i64(R, 0);
+        if (pass)
+            i = jr_for_begin(R, &f, jr_i64(R, JR_VEC), len8, "lane");
+        jr_vec_values(R, base, LLVMBuildAdd(B, s0, i, ""));
+        for (int e = 0; e < P->n; e++) {
+            jr_entry *E = &P->e[e];
+            LLVMValueRef y = jr_val(R, E->prod);
+            if (P->pass2) {
+                LLVMValueRef d = LLVMBuildFSub(B, y, vm[e], "");
+                y = LLVMBuildFMul(B, d, d, "");
+            }
+            jr_store(R, pass ? jr_op(R, E, jr_load(R, E->vty, vacc[e], 0), y) : y, vacc[e], 0);
+        }
+        if (pass)
+            jr_for_end(R, &f, JR_VEC);
+    }
+    LLVMValueRef ev[4], od[4];
+    for (int j = 0; j < 4; j++) {
+        ev[j] = LLVMConstInt(L->i32, (unsigned long long)(2 * j), 0);
+        od[j] = LLVMConstInt(L->i32, (unsigned long long)(2 * j + 1), 0);
+    }
+    for (int e = 0; e < P->n; e++) {
+        const jr_entry *X = &P->e[e];
+        LLVMValueRef lanes = jr_load(R, X->vty, vacc[e], 0);
+        LLVMValueRef p = jr_op(R, X, LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(ev, 4), ""),
+                               LLVMBuildShuffleVector(B, lanes, lanes, LLVMConstVector(od, 4), ""));
+        LLVMValueRef q = jr_op(R, X, LLVMBuildShuffleVector(B, p, p, LLVMConstVector(ev, 2), ""),
+                               LLVMBuildShuffleVector(B, p, p, LLVMConstVector(od, 2), ""));
+        LLVMValueRef res = jr_op(R, X, LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 0, 0), ""),
+                                 LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 1, 0), ""));
+        jr_store(R, res, A.acc[e], 0);
+    }
+    jr_seq_loop(R, base, LLVMBuildAdd(B, s0, len8, ""), end, jr_acc_body, &A);
+    for (int e = 0; e < P->n; e++)
+        jr_store(R, jr_load(R, P->e[e].ty, A.acc[e], 0), jr_slot(R, out, e), 0);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
+}
+
 /* INNER: void leaf(ctx, s0, len, noalias out): entry e's slot of out = PW
  * over the position's sequence [s0, s0+len) of its value. */
 static LLVMValueRef jr_inner_leaf(jr *R, jr_pass *P, const char *nm)
@@ -621,6 +814,12 @@ static LLVMValueRef jr_inner_leaf(jr *R, jr_pass *P, const char *nm)
     LLVMValueRef means = P->pass2 ? jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8) : NULL;
     for (int e = 0; e < P->n; e++)
         P->e[e].m = means ? jr_load(R, P->e[e].ty, jr_slot(R, means, e), 0) : NULL;
+    if (jr_vec_ok(R, P)) {
+        jr_vec_base_cases(R, P, base, s0, len, out);
+        LLVMBuildRetVoid(L->b);
+        jr_fn_end(R);
+        return f;
+    }
     LLVMValueRef src[GR_SIBLINGS], dst[GR_SIBLINGS];
     unsigned align[GR_SIBLINGS];
     bool fill = false;
