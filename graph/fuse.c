@@ -265,6 +265,9 @@ typedef struct pl_kb {
     int cap_ops, cap_vals, cap_params;
     uint8_t kind;               /* gr_kkind */
     unsigned red_mask;          /* REDUCE/SCAN: kernel dims reduced (scanned) */
+    /* an epilogue being built (pl_epilogue_kernel): array inputs have the
+     * shape of epi's result, not of the iteration space (its input) */
+    const gr_node *epi, *epi_space;
 } pl_kb;
 
 static kiln_status kb_init(pl_kb *b, gr_plan *p, gr_kernel *k, int r, const int64_t *S,
@@ -323,11 +326,22 @@ static int kb_param(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, rt_scala
 /* An array-valued input (user array or temporary of that geometry, its
  * element 0 offset bytes from src's data): a load of a new operand, or a
  * parameter if it is one element broadcast. */
+static void pl_red_out_strides(const gr_node *nd, const gr_node *in, const int64_t *st,
+                               int64_t *out, unsigned *mask);
+
 static int kb_input_at(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, int ra,
                        const int64_t *shape, const int64_t *strides, int64_t offset)
 {
     int64_t st[KILN_MAX_RANK];
-    pl_bcast(b->r, b->S, ra, shape, strides, st);
+    if (b->epi) { /* broadcast to the reduction's (scan's) result, then
+                     placed on its input's dims like an output */
+        int64_t rst[KILN_MAX_RANK];
+        unsigned mask;
+        pl_bcast(b->epi->rank, b->epi->shape, ra, shape, strides, rst);
+        pl_red_out_strides(b->epi, b->epi_space, rst, st, &mask);
+    } else {
+        pl_bcast(b->r, b->S, ra, shape, strides, st);
+    }
     if (b->many && pl_all_zero(b->r, b->S, st)) {
         rt_scalar z;
         memset(&z, 0, sizeof z);
@@ -1183,6 +1197,163 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
     return pl_finish_kernel(c, &b, kidx);
 }
 
+/* A reduction or scan all.id[ix] whose only reader is the elementwise root
+ * all.id[ir] of the same shape, read at the same index: one kernel over
+ * ix's input computes ix (producer fused) and then, per output element
+ * (per element of a scan), ir's body — its epilogue. sqrt(sum(d*d, 2))
+ * stores distances, not sums; cumsum(x) / n stores the running mean. The
+ * epilogue's inputs are placed on the input's dims like the result
+ * (stride 0 along reduced dims): pb->epi. */
+static kiln_status pl_epilogue_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, bool *need, int *vof,
+                                      int ix, int ir)
+{
+    gr_plan *p = c->p;
+    const gr_graph *g = c->g;
+    gr_id xid = c->all.id[ix], rid = c->all.id[ir];
+    const gr_node *xn = gr_node_at(g, xid), *rn = gr_node_at(g, rid);
+    const gr_node *space = gr_node_at(g, xn->in[0]);
+    if (pl_size(rn->rank, rn->shape) == 0)
+        return KILN_OK;
+    /* phase 1: ix's producer (as pl_staged_kernel); phase 2: ir's body
+     * down to ix, cut nodes and leaves */
+    int nneed = 0;
+    memset(need, 0, (size_t)(ir + 1) * sizeof *need);
+    need[ix] = true;
+    for (int i = ix; i >= 0; i--) {
+        if (!need[i])
+            continue;
+        nneed++;
+        const gr_node *ni = gr_node_at(g, c->all.id[i]);
+        if ((i != ix && cut[i]) || gr_is_view(ni->op))
+            continue;
+        for (int j = 0; j < gr_ops[ni->op].arity; j++)
+            need[pl_find(&c->all, ni->in[j])] = true;
+    }
+    bool *need2 = need + ir + 1; /* the caller's buffer holds 2n */
+    memset(need2, 0, (size_t)(ir + 1) * sizeof *need2);
+    need2[ir] = true;
+    for (int i = ir; i >= 0; i--) {
+        if (!need2[i])
+            continue;
+        nneed++;
+        const gr_node *ni = gr_node_at(g, c->all.id[i]);
+        if (i == ix || (i != ir && cut[i]) || gr_is_view(ni->op))
+            continue;
+        for (int j = 0; j < gr_ops[ni->op].arity; j++)
+            need2[pl_find(&c->all, ni->in[j])] = true;
+    }
+    int nouts = 0;
+    for (size_t r = 0; r < c->n; r++)
+        nouts += c->roots[r] == rid;
+    int kidx = p->nkernels++;
+    gr_kernel *k = &p->kernels[kidx];
+    pl_kb b;
+    kiln_status s = kb_init(&b, p, k, space->rank, space->shape, nneed + 1, nneed + nouts);
+    if (s != KILN_OK)
+        return s;
+    b.kind = gr_is_reduce(xn->op) ? GR_KK_REDUCE : GR_KK_SCAN;
+    k->out_val = PL_NEW(p, uint16_t, nouts);
+    if (!k->out_val)
+        return KILN_ENOMEM;
+    int64_t st[KILN_MAX_RANK], kst[KILN_MAX_RANK];
+    for (size_t r = 0; r < c->n; r++) {
+        if (c->roots[r] != rid)
+            continue;
+        gr_src src = pl_out_src(c, r, st);
+        pl_red_out_strides(xn, space, st, kst, &b.red_mask);
+        kb_output(&b, rid, (kiln_dtype)rn->dtype, src, kst);
+    }
+    for (int i = 0; i <= ix; i++) {
+        if (!need[i])
+            continue;
+        gr_id ii = c->all.id[i];
+        const gr_node *ni = gr_node_at(g, ii);
+        if (gr_ops[ni->op].arity == 0 || (i != ix && cut[i]) || gr_is_view(ni->op)) {
+            vof[i] = pl_unfused_input(c, &b, loc, ii);
+            continue;
+        }
+        int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
+        for (int j = 0; j < ar; j++)
+            in[j] = vof[pl_find(&c->all, ni->in[j])];
+        if (ni->op == GR_OP_VAR || ni->op == GR_OP_STD) {
+            gr_src none = {NULL, -1};
+            rt_scalar dv;
+            memset(&dv, 0, sizeof dv);
+            dv.i = ni->a.red.ddof;
+            in[ar++] = kb_param(&b, ii, KILN_INT64, none, dv);
+        }
+        vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
+    }
+    int xval = vof[ix];
+    b.epi = xn;
+    b.epi_space = space;
+    for (int i = 0; i <= ir; i++) {
+        if (!need2[i])
+            continue;
+        gr_id ii = c->all.id[i];
+        const gr_node *ni = gr_node_at(g, ii);
+        if (i == ix) {
+            vof[i] = xval;
+            continue;
+        }
+        if (gr_ops[ni->op].arity == 0 || (i != ir && cut[i]) || gr_is_view(ni->op)) {
+            vof[i] = pl_unfused_input(c, &b, loc, ii);
+            continue;
+        }
+        int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
+        for (int j = 0; j < ar; j++)
+            in[j] = vof[pl_find(&c->all, ni->in[j])];
+        vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
+    }
+    b.epi = NULL;
+    for (int o = 0; o < k->nout; o++)
+        k->out_val[o] = (uint16_t)vof[ir];
+    return pl_finish_kernel(c, &b, kidx);
+}
+
+/* The elementwise root kernel all.id[i] reads exactly one reduction or
+ * scan at the same index and nothing else reads it: its index, else -1
+ * (see pl_epilogue_kernel). readers[x] counts the kernels and views
+ * reading cut node x. */
+static int pl_epilogue_of(const pl_ctx *c, const bool *cut, const int *readers, bool *seen, int i)
+{
+    const gr_graph *g = c->g;
+    const gr_node *rn = gr_node_at(g, c->all.id[i]);
+    if (pl_boundary(rn) || gr_is_view(rn->op) || gr_ops[rn->op].arity == 0)
+        return -1;
+    memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
+    seen[i] = true;
+    int x = -1;
+    for (int k = i; k >= 0; k--) {
+        if (!seen[k])
+            continue;
+        const gr_node *nk = gr_node_at(g, c->all.id[k]);
+        if (k != i && cut[k]) {
+            if (pl_boundary(nk)) {
+                if (x >= 0)
+                    return -1; /* two: each its own kernel */
+                x = k;
+            }
+            continue;
+        }
+        if (gr_is_view(nk->op) || gr_ops[nk->op].arity == 0)
+            continue;
+        for (int j = 0; j < gr_ops[nk->op].arity; j++)
+            seen[pl_find(&c->all, nk->in[j])] = true;
+    }
+    if (x < 0 || readers[x] != 1)
+        return -1;
+    const gr_node *xn = gr_node_at(g, c->all.id[x]);
+    for (size_t r = 0; r < c->n; r++)
+        if (c->roots[r] == c->all.id[x])
+            return -1; /* materialized anyway */
+    if (xn->rank != rn->rank || memcmp(xn->shape, rn->shape, (size_t)rn->rank * sizeof *rn->shape))
+        return -1;
+    if (gr_is_scan(xn->op) && xn->a.red.axis < 0 && gr_node_at(g, xn->in[0])->rank != 1)
+        return -1; /* a flattened scan's elements are not its input's */
+    return x;
+}
+
 /* Sibling reductions: reduction all.id[j] joins the kernel of reduction
  * all.id[i] (i < j) when it reduces an input of the same shape over the
  * same axes, reads an array the kernel reads too (so one pass over it
@@ -1227,10 +1398,13 @@ static kiln_status pl_staged(pl_ctx *c)
     const gr_graph *g = c->g;
     int n = c->all.n;
     pl_loc *loc = PL_NEW(p, pl_loc, n);
-    bool *cut = PL_NEW(p, bool, n), *need = PL_NEW(p, bool, n), *done = PL_NEW(p, bool, n);
+    bool *cut = PL_NEW(p, bool, n), *need = PL_NEW(p, bool, 2 * (size_t)n), *done = PL_NEW(p, bool, n);
     bool *reads = PL_NEW(p, bool, n), *seen = PL_NEW(p, bool, n);
-    int *vof = PL_NEW(p, int, n), *mem = PL_NEW(p, int, n);
-    if (!loc || !cut || !need || !done || !reads || !seen || !vof || !mem)
+    int *vof = PL_NEW(p, int, n), *mem = PL_NEW(p, int, n), *readers = PL_NEW(p, int, n);
+    int *epi = PL_NEW(p, int, n); /* elementwise root -> the reduction it finishes */
+    bool *absorbed = PL_NEW(p, bool, n);
+    if (!loc || !cut || !need || !done || !reads || !seen || !vof || !mem || !readers || !epi ||
+        !absorbed)
         return KILN_ENOMEM;
     for (size_t i = 0; i < c->n; i++) {
         int at = pl_find(&c->all, c->roots[i]);
@@ -1249,9 +1423,43 @@ static kiln_status pl_staged(pl_ctx *c)
             continue;
         cut[i] = true; /* its input is not: the producer is fused into it */
     }
+    /* who reads each cut node: kernels (their bodies stop there) and views */
     for (int i = 0; i < n; i++) {
-        if (!cut[i] || done[i])
+        if (!cut[i])
             continue;
+        memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
+        seen[i] = true;
+        for (int k = i; k >= 0; k--) {
+            if (!seen[k])
+                continue;
+            const gr_node *nk = gr_node_at(g, c->all.id[k]);
+            if (k != i && cut[k]) {
+                readers[k]++;
+                continue;
+            }
+            if (gr_is_view(nk->op)) {
+                readers[pl_find(&c->all, nk->in[0])] += 2; /* a view needs it stored */
+                continue;
+            }
+            for (int j = 0; j < gr_ops[nk->op].arity; j++)
+                seen[pl_find(&c->all, nk->in[j])] = true;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        epi[i] = cut[i] ? pl_epilogue_of(c, cut, readers, seen, i) : -1;
+        if (epi[i] >= 0)
+            absorbed[epi[i]] = true;
+    }
+    for (int i = 0; i < n; i++) {
+        if (!cut[i] || done[i] || absorbed[i])
+            continue;
+        if (epi[i] >= 0) {
+            done[i] = true;
+            kiln_status s = pl_epilogue_kernel(c, loc, cut, need, vof, epi[i], i);
+            if (s != KILN_OK)
+                return s;
+            continue;
+        }
         int nmem = 0;
         mem[nmem++] = i;
         if (gr_is_reduce(gr_node_at(g, c->all.id[i])->op)) {
@@ -1275,7 +1483,7 @@ static kiln_status pl_staged(pl_ctx *c)
                     seen[pl_find(&c->all, nx->in[k])] = true;
             }
             for (int j = i + 1; j < n && nmem < GR_SIBLINGS; j++)
-                if (cut[j] && !done[j] && pl_sibling(c, cut, reads, seen, i, j))
+                if (cut[j] && !done[j] && !absorbed[j] && pl_sibling(c, cut, reads, seen, i, j))
                     mem[nmem++] = j;
         }
         for (int m = 0; m < nmem; m++)

@@ -90,6 +90,10 @@ typedef struct jr {
     LLVMValueRef *pos;         /* [nops] kept position's pointers (kernel function) */
     LLVMValueRef tree_fn;      /* rt_pw_tree declaration */
     int wc;                    /* OUTER: columns per chunk */
+    bool *prod;                /* [nvals] below a reduction or scan (its producer) */
+    bool *epi;                 /* [nvals] above one: the epilogue */
+    bool has_epi;
+    LLVMValueRef *fin;         /* [nvals] a reduction's result at the current output */
 } jr;
 
 /* ---- small emitters ------------------------------------------------------------------ */
@@ -384,7 +388,7 @@ static LLVMValueRef jr_producer(jr *R, int r)
     jl *L = R->L;
     const gr_kernel *k = R->k;
     for (int v = 0; v < r && !L->failed; v++)
-        if (!gr_is_reduce(k->vals[v].op) && !gr_is_scan(k->vals[v].op))
+        if (R->prod[v])
             L->val[v] = jl_value(L, v);
     return L->failed ? LLVMGetUndef(jl_vty(L, (kiln_dtype)k->vals[k->vals[r].in[0]].dtype))
                      : L->val[k->vals[r].in[0]];
@@ -397,7 +401,7 @@ static void jr_producer_all(jr *R)
     jl *L = R->L;
     const gr_kernel *k = R->k;
     for (int v = 0; v < k->nvals && !L->failed; v++)
-        if (!gr_is_reduce(k->vals[v].op) && !gr_is_scan(k->vals[v].op))
+        if (R->prod[v])
             L->val[v] = jl_value(L, v);
 }
 
@@ -636,7 +640,7 @@ static bool jr_vec_ok(jr *R, const jr_pass *P)
             return false;
     for (int v = 0; v < k->nvals; v++) {
         const gr_kval *kv = &k->vals[v];
-        if (gr_is_reduce(kv->op))
+        if (!R->prod[v])
             continue;
         if (kv->op == GR_OP_SCALAR) {
             bool ddof = false; /* var/std's ddof parameter is never a producer value */
@@ -672,7 +676,7 @@ static void jr_vec_values(jr *R, const LLVMValueRef *base, LLVMValueRef s)
     for (int v = 0; v < k->nvals && !L->failed; v++) {
         const gr_kval *kv = &k->vals[v];
         kiln_dtype t = (kiln_dtype)kv->dtype;
-        if (gr_is_reduce(kv->op) || !jl_flt(t))
+        if (!R->prod[v] || !jl_flt(t))
             continue;
         LLVMTypeRef vt = LLVMVectorType(jl_vty(L, t), JR_VEC);
         if (kv->op == GR_OP_INPUT || kv->op == GR_OP_SCALAR) {
@@ -1114,6 +1118,40 @@ static void jr_store_out(jr *R, const LLVMValueRef *ptr, int r, LLVMValueRef v, 
             jr_store(R, v, ptr[o], 1);
 }
 
+/* Reduction (scan) value r's result v at the output element ptr[]: stored,
+ * or kept for the epilogue (jr_epilogue) when the kernel has one. */
+static void jr_finish(jr *R, const LLVMValueRef *ptr, int r, LLVMValueRef v, kiln_dtype t)
+{
+    if (R->has_epi)
+        R->fin[r] = v;
+    else
+        jr_store_out(R, ptr, r, v, t);
+}
+
+/* The epilogue at the output element ptr[] (the operands' pointers there):
+ * its values from the results in fin[], then every output. */
+static void jr_epilogue(jr *R, const LLVMValueRef *ptr)
+{
+    jl *L = R->L;
+    const gr_kernel *k = R->k;
+    if (!R->has_epi)
+        return;
+    memcpy(L->opp, ptr, (size_t)k->nops * sizeof *ptr);
+    for (int v = 0; v < k->nvals && !L->failed; v++) {
+        if (gr_is_reduce(k->vals[v].op) || gr_is_scan(k->vals[v].op))
+            L->val[v] = R->fin[v];
+        else if (R->epi[v])
+            L->val[v] = jl_value(L, v);
+    }
+    for (int o = 0; o < k->nout && !L->failed; o++) {
+        kiln_dtype t = (kiln_dtype)k->ops[o].dtype;
+        LLVMValueRef v = L->val[k->out_val[o]];
+        if (t == KILN_BOOL)
+            v = LLVMBuildZExt(L->b, v, L->i8, "");
+        jr_store(R, v, ptr[o], 1);
+    }
+}
+
 /* Q(s, d) of runtime/reduce.h: s / d correctly rounded to T. */
 static LLVMValueRef jr_div_count(jr *R, kiln_dtype t, LLVMValueRef s, LLVMValueRef d)
 {
@@ -1169,6 +1207,7 @@ typedef struct jr_red {
     LLVMTypeRef aty;      /* accumulator type */
     LLVMValueRef acc, idx, first, found; /* allocas (scalars or [wc] arrays) */
     bool exact;           /* apply the NaN rule per step (OUTER) */
+    LLVMValueRef fbuf;    /* OUTER with an epilogue: results per column */
 } jr_red;
 
 typedef struct jr_reds {
@@ -1317,6 +1356,38 @@ static bool jr_any_flat(const jr_reds *Z)
     return false;
 }
 
+/* Pass P's trees at one kept position into part: for n < 8 (a tree of
+ * one sequential leaf) inline — many short sequences (the 3 coordinates of
+ * a distance) then cost no call — else through rt_pw_tree. */
+static void jr_inner_pass(jr *R, jr_pass *P, LLVMValueRef ctx, LLVMValueRef part,
+                          LLVMValueRef means)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMBasicBlockRef small = LLVMAppendBasicBlockInContext(L->c, R->fn, "short");
+    LLVMBasicBlockRef tree = LLVMAppendBasicBlockInContext(L->c, R->fn, "tree");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->c, R->fn, "passed");
+    LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSLT, R->n, jr_i64(R, JR_VEC), ""), small, tree);
+    LLVMPositionBuilderAtEnd(B, small);
+    jr_acc_cx A;
+    A.P = P;
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        A.acc[e] = jr_alloca(R, E->ty, 0, "r");
+        jr_store(R, jr_ident(E), A.acc[e], 0);
+        E->m = means ? jr_load(R, E->ty, jr_slot(R, means, e), 0) : NULL;
+    }
+    jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_acc_body, &A);
+    for (int e = 0; e < P->n; e++)
+        jr_store(R, jr_load(R, P->e[e].ty, A.acc[e], 0), jr_slot(R, part, e), 0);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, tree);
+    jr_ctx_ptrs(R, ctx, R->pos);
+    jr_tree_call(R, P, ctx, part);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
+}
+
 /* Every reduction at one kept position: pass A (the trees), the FLAT
  * reductions in one loop, pass B (var/std's squared deviations). */
 static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef partA,
@@ -1325,8 +1396,7 @@ static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef 
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
     if (Z->A.n) {
-        jr_ctx_ptrs(R, ctx, R->pos);
-        jr_tree_call(R, &Z->A, ctx, partA);
+        jr_inner_pass(R, &Z->A, ctx, partA, NULL);
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
             if (X->fam != JR_TREE)
@@ -1337,7 +1407,7 @@ static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef 
                                               R->n);
                 jr_store(R, m, jr_slot(R, means, X->b), 0);
             } else {
-                jr_store_out(R, R->pos, X->r, jr_tree_final(R, X, r), X->rt);
+                jr_finish(R, R->pos, X->r, jr_tree_final(R, X, r), X->rt);
             }
         }
     }
@@ -1369,21 +1439,50 @@ static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef 
             }
             if (X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX)
                 res = jr_load(R, L->i64, X->idx, 0);
-            jr_store_out(R, R->pos, X->r, res, X->rt);
+            jr_finish(R, R->pos, X->r, res, X->rt);
         }
     }
     if (Z->B.n) {
-        jr_ctx_ptrs(R, ctx, R->pos);
-        jr_tree_call(R, &Z->B, ctx, partB);
+        jr_inner_pass(R, &Z->B, ctx, partB, means);
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
             if (X->fam == JR_TREE && jr_two_pass(X)) {
                 LLVMValueRef r = jr_load(R, jl_vty(L, X->t), jr_slot(R, partB, X->b), 0);
-                jr_store_out(R, R->pos, X->r, jr_tree_final(R, X, r), X->rt);
+                jr_finish(R, R->pos, X->r, jr_tree_final(R, X, r), X->rt);
             }
         }
     }
+    jr_epilogue(R, R->pos);
     memcpy(L->opp, R->pos, (size_t)R->k->nops * sizeof *L->opp);
+}
+
+/* OUTER: reduction X's result v at column c — stored at optr, or, with an
+ * epilogue, kept in X's column buffer for jr_outer_epilogue. */
+static void jr_col_finish(jr *R, jr_red *X, const LLVMValueRef *optr, LLVMValueRef c, LLVMValueRef v)
+{
+    if (!R->has_epi) {
+        jr_store_out(R, optr, X->r, v, X->rt);
+        return;
+    }
+    LLVMTypeRef ty = LLVMTypeOf(v);
+    jr_store(R, v, jr_gep(R, ty, X->fbuf, c), 0);
+}
+
+static void jr_outer_epilogue(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueRef W)
+{
+    if (!R->has_epi)
+        return;
+    LLVMValueRef optr[256];
+    jr_for fe;
+    LLVMValueRef c = jr_cols_begin(R, &fe, W, "epi");
+    jr_adv_all(R, base, R->col, c, optr);
+    for (int x = 0; x < Z->n; x++) {
+        jr_red *X = &Z->x[x];
+        LLVMTypeRef ty = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX ? R->L->i64 : jl_vty(R->L, X->rt);
+        R->fin[X->r] = jr_load(R, ty, jr_gep(R, ty, X->fbuf, c), 0);
+    }
+    jr_epilogue(R, optr);
+    jr_for_end(R, &fe, 1);
 }
 
 /* Every reduction for a chunk of W columns (OUTER), in the same passes. */
@@ -1393,6 +1492,12 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
     LLVMValueRef optr[256];
+    if (R->has_epi)
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            LLVMTypeRef ty = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX ? L->i64 : jl_vty(L, X->rt);
+            X->fbuf = jr_alloca(R, LLVMArrayType2(ty, (uint64_t)R->wc), 64, "fin");
+        }
     jr_ctx_ptrs(R, ctx, base);
     jr_store(R, W, jr_field(R, ctx, JR_CTX_W), 8);
     if (Z->A.n) {
@@ -1410,7 +1515,7 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
                 LLVMValueRef m = jr_div_count(R, X->t, LLVMBuildFAdd(B, LLVMConstReal(ty, 0.0), r, ""), R->n);
                 jr_store(R, m, jr_gep(R, ty, jr_slot(R, means, X->b), c), 0);
             } else {
-                jr_store_out(R, optr, X->r, jr_tree_final(R, X, r), X->rt);
+                jr_col_finish(R, X, optr, c, jr_tree_final(R, X, r));
             }
         }
         jr_for_end(R, &ff, 1);
@@ -1458,7 +1563,7 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
             LLVMValueRef v = arg ? jr_load(R, L->i64, jr_gep(R, L->i64, X->idx, c), 0)
                                  : jr_load(R, X->aty, jr_gep(R, X->aty, X->acc, c), 0);
-            jr_store_out(R, optr, X->r, v, X->rt);
+            jr_col_finish(R, X, optr, c, v);
         }
         jr_for_end(R, &fo, 1);
         jr_scalar_loop(R, &fo);
@@ -1475,11 +1580,12 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
                 continue;
             LLVMTypeRef ty = jl_vty(L, X->t);
             LLVMValueRef r = jr_load(R, ty, jr_gep(R, ty, jr_slot(R, partB, X->b), c), 0);
-            jr_store_out(R, optr, X->r, jr_tree_final(R, X, r), X->rt);
+            jr_col_finish(R, X, optr, c, jr_tree_final(R, X, r));
         }
         jr_for_end(R, &ff, 1);
         jr_scalar_loop(R, &ff);
     }
+    jr_outer_epilogue(R, Z, base, W);
 }
 
 /* ---- set-up ---------------------------------------------------------------------------- */
@@ -1615,6 +1721,13 @@ static void jr_scan_step(jr *R, jr_scan *S, LLVMValueRef s, LLVMValueRef lp, LLV
     if (S->blocked) {
         LLVMValueRef later = LLVMBuildICmp(B, LLVMIntSGT, S->b0, jr_i64(R, 0), "");
         out = LLVMBuildSelect(B, later, jr_scan_op(R, S, jr_load(R, S->ty, cp, 0), l), l, "");
+    }
+    if (R->has_epi) { /* the epilogue reads the scan at its own element */
+        LLVMValueRef here[256];
+        memcpy(here, L->opp, (size_t)R->k->nops * sizeof *here);
+        R->fin[S->r] = out;
+        jr_epilogue(R, here);
+        return;
     }
     jr_store_out(R, L->opp, S->r, out, S->t);
 }
@@ -1777,13 +1890,39 @@ int jit_lower_reduce(jl *L)
         jl_fail(L, "%s", "a reduction kernel has 1 to 8 reductions, a scan kernel one scan");
         return -1;
     }
-    for (int o = 0; o < k->nout; o++)
-        if (!(scan ? gr_is_scan : gr_is_reduce)(k->vals[k->out_val[o]].op)) {
-            jl_fail(L, "%s", "a reduction (scan) kernel's outputs are its reductions (scan)");
-            return -1;
-        }
+
     LLVMValueRef pos[256];
     R.pos = pos;
+    /* which values are a producer (below a reduction or scan) and which an
+     * epilogue (above one, up to the outputs); never both */
+    size_t nv = k->nvals ? k->nvals : 1;
+    R.prod = rt_calloc(L->env, nv, sizeof *R.prod);
+    R.epi = rt_calloc(L->env, nv, sizeof *R.epi);
+    R.fin = rt_calloc(L->env, nv, sizeof *R.fin);
+    if (!R.prod || !R.epi || !R.fin) {
+        jl_fail(L, "%s", "out of memory lowering a kernel");
+        goto done;
+    }
+    for (int v = k->nvals - 1; v >= 0; v--) {
+        const gr_kval *kv = &k->vals[v];
+        bool red = gr_is_reduce(kv->op) || gr_is_scan(kv->op);
+        for (int o = 0; o < k->nout; o++)
+            R.epi[v] |= k->out_val[o] == v && !red;
+        for (int j = 0; j < kv->nin; j++) {
+            R.prod[kv->in[j]] |= red || R.prod[v];
+            R.epi[kv->in[j]] |= R.epi[v] && !gr_is_reduce(k->vals[kv->in[j]].op) &&
+                                !gr_is_scan(k->vals[kv->in[j]].op);
+        }
+        if (kv->op == GR_OP_VAR || kv->op == GR_OP_STD) /* the ddof parameter */
+            R.prod[kv->in[1]] = false;
+    }
+    for (int v = 0; v < k->nvals; v++) {
+        R.has_epi |= R.epi[v];
+        if (R.prod[v] && R.epi[v]) {
+            jl_fail(L, "%s", "a value both below and above a reduction");
+            goto done;
+        }
+    }
     R.ab = LLVMCreateBuilderInContext(L->c);
     LLVMTypeRef ft[JR_CTX_OPP + 1] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr, L->i64,
                                       LLVMArrayType2(L->ptr, (uint64_t)k->nops)};
@@ -1862,5 +2001,9 @@ int jit_lower_reduce(jl *L)
     LLVMBuildRetVoid(L->b);
     jr_fn_end(&R);
     LLVMDisposeBuilder(R.ab);
+done:
+    rt_free(L->env, R.prod, R.prod ? nv * sizeof *R.prod : 0);
+    rt_free(L->env, R.epi, R.epi ? nv * sizeof *R.epi : 0);
+    rt_free(L->env, R.fin, R.fin ? nv * sizeof *R.fin : 0);
     return L->failed ? -1 : 0;
 }

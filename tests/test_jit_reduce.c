@@ -639,6 +639,114 @@ static void test_siblings(void **state)
     kiln_ctx_free(ctx);
 }
 
+/* ---- epilogues ---------------------------------------------------------------------- */
+
+/* Evaluates roots fused twice (compile, then measure): the interpreter's
+ * bits, and the launches and temporary bytes of the second run. */
+static void fused_counts(kiln_ctx *ctx, int n, const kiln_expr *roots, uint64_t *launches,
+                         uint64_t *temps, const char *what)
+{
+    kiln_array *want[4] = {NULL}, *got[4] = {NULL};
+    assert_true(n <= 4);
+    assert_int_equal(kiln_eval_many(ctx, KILN_MODE_INTERP, (size_t)n, roots, want), KILN_OK);
+    assert_int_equal(kiln_eval_many(ctx, KILN_MODE_FUSED, (size_t)n, roots, got), KILN_OK);
+    for (int i = 0; i < n; i++)
+        kiln_array_release(got[i]), got[i] = NULL;
+    uint64_t l0 = cnt(ctx, KILN_COUNTER_LAUNCHES), t0 = cnt(ctx, KILN_COUNTER_TEMP_BYTES);
+    uint64_t f0 = cnt(ctx, KILN_COUNTER_FALLBACKS);
+    assert_int_equal(kiln_eval_many(ctx, KILN_MODE_FUSED, (size_t)n, roots, got), KILN_OK);
+    *launches = cnt(ctx, KILN_COUNTER_LAUNCHES) - l0;
+    *temps = cnt(ctx, KILN_COUNTER_TEMP_BYTES) - t0;
+    if (cnt(ctx, KILN_COUNTER_FALLBACKS) != f0)
+        fail_msg("%s: fell back: %s", what, kiln_last_fallback(ctx));
+    for (int i = 0; i < n; i++) {
+        if (!tu_bits_equal(want[i], got[i]))
+            fail_msg("%s: root %d differs from the interpreter", what, i);
+        kiln_array_release(want[i]);
+        kiln_array_release(got[i]);
+    }
+}
+
+/* An elementwise root reading one reduction (scan) at its own index is
+ * that reduction's epilogue: one kernel, no temporary — sqrt(sum(d*d)) of
+ * the pairwise distances, the running mean cumsum(x) / (i + 1); a
+ * reduction read twice, or also a root, or through a view is stored. */
+static void test_epilogues(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    int64_t shape[2] = {300, 40};
+    kiln_array *a = rnd_array(ctx, KILN_FLOAT64, 2, shape, false);
+    int64_t row = 40, col = 300;
+    kiln_array *rv = rnd_array(ctx, KILN_FLOAT64, 1, &row, false);
+    kiln_array *cv = rnd_array(ctx, KILN_FLOAT64, 1, &col, false);
+    uint64_t l, t;
+    for (int lay = 0; lay < L_COUNT; lay++) {
+        kiln_array *la = in_layout(ctx, a, lay);
+        kiln_expr x = kiln_input(ctx, la);
+        for (int ax = 0; ax < 3; ax++) {
+            int axis = ax, na = ax < 2 ? 1 : 0;
+            kiln_expr other = ax == 0 ? kiln_input(ctx, rv) : ax == 1 ? kiln_input(ctx, cv) : kiln_f64(ctx, 2);
+            const struct {
+                const char *name;
+                kiln_expr e;
+            } cases[] = {
+                {"sqrt(sum(x*x))", kiln_sqrt(kiln_sum(kiln_multiply(x, x), na, &axis, 0))},
+                {"std * other + 1", kiln_add(kiln_multiply(kiln_std(x, na, &axis, 0, 1), other), kiln_f64(ctx, 1))},
+                {"max > other", kiln_greater(kiln_max(x, na, &axis, 0), other)},
+                {"argmin + 1", kiln_add(na ? kiln_argmin(x, axis) : kiln_argmin(x, KILN_AXIS_NONE), kiln_i64(ctx, 1))},
+                {"count / 2", kiln_divide(kiln_count_nonzero(kiln_greater(x, kiln_f64(ctx, 0)), na, &axis, 0), kiln_f64(ctx, 2))},
+            };
+            for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+                char what[96];
+                snprintf(what, sizeof what, "%s %s axis %d", cases[i].name, g_layout[lay], ax);
+                fused_counts(ctx, 1, &cases[i].e, &l, &t, what);
+                if (l != 1 || t != 0)
+                    fail_msg("%s: %llu launches, %llu temporary bytes", what, (unsigned long long)l,
+                             (unsigned long long)t);
+            }
+        }
+        /* scans: the running mean along each axis (i + 1 from an arange),
+         * the running maximum's gap */
+        int64_t s0[2] = {300, 1}, s1 = 40;
+        kiln_array *i0 = tu_arange(ctx, KILN_FLOAT64, 2, s0), *i1 = tu_arange(ctx, KILN_FLOAT64, 1, &s1);
+        for (int a2 = 0; a2 < 2; a2++) {
+            kiln_expr idx = kiln_input(ctx, a2 == 0 ? i0 : i1);
+            kiln_expr cases[2] = {
+                kiln_divide(kiln_cumsum(x, a2), kiln_add(idx, kiln_f64(ctx, 1))),
+                kiln_subtract(kiln_cummax(x, a2), x),
+            };
+            for (int i = 0; i < 2; i++) {
+                char what[96];
+                snprintf(what, sizeof what, "scan epilogue %d %s axis %d", i, g_layout[lay], a2);
+                fused_counts(ctx, 1, &cases[i], &l, &t, what);
+                if (l != 1 || t != 0)
+                    fail_msg("%s: %llu launches, %llu temporary bytes", what, (unsigned long long)l,
+                             (unsigned long long)t);
+            }
+        }
+        kiln_array_release(i0);
+        kiln_array_release(i1);
+        kiln_array_release(la);
+    }
+    /* stored when read twice, when also a root, when read through a view */
+    kiln_expr x = kiln_input(ctx, a);
+    int ax0 = 0;
+    kiln_expr sm = kiln_sum(x, 1, &ax0, 0);
+    kiln_expr twice[2] = {kiln_sqrt(sm), kiln_multiply(sm, kiln_f64(ctx, 2))};
+    fused_counts(ctx, 2, twice, &l, &t, "read twice");
+    assert_int_equal(l, 3);
+    assert_int_equal(t, 40 * sizeof(double));
+    kiln_expr also[2] = {sm, kiln_sqrt(sm)};
+    fused_counts(ctx, 2, also, &l, &t, "also a root");
+    assert_int_equal(l, 2);
+    assert_int_equal(t, 0);
+    kiln_array_release(a);
+    kiln_array_release(rv);
+    kiln_array_release(cv);
+    kiln_ctx_free(ctx);
+}
+
 /* ---- scans ------------------------------------------------------------------------- */
 
 typedef kiln_expr (*scan_fn)(kiln_expr x, int axis);
@@ -780,6 +888,7 @@ int main(void)
         cmocka_unit_test(test_vector_code),
         cmocka_unit_test(test_producers),
         cmocka_unit_test(test_siblings),
+        cmocka_unit_test(test_epilogues),
         cmocka_unit_test(test_scans_1d),
         cmocka_unit_test(test_scans_2d),
         cmocka_unit_test(test_scan_fusion),
