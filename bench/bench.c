@@ -26,6 +26,8 @@
  *   - each (workload, mode) runs in a fresh context, first at 1 thread then
  *     at all cores, so the 1-thread first call includes compiling its
  *     kernels and the all-cores first call starting the workers;
+ *   - a workload's modes are timed interleaved, round robin, so load from
+ *     other processes falls on all of them alike (see run_workload);
  *   - "min bytes" counts each input element read once and each output
  *     element written once (no write-allocate, no cache-line waste), the
  *     way STREAM counts the triad's 24 bytes per element.
@@ -160,7 +162,6 @@ typedef struct wl_data {
     bool in_shared;          /* in[] belongs to a cache (the W4 matrix) */
     out_desc od[MAX_OUT];
     void *ref[MAX_OUT];      /* hand-C at 1 thread: the reference */
-    void *out[MAX_OUT];      /* every measured case writes here */
     double *scratch[2];      /* hand-C's preallocated working memory */
     double scratch_bytes;
     double min_bytes;
@@ -336,7 +337,7 @@ static void handc_sums(const wl_data *d, void *const *out)
 static double *g_matrix;
 static int64_t g_matrix_n;
 
-static void init_matrix(wl_data *d, rng *r, bool fortran, bool rows)
+static void init_matrix(wl_data *d, rng *r, bool fortran)
 {
     int64_t n = d->n;
     if (g_matrix_n != n) {
@@ -354,12 +355,9 @@ static void init_matrix(wl_data *d, rng *r, bool fortran, bool rows)
     d->nout = 1;
     vec_out(d, 0, n, 0);
     d->min_bytes = (double)n * (double)n * 8.0 + (double)n * 8.0;
-    (void)rows;
 }
-static void init_c_rows(wl_data *d, rng *r) { init_matrix(d, r, false, true); }
-static void init_c_cols(wl_data *d, rng *r) { init_matrix(d, r, false, false); }
-static void init_f_rows(wl_data *d, rng *r) { init_matrix(d, r, true, true); }
-static void init_f_cols(wl_data *d, rng *r) { init_matrix(d, r, true, false); }
+static void init_c_order(wl_data *d, rng *r) { init_matrix(d, r, false); }
+static void init_f_order(wl_data *d, rng *r) { init_matrix(d, r, true); }
 static void build_row_sums(kiln_ctx *ctx, const wl_data *d, kiln_array *const *in, kiln_expr *e)
 {
     e[0] = parse(ctx, "sum(x, axis=1)", d, in);
@@ -793,16 +791,16 @@ static const workload WORKLOADS[] = {
      .n_quick = 200000, .init = init_sums, .build = build_sums, .handc = handc_sums,
      .check = check_sums, .t = {MEMORY_BOUND}},
     {.id = "W4a", .name = "c-rows", .text = "sum(m, axis=1), m C order", .n = 5000,
-     .n_quick = 500, .init = init_c_rows, .build = build_row_sums, .handc = handc_mem_rows,
+     .n_quick = 500, .init = init_c_order, .build = build_row_sums, .handc = handc_mem_rows,
      .check = check_mem_rows, .t = {MEMORY_BOUND}},
     {.id = "W4b", .name = "c-cols", .text = "sum(m, axis=0), m C order", .n = 5000,
-     .n_quick = 500, .init = init_c_cols, .build = build_col_sums, .handc = handc_mem_cols,
+     .n_quick = 500, .init = init_c_order, .build = build_col_sums, .handc = handc_mem_cols,
      .check = check_mem_cols, .t = {MEMORY_BOUND, .vs_id = "W4a", .max_vs = 1.3}},
     {.id = "W4c", .name = "f-rows", .text = "sum(m, axis=1), m Fortran order", .n = 5000,
-     .n_quick = 500, .init = init_f_rows, .build = build_row_sums, .handc = handc_mem_cols,
+     .n_quick = 500, .init = init_f_order, .build = build_row_sums, .handc = handc_mem_cols,
      .check = check_mem_cols, .t = {MEMORY_BOUND}},
     {.id = "W4d", .name = "f-cols", .text = "sum(m, axis=0), m Fortran order", .n = 5000,
-     .n_quick = 500, .init = init_f_cols, .build = build_col_sums, .handc = handc_mem_rows,
+     .n_quick = 500, .init = init_f_order, .build = build_col_sums, .handc = handc_mem_rows,
      .check = check_mem_rows, .t = {MEMORY_BOUND}},
     {.id = "W5", .name = "colnorm", .text = "(d - mean(d, axis=0)) / std(d, axis=0), d (n, 5)",
      .n = 1000000, .n_quick = 20000, .init = init_colnorm, .build = build_colnorm,
@@ -868,18 +866,45 @@ static void summarize(result *r, double *t, int runs)
     r->median = runs % 2 ? t[runs / 2] : 0.5 * (t[runs / 2 - 1] + t[runs / 2]);
 }
 
-static void poison_outputs(const wl_data *d)
+/* ---- running the cases ----------------------------------------------------------
+ * A workload's cases run together, interleaved: at each thread count, every
+ * mode makes its first call and a warm-up, then the timed runs go round
+ * robin (hand-C, fused, unfused, interp, hand-C, ...), so load from other
+ * processes on a shared machine falls on all modes alike and the ratios
+ * between them stay meaningful. Each mode has its own context (one
+ * context for both thread counts: compiled at 1 thread, reused at all
+ * cores) and its own outputs. */
+
+typedef struct bcase {
+    const workload *w;
+    const wl_data *d;
+    int mode;
+    void *out[MAX_OUT];        /* this mode's outputs (user memory) */
+    kiln_ctx *ctx;             /* kiln modes */
+    kiln_array *in[MAX_IN], *outa[MAX_OUT];
+    kiln_expr e[MAX_OUT];
+    kiln_status setup;         /* KILN_OK, or why the mode cannot run */
+    const char *setup_what;
+    /* the current thread count's case */
+    result *r;
+    int threads;
+    bool active;               /* being timed */
+    long batch;                /* evaluations per timed run */
+    double evals;              /* evaluations timed */
+    double *t;                 /* o->runs times */
+    uint64_t temp0, fb0, jit0; /* counters after the warm-up */
+} bcase;
+
+static void poison_outputs(const bcase *c)
 {
-    for (int k = 0; k < d->nout; k++)
-        memset(d->out[k], 0xff, out_bytes(&d->od[k])); /* NaN, -1: unwritten shows */
+    for (int k = 0; k < c->d->nout; k++)
+        memset(c->out[k], 0xff, out_bytes(&c->d->od[k])); /* NaN, -1: unwritten shows */
 }
 
-static bool check_result(const workload *w, const wl_data *d, result *r)
+static bool check_result(const bcase *c)
 {
-    return w->check ? w->check(d, d->out, r) : check_exact(d, d->out, r);
+    return c->w->check ? c->w->check(c->d, c->out, c->r) : check_exact(c->d, c->out, c->r);
 }
-
-/* ---- running one case -------------------------------------------------------- */
 
 static void progress(const result *r)
 {
@@ -893,17 +918,6 @@ static void progress(const result *r)
                 MODE_NAME[r->mode], r->threads, r->check, r->note);
 }
 
-/* One evaluation of a case; false (with r->check/note set) on failure. */
-typedef struct kcase {
-    const workload *w;
-    const wl_data *d;
-    kiln_ctx *ctx;
-    kiln_mode mode;
-    kiln_array *in[MAX_IN];
-    kiln_array *out[MAX_OUT];
-    kiln_expr e[MAX_OUT];
-} kcase;
-
 static bool failed(result *r, kiln_ctx *ctx, const char *what, kiln_status s)
 {
     snprintf(r->check, sizeof r->check, "ERROR");
@@ -913,167 +927,231 @@ static bool failed(result *r, kiln_ctx *ctx, const char *what, kiln_status s)
     return false;
 }
 
-static kiln_status build_checked(kcase *k)
+static kiln_status build_checked(bcase *c)
 {
-    k->w->build(k->ctx, k->d, k->in, k->e);
-    for (int i = 0; i < k->d->nout; i++) {
-        kiln_status s = kiln_expr_status(k->e[i]);
+    c->w->build(c->ctx, c->d, c->in, c->e);
+    for (int i = 0; i < c->d->nout; i++) {
+        kiln_status s = kiln_expr_status(c->e[i]);
         if (s != KILN_OK)
             return s;
     }
     return KILN_OK;
 }
 
-static kiln_status eval_case(kcase *k)
+/* One evaluation. */
+static bool case_eval(bcase *c)
 {
-    if (!k->w->per_eval)
-        return kiln_eval_many(k->ctx, k->mode, (size_t)k->d->nout, k->e, k->out);
-    uint64_t sc = kiln_scope_begin(k->ctx); /* the small-array case: build too */
-    kiln_status s = build_checked(k);
+    if (c->mode == M_HANDC) {
+        c->w->handc(c->d, c->out);
+        return true;
+    }
+    size_t n = (size_t)c->d->nout;
+    kiln_mode m = MODE_KILN[c->mode];
+    if (!c->w->per_eval)
+        return kiln_eval_many(c->ctx, m, n, c->e, c->outa) == KILN_OK;
+    uint64_t sc = kiln_scope_begin(c->ctx); /* the small-array case: build too */
+    kiln_status s = build_checked(c);
     if (s == KILN_OK)
-        s = kiln_eval_many(k->ctx, k->mode, (size_t)k->d->nout, k->e, k->out);
-    kiln_status s2 = kiln_scope_end(k->ctx, sc);
-    return s != KILN_OK ? s : s2;
+        s = kiln_eval_many(c->ctx, m, n, c->e, c->outa);
+    kiln_status s2 = kiln_scope_end(c->ctx, sc);
+    return s == KILN_OK && s2 == KILN_OK;
 }
 
-static kiln_status wrap_arrays(kcase *k)
+static kiln_status wrap_arrays(bcase *c)
 {
-    const wl_data *d = k->d;
+    const wl_data *d = c->d;
     kiln_status s = KILN_OK;
     for (int i = 0; i < d->nin && s == KILN_OK; i++) {
         const in_desc *id = &d->id[i];
         if (id->rec_size)
-            s = kiln_array_wrap_records(k->ctx, d->in[i], id->shape[0], id->rec_size, 0, NULL,
-                                        NULL, &k->in[i]);
+            s = kiln_array_wrap_records(c->ctx, d->in[i], id->shape[0], id->rec_size, 0, NULL,
+                                        NULL, &c->in[i]);
         else
-            s = kiln_array_wrap(k->ctx, d->in[i], id->dtype, id->rank, id->shape,
-                                id->strides[0] ? id->strides : NULL, NULL, NULL, &k->in[i]);
+            s = kiln_array_wrap(c->ctx, d->in[i], id->dtype, id->rank, id->shape,
+                                id->strides[0] ? id->strides : NULL, NULL, NULL, &c->in[i]);
     }
     for (int j = 0; j < d->nout && s == KILN_OK; j++) {
         const out_desc *o = &d->od[j];
-        char *p = (char *)d->out[j] + o->lead * (int64_t)kiln_dtype_size(o->dtype);
-        s = kiln_array_wrap(k->ctx, p, o->dtype, o->rank, o->shape, NULL, NULL, NULL,
-                            &k->out[j]);
+        char *p = (char *)c->out[j] + o->lead * (int64_t)kiln_dtype_size(o->dtype);
+        s = kiln_array_wrap(c->ctx, p, o->dtype, o->rank, o->shape, NULL, NULL, NULL,
+                            &c->outa[j]);
     }
     return s;
 }
 
-/* Times `runs` batches of evaluations after a warm-up (a batch of about
- * o->batch_s for per-evaluation cases, else one evaluation). */
-typedef bool (*eval_fn)(void *arg);
-
-static bool time_runs(eval_fn f, void *arg, const options *o, bool per_eval, result *r,
-                      double *evals)
+static void case_setup(bcase *c, const workload *w, const wl_data *d, int mode)
 {
-    double *t = calloc((size_t)o->runs, sizeof(double));
-    if (!t)
-        return false;
-    long batch = 1;
-    if (per_eval) { /* calibrate */
-        double t0 = now_s();
-        for (int k = 0; k < 10; k++)
-            if (!f(arg))
-                goto fail;
-        batch = (long)(o->batch_s / fmax((now_s() - t0) / 10, 1e-8));
-        batch = batch < 1 ? 1 : batch > 10000000 ? 10000000 : batch;
-        *evals = 10;
-    } else if (!f(arg)) { /* warm-up (fills kiln's buffer pool too) */
-        goto fail;
-    } else {
-        *evals = 1;
+    *c = (bcase){.w = w, .d = d, .mode = mode, .setup = KILN_OK};
+    for (int k = 0; k < d->nout; k++)
+        c->out[k] = alloc_bytes(out_bytes(&d->od[k]));
+    if (mode == M_HANDC)
+        return;
+    c->ctx = kiln_ctx_new(NULL);
+    c->setup = c->ctx ? wrap_arrays(c) : KILN_ENOMEM;
+    c->setup_what = "wrapping arrays";
+    if (c->setup == KILN_OK && !w->per_eval) {
+        c->setup = build_checked(c);
+        c->setup_what = "building";
     }
-    for (int i = 0; i < o->runs; i++) {
-        double t0 = now_s();
-        for (long k = 0; k < batch; k++)
-            if (!f(arg))
-                goto fail;
-        t[i] = (now_s() - t0) / (double)batch;
+}
+
+static void case_teardown(bcase *c)
+{
+    for (int i = 0; i < MAX_IN; i++)
+        kiln_array_release(c->in[i]);
+    for (int i = 0; i < MAX_OUT; i++) {
+        kiln_array_release(c->outa[i]);
+        free(c->out[i]);
     }
-    summarize(r, t, o->runs);
-    *evals += (double)o->runs * (double)batch;
-    free(t);
-    return true;
-fail:
-    free(t);
-    return false;
+    kiln_ctx_free(c->ctx);
 }
 
-typedef struct hcase {
-    const workload *w;
-    const wl_data *d;
-} hcase;
-
-static bool eval_handc(void *arg)
+static void case_threads(bcase *c)
 {
-    hcase *h = arg;
-    h->w->handc(h->d, h->d->out);
-    return true;
+    if (c->mode == M_HANDC)
+        hc_set_threads(c->threads);
 }
 
-static void run_handc(const workload *w, const wl_data *d, const options *o, int threads,
-                      result *r)
+/* The first call, then a warm-up (or, per evaluation, a calibration of the
+ * batch); c->active if the timed runs should follow. */
+static void case_start(bcase *c, const options *o, result *r, int threads)
 {
-    hcase h = {w, d};
-    hc_set_threads(threads);
-    poison_outputs(d);
+    *r = (result){.w = c->w, .mode = c->mode, .threads = threads, .n = c->d->n,
+                  .min_bytes = c->d->min_bytes, .ok = true};
+    c->r = r;
+    c->threads = threads;
+    c->active = false;
+    c->batch = 1;
+    c->evals = 0;
+    if (c->setup != KILN_OK) {
+        failed(r, c->ctx, c->setup_what, c->setup);
+        return;
+    }
+    kiln_status s = c->ctx ? kiln_ctx_set_threads(c->ctx, threads) : KILN_OK;
+    if (s != KILN_OK) {
+        failed(r, c->ctx, "kiln_ctx_set_threads", s);
+        return;
+    }
+    case_threads(c);
+    poison_outputs(c);
+    uint64_t c0 = c->ctx ? kiln_ctx_counter(c->ctx, KILN_COUNTER_COMPILES) : 0;
     double t0 = now_s();
-    eval_handc(&h);
+    bool ok = case_eval(c);
     r->first = now_s() - t0;
-    double evals;
-    time_runs(eval_handc, &h, o, w->per_eval, r, &evals);
-    r->temp_bytes = d->scratch_bytes; /* preallocated, reused */
-    r->ok = check_result(w, d, r);
-    hc_set_threads(1);
-}
-
-static bool eval_kiln(void *arg)
-{
-    kcase *k = arg;
-    return eval_case(k) == KILN_OK;
-}
-
-/* One kiln case at `threads` in the context k (already set up). */
-static bool run_kiln(kcase *k, const options *o, int threads, result *r)
-{
-    const workload *w = k->w;
-    kiln_status s = kiln_ctx_set_threads(k->ctx, threads);
-    if (s != KILN_OK)
-        return failed(r, k->ctx, "kiln_ctx_set_threads", s);
-    poison_outputs(k->d);
-    uint64_t c0 = kiln_ctx_counter(k->ctx, KILN_COUNTER_COMPILES);
-    double t0 = now_s();
-    s = eval_case(k);
-    r->first = now_s() - t0;
-    r->first_compiles = kiln_ctx_counter(k->ctx, KILN_COUNTER_COMPILES) - c0;
-    if (s != KILN_OK)
-        return failed(r, k->ctx, "first evaluation", s);
-    double budget = r->mode == M_INTERP ? o->budget : o->budget_jit;
-    if (r->first > budget) { /* the interpreter on big inputs (or no JIT) */
-        bool ok = check_result(w, k->d, r);
-        if (ok)
+    if (c->ctx)
+        r->first_compiles = kiln_ctx_counter(c->ctx, KILN_COUNTER_COMPILES) - c0;
+    if (!ok) {
+        failed(r, c->ctx, "first evaluation", kiln_errcode(c->ctx));
+        return;
+    }
+    double budget = c->mode == M_INTERP ? o->budget : o->budget_jit;
+    if (c->mode != M_HANDC && r->first > budget) { /* the interpreter on big inputs */
+        r->ok = check_result(c);
+        if (r->ok)
             snprintf(r->check, sizeof r->check, "skipped");
-        note_add(r, "timed runs skipped: first call %.2f s > %.1f s", r->first, budget);
-        return ok;
+        note_add(r, "timed runs skipped: first call %.2f s > %.2f s", r->first, budget);
+        return;
     }
-    uint64_t temp0 = kiln_ctx_counter(k->ctx, KILN_COUNTER_TEMP_BYTES);
-    uint64_t fb0 = kiln_ctx_counter(k->ctx, KILN_COUNTER_FALLBACKS);
-    uint64_t jit0 = kiln_ctx_counter(k->ctx, KILN_COUNTER_CACHE_HITS) +
-                    kiln_ctx_counter(k->ctx, KILN_COUNTER_CACHE_MISSES);
-    double evals;
-    if (!time_runs(eval_kiln, k, o, w->per_eval, r, &evals))
-        return failed(r, k->ctx, "timed evaluation", kiln_errcode(k->ctx));
-    r->temp_bytes =
-        (double)(kiln_ctx_counter(k->ctx, KILN_COUNTER_TEMP_BYTES) - temp0) / evals;
-    r->fallbacks = kiln_ctx_counter(k->ctx, KILN_COUNTER_FALLBACKS) - fb0;
-    r->ran_jit = kiln_ctx_counter(k->ctx, KILN_COUNTER_CACHE_HITS) +
-                     kiln_ctx_counter(k->ctx, KILN_COUNTER_CACHE_MISSES) >
-                 jit0;
-    if (r->mode != M_INTERP && r->fallbacks)
-        note_add(r, "%" PRIu64 " interpreter fallbacks: %s", r->fallbacks,
-                 kiln_last_fallback(k->ctx));
-    else if (r->mode != M_INTERP && !r->ran_jit)
-        note_add(r, "no kernel looked up: JIT not active");
-    return check_result(w, k->d, r);
+    if (c->w->per_eval) { /* calibrate: batches of about o->batch_s */
+        t0 = now_s();
+        for (int k = 0; k < 10 && ok; k++)
+            ok = case_eval(c);
+        double one = (now_s() - t0) / 10;
+        c->batch = (long)(o->batch_s / fmax(one, 1e-8));
+        c->batch = c->batch < 1 ? 1 : c->batch > 10000000 ? 10000000 : c->batch;
+    } else {
+        ok = case_eval(c); /* warm-up (fills kiln's buffer pool too) */
+    }
+    if (!ok) {
+        failed(r, c->ctx, "warm-up", kiln_errcode(c->ctx));
+        return;
+    }
+    if (c->ctx) {
+        c->temp0 = kiln_ctx_counter(c->ctx, KILN_COUNTER_TEMP_BYTES);
+        c->fb0 = kiln_ctx_counter(c->ctx, KILN_COUNTER_FALLBACKS);
+        c->jit0 = kiln_ctx_counter(c->ctx, KILN_COUNTER_CACHE_HITS) +
+                  kiln_ctx_counter(c->ctx, KILN_COUNTER_CACHE_MISSES);
+    }
+    c->active = true;
+}
+
+/* Timed run i: one batch. */
+static void case_time(bcase *c, int i)
+{
+    case_threads(c); /* outside the clock */
+    double t0 = now_s();
+    for (long k = 0; k < c->batch; k++)
+        if (!case_eval(c)) {
+            failed(c->r, c->ctx, "timed evaluation", kiln_errcode(c->ctx));
+            c->active = false;
+            return;
+        }
+    c->t[i] = (now_s() - t0) / (double)c->batch;
+    c->evals += (double)c->batch;
+}
+
+static void case_finish(bcase *c, const options *o)
+{
+    result *r = c->r;
+    if (!c->active)
+        return;
+    summarize(r, c->t, o->runs);
+    if (!c->ctx) {
+        r->temp_bytes = c->d->scratch_bytes; /* preallocated, reused */
+    } else {
+        r->temp_bytes =
+            (double)(kiln_ctx_counter(c->ctx, KILN_COUNTER_TEMP_BYTES) - c->temp0) / c->evals;
+        r->fallbacks = kiln_ctx_counter(c->ctx, KILN_COUNTER_FALLBACKS) - c->fb0;
+        r->ran_jit = kiln_ctx_counter(c->ctx, KILN_COUNTER_CACHE_HITS) +
+                         kiln_ctx_counter(c->ctx, KILN_COUNTER_CACHE_MISSES) >
+                     c->jit0;
+        if (c->mode != M_INTERP && r->fallbacks)
+            note_add(r, "%" PRIu64 " interpreter fallbacks: %s", r->fallbacks,
+                     kiln_last_fallback(c->ctx));
+        else if (c->mode != M_INTERP && !r->ran_jit)
+            note_add(r, "no kernel looked up: JIT not active");
+    }
+    r->ok = check_result(c);
+}
+
+/* Every mode of w at every thread count; false if a case failed. */
+static bool run_workload(const workload *w, const wl_data *d, const options *o)
+{
+    bcase c[M_COUNT];
+    double *t = calloc((size_t)o->runs * M_COUNT, sizeof(double));
+    if (!t) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(2);
+    }
+    for (int m = 0; m < M_COUNT; m++) {
+        case_setup(&c[m], w, d, m);
+        c[m].t = t + (size_t)m * (size_t)o->runs;
+    }
+    bool all_ok = true;
+    for (int ti = 0; ti < g_nthreads; ti++) {
+        int th = g_threads[ti];
+        bool on[M_COUNT];
+        for (int m = 0; m < M_COUNT; m++) {
+            on[m] = !(m == M_INTERP && th != 1); /* the interpreter: one thread */
+            if (on[m])
+                case_start(&c[m], o, &g_results[g_nresults++], th);
+        }
+        for (int i = 0; i < o->runs; i++)
+            for (int m = 0; m < M_COUNT; m++)
+                if (on[m] && c[m].active)
+                    case_time(&c[m], i);
+        for (int m = 0; m < M_COUNT; m++)
+            if (on[m]) {
+                case_finish(&c[m], o);
+                all_ok &= c[m].r->ok;
+                progress(c[m].r);
+            }
+    }
+    for (int m = 0; m < M_COUNT; m++)
+        case_teardown(&c[m]);
+    hc_set_threads(1);
+    free(t);
+    return all_ok;
 }
 
 /* ---- the triad ------------------------------------------------------------- */
@@ -1629,58 +1707,10 @@ static void free_data(wl_data *d)
     for (int i = 0; i < d->nin; i++)
         if (!d->in_shared)
             free(d->in[i]);
-    for (int k = 0; k < d->nout; k++) {
+    for (int k = 0; k < d->nout; k++)
         free(d->ref[k]);
-        free(d->out[k]);
-    }
     free(d->scratch[0]);
     free(d->scratch[1]);
-}
-
-static result *new_result(const workload *w, const wl_data *d, int mode, int threads)
-{
-    result *r = &g_results[g_nresults++];
-    *r = (result){.w = w, .mode = mode, .threads = threads, .n = d->n,
-                  .min_bytes = d->min_bytes};
-    return r;
-}
-
-/* Every mode of w at every thread count; false if a case failed. */
-static bool run_workload(const workload *w, wl_data *d, const options *o)
-{
-    bool all_ok = true;
-    for (int m = 0; m < M_COUNT; m++) {
-        if (m == M_HANDC) {
-            for (int ti = 0; ti < g_nthreads; ti++) {
-                result *r = new_result(w, d, m, g_threads[ti]);
-                run_handc(w, d, o, g_threads[ti], r);
-                all_ok &= r->ok;
-                progress(r);
-            }
-            continue;
-        }
-        kcase k = {.w = w, .d = d, .ctx = kiln_ctx_new(NULL), .mode = MODE_KILN[m]};
-        kiln_status s = k.ctx ? wrap_arrays(&k) : KILN_ENOMEM;
-        const char *what = "wrapping arrays";
-        if (s == KILN_OK && !w->per_eval) {
-            s = build_checked(&k);
-            what = "building";
-        }
-        for (int ti = 0; ti < g_nthreads; ti++) {
-            if (m == M_INTERP && g_threads[ti] != 1)
-                continue; /* the interpreter runs on the calling thread */
-            result *r = new_result(w, d, m, g_threads[ti]);
-            r->ok = s == KILN_OK ? run_kiln(&k, o, g_threads[ti], r) : failed(r, k.ctx, what, s);
-            all_ok &= r->ok;
-            progress(r);
-        }
-        for (int i = 0; i < MAX_IN; i++)
-            kiln_array_release(k.in[i]);
-        for (int i = 0; i < MAX_OUT; i++)
-            kiln_array_release(k.out[i]);
-        kiln_ctx_free(k.ctx);
-    }
-    return all_ok;
 }
 
 int main(int argc, char **argv)
@@ -1719,10 +1749,8 @@ int main(int argc, char **argv)
         wl_data d = {.n = o.quick ? w->n_quick : w->n};
         rng r = {.s = 0x6b696c6e00000000ull + k}; /* "kiln", per workload */
         w->init(&d, &r);
-        for (int j = 0; j < d.nout; j++) {
+        for (int j = 0; j < d.nout; j++)
             d.ref[j] = alloc_bytes(out_bytes(&d.od[j]));
-            d.out[j] = alloc_bytes(out_bytes(&d.od[j]));
-        }
         fprintf(stderr, "bench: %s %s: %s, n = %" PRId64 "\n", w->id, w->name, w->text, d.n);
         hc_set_threads(1);
         w->handc(&d, d.ref); /* the reference */

@@ -23,9 +23,16 @@
 #include "handc.h"
 
 #include <math.h>
-#include <omp.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#else /* built without OpenMP (bench/CMakeLists.txt says so): one thread */
+static void omp_set_num_threads(int n) { (void)n; }
+static int omp_get_num_threads(void) { return 1; }
+static int omp_get_thread_num(void) { return 0; }
+#endif
 
 enum { HC_PAR_MIN = 32768, HC_SCAN_BLOCK = 4096, HC_MAX_COLS = 8 };
 
@@ -33,7 +40,11 @@ static int g_threads = 1;
 
 void hc_set_threads(int n)
 {
+#ifdef _OPENMP
     g_threads = n < 1 ? 1 : n;
+#else
+    g_threads = 1 + 0 * n;
+#endif
     omp_set_num_threads(g_threads);
 }
 

@@ -83,6 +83,7 @@ kiln_ctx *kiln_ctx_new(const kiln_allocator *alloc)
                    "KILN_NUM_THREADS='%.40s' is not a thread count in [0, %d]: using %d", nt,
                    KILN_MAX_THREADS, rt_cpu_count());
     }
+    fe_calib_load(ctx); /* the disk cache's, if this machine measured it before */
     return ctx;
 }
 
@@ -92,6 +93,7 @@ void kiln_ctx_free(kiln_ctx *ctx)
         return;
     rt_env *env = ctx->env;
     fe_dump_fini(ctx); /* the stats table, if asked for */
+    fe_calib_store(ctx);
     rt_par_fini(&ctx->par); /* workers joined */
     jit_free(ctx->jit);
     gr_graph_free(ctx->graph);
@@ -198,6 +200,8 @@ kiln_status kiln_ctx_set_threads(kiln_ctx *ctx, int n)
         return rt_err(ctx->env, KILN_EINVAL, "thread count %d is out of range [0, %d]", n,
                       KILN_MAX_THREADS);
     rt_par_set_threads(&ctx->par, n ? n : rt_cpu_count());
+    ctx->calib_loaded = false;
+    fe_calib_load(ctx);
     return KILN_OK;
 }
 
@@ -211,6 +215,9 @@ kiln_status kiln_ctx_set_parallel_for(kiln_ctx *ctx, kiln_parallel_for fn, void 
     if (!ctx)
         return KILN_ENULL;
     rt_par_set_callback(&ctx->par, fn, ud);
+    ctx->calib_loaded = false;
+    if (!fn)
+        fe_calib_load(ctx);
     return KILN_OK;
 }
 

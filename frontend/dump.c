@@ -182,7 +182,7 @@ void fe_dump_eval_files(kiln_ctx *ctx, const gr_plan *p, kiln_mode mode)
 
 /* ---- the stats table ------------------------------------------------------------------ */
 
-static void fd_bytes(double b, char *buf, size_t cap)
+void fe_fmt_bytes(double b, char *buf, size_t cap)
 {
     static const char *const unit[] = {"B", "KB", "MB", "GB", "TB"};
     int u = 0;
@@ -235,8 +235,8 @@ kiln_status kiln_ctx_print_stats(kiln_ctx *ctx, FILE *f)
     }
     uint64_t cns = kiln_ctx_counter(ctx, KILN_COUNTER_COMPILE_NS);
     char tb[32], mb[32];
-    fd_bytes((double)kiln_ctx_counter(ctx, KILN_COUNTER_TEMP_BYTES), tb, sizeof tb);
-    fd_bytes((double)bytes, mb, sizeof mb);
+    fe_fmt_bytes((double)kiln_ctx_counter(ctx, KILN_COUNTER_TEMP_BYTES), tb, sizeof tb);
+    fe_fmt_bytes((double)bytes, mb, sizeof mb);
     fprintf(f, "totals: compile %.3f ms (%llu compiles, %llu cache hits, %llu misses); "
                "execute %.3f ms (%llu launches, %s moved",
             cns / 1e6, (unsigned long long)kiln_ctx_counter(ctx, KILN_COUNTER_COMPILES),
@@ -249,6 +249,14 @@ kiln_status kiln_ctx_print_stats(kiln_ctx *ctx, FILE *f)
             (unsigned long long)atomic_load(&ctx->dump_evals),
             (unsigned long long)atomic_load(&ctx->dump_temps), tb,
             (unsigned long long)kiln_ctx_counter(ctx, KILN_COUNTER_FALLBACKS));
+    jit_disk_info in;
+    jit_disk_info_get(ctx->jit, &in);
+    if (in.on)
+        fprintf(f, "disk cache %s: %llu kernels loaded, %llu stored, %llu entries rejected%s%s\n",
+                in.dir, (unsigned long long)kiln_ctx_counter(ctx, KILN_COUNTER_DISK_HITS),
+                (unsigned long long)kiln_ctx_counter(ctx, KILN_COUNTER_DISK_WRITES),
+                (unsigned long long)kiln_ctx_counter(ctx, KILN_COUNTER_DISK_REJECTS),
+                in.degraded ? "; " : "", in.degraded ? in.msg : "");
     char why[256];
     unsigned long errs = jit_dump_errors(ctx->jit, why, sizeof why);
     if (errs)

@@ -26,6 +26,9 @@ void fe_dump_init(kiln_ctx *ctx);
  * the 'stats' stage is on. */
 void fe_dump_fini(kiln_ctx *ctx);
 
+/* "1.5 MB": b bytes in binary units, for tables. */
+void fe_fmt_bytes(double b, char *buf, size_t cap);
+
 /* Monotonic nanoseconds, never 0. */
 uint64_t fe_prof_now(void);
 /* A launch of k, a kernel of p (e from jit_get, NULL when the

@@ -197,8 +197,7 @@ jit_entry *jit_get(jit_engine *j, const gr_kernel *k, char *why, size_t why_cap)
     atomic_init(&e->pins, 0);
     gr_kernel_name(k, serial, e->name, sizeof e->name);
     bool cacheable;
-    if (jit_compile(j, k, e->name, &e->fn, &e->tracker, &cacheable, e->why, sizeof e->why) != 0 &&
-        !cacheable) {
+    if (jit_compile(j, k, e, &cacheable) != 0 && !cacheable) {
         snprintf(why, why_cap, "%s", e->why);
         jc_free_entry(j, e);
         pthread_mutex_unlock(&j->compile_lock);

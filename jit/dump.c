@@ -234,7 +234,7 @@ static void jd_perf_line(struct jit_dump *d, const jit_entry *e, const char *dn)
 {
     uint64_t size = 0;
     for (int i = 0; i < d->nsyms; i++)
-        if (strcmp(d->syms[i].name, e->name) == 0)
+        if (strcmp(d->syms[i].name, e->sym) == 0)
             size = d->syms[i].size;
     char path[64], line[256];
     snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
@@ -482,14 +482,15 @@ size_t jit_prof_rows(jit_engine *j, jit_prof_row *rows, size_t cap)
 /* The captured text of a stage, if it is this kernel's: the engine keeps
  * the last compile's, and a compile that failed early left the previous
  * kernel's there. */
-static const char *jd_text(jit_engine *j, jit_stage st, const char *kname)
+static const char *jd_text(jit_engine *j, jit_stage st, const jit_entry *e)
 {
     const char *t = j->last[st];
+    const char *kname = e->name;
     if (!t)
         return NULL;
     if (st == JIT_STAGE_ASM) {
         char label[128];
-        snprintf(label, sizeof label, "\n%s:", kname);
+        snprintf(label, sizeof label, "\n%s:", e->sym); /* the code's symbol */
         return strstr(t, label) ? t : NULL;
     }
     char head[128];
@@ -591,7 +592,7 @@ void jit_dump_compiled(jit_engine *j, jit_entry *e, const gr_kernel *k)
     for (size_t i = 0; i < sizeof texts / sizeof texts[0]; i++) {
         if (!(st & texts[i].bit))
             continue;
-        const char *t = jd_text(j, texts[i].stage, e->name);
+        const char *t = jd_text(j, texts[i].stage, e);
         if (t)
             jd_write_text(j, d, dn, texts[i].suffix, t);
     }

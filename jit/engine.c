@@ -143,6 +143,7 @@ jit_engine *jit_new(rt_env *env, atomic_ullong *counters)
     j->opt.slp = false;
     j->opt.codegen_level = LLVMCodeGenLevelDefault;
     snprintf(j->desc, sizeof j->desc, "(not started)");
+    jit_disk_init(j);
     if (pthread_mutex_init(&j->compile_lock, NULL) != 0) {
         rt_free(env, j, sizeof *j);
         return NULL;
@@ -247,6 +248,7 @@ void jit_free(jit_engine *j)
     for (int s = 0; s < JIT_STAGE_COUNT; s++)
         rt_free(j->env, j->last[s], j->last_cap[s]);
     jit_dump_free(j);
+    jit_disk_fini(j);
     pthread_mutex_destroy(&j->compile_lock);
     pthread_mutex_destroy(&j->cache_lock);
     rt_free(j->env, j, sizeof *j);
@@ -341,13 +343,40 @@ static void jit_keep_asm(jit_engine *j, LLVMModuleRef M)
 
 /* ---- compiling one kernel -------------------------------------------------------- */
 
-int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_fn *fn,
-                void **tracker, bool *cacheable, char *why, size_t why_cap)
+/* Links obj (consumed) under a new resource tracker and looks sym up:
+ * 0, or -1 with why. */
+static int jit_link(jit_engine *j, LLVMMemoryBufferRef obj, jit_entry *e)
+{
+    LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(j->dylib);
+    LLVMErrorRef err = LLVMOrcLLJITAddObjectFileWithRT(j->lljit, rt, obj); /* consumes obj */
+    LLVMOrcExecutorAddress addr = 0;
+    if (!err)
+        err = LLVMOrcLLJITLookup(j->lljit, &addr, e->sym);
+    if (err || !addr) {
+        if (err)
+            jit_errmsg(err, "LLJIT", e->why, sizeof e->why);
+        else
+            snprintf(e->why, sizeof e->why, "LLJIT: %s has no address", e->sym);
+        jit_discard(j, rt);
+        return -1;
+    }
+    e->fn = (rt_kernel_fn)(uintptr_t)addr;
+    e->tracker = rt;
+    return 0;
+}
+
+/* Lower -> verify -> optimize -> one codegen to an object file (kept on
+ * disk when dk is given) -> link. */
+int jit_compile(jit_engine *j, const gr_kernel *k, jit_entry *e, bool *cacheable)
 {
     uint64_t t0 = jit_now_ns();
-    *fn = NULL;
-    *tracker = NULL;
+    const char *name = e->name;
+    char *why = e->why;
+    size_t why_cap = sizeof e->why;
+    e->fn = NULL;
+    e->tracker = NULL;
     *cacheable = true;
+    snprintf(e->sym, sizeof e->sym, "%s", name);
     if (jit_start(j, why, why_cap) != 0)
         return -1;
     if (j->fail_next > 0) {
@@ -355,8 +384,27 @@ int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_f
         snprintf(why, why_cap, "compile of %s failed: forced by jit_debug_fail_next", name);
         return -1;
     }
-    LLVMOrcThreadSafeContextRef tsc = LLVMOrcCreateNewThreadSafeContext();
-    LLVMContextRef c = LLVMOrcThreadSafeContextGetContext(tsc);
+    /* The disk first, unless the IR/asm dump stages want this compile's
+     * texts. A stored entry is verified before it is linked; one that
+     * fails to link is rejected and the kernel compiled. */
+    jit_disk_key dk;
+    bool disk = jit_disk_prepare(j, k, e->sig, e->siglen, &dk);
+    if (disk) {
+        snprintf(e->sym, sizeof e->sym, "%s", dk.sym);
+        LLVMMemoryBufferRef obj = j->capture ? NULL : jit_disk_load(j, &dk);
+        if (obj) {
+            if (jit_link(j, obj, e) == 0) {
+                j->last_ns[0] = j->last_ns[1] = 0;
+                j->last_ns[2] = jit_now_ns() - t0;
+                jit_count(j, KILN_COUNTER_DISK_HITS, 1);
+                return 0;
+            }
+            jit_disk_reject(j, &dk);
+            e->why[0] = '\0';
+        }
+    }
+
+    LLVMContextRef c = LLVMContextCreate();
     LLVMModuleRef M = LLVMModuleCreateWithNameInContext(name, c);
     char *triple = LLVMGetTargetMachineTriple(j->tm);
     LLVMSetTarget(M, triple);
@@ -366,14 +414,14 @@ int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_f
     LLVMDisposeTargetData(dl);
 
     char lwhy[200] = "";
-    if (jit_lower(j->env, M, k, name, &j->target, lwhy, sizeof lwhy) != 0) {
-        snprintf(why, why_cap, "cannot lower %s: %s", name, lwhy);
+    if (jit_lower(j->env, M, k, e->sym, &j->target, lwhy, sizeof lwhy) != 0) {
+        snprintf(why, why_cap, "cannot lower %.60s: %.120s", name, lwhy);
         *cacheable = strstr(lwhy, "out of memory") == NULL;
         goto fail_module;
     }
     char *verr = NULL;
     if (LLVMVerifyModule(M, LLVMReturnStatusAction, &verr)) {
-        snprintf(why, why_cap, "invalid IR for %s: %.150s", name, verr ? verr : "");
+        snprintf(why, why_cap, "invalid IR for %.60s: %.120s", name, verr ? verr : "");
         LLVMDisposeMessage(verr);
         goto fail_module;
     }
@@ -389,24 +437,22 @@ int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_f
         jit_keep_asm(j, M);
     }
 
+    /* One codegen: the object is what the LLJIT links and what the disk
+     * keeps (the LLJIT's own IR layer would run codegen again). */
     uint64_t t3 = jit_now_ns();
-    LLVMOrcResourceTrackerRef rt = LLVMOrcJITDylibCreateResourceTracker(j->dylib);
-    LLVMOrcThreadSafeModuleRef tsm = LLVMOrcCreateNewThreadSafeModule(M, tsc);
-    LLVMOrcDisposeThreadSafeContext(tsc); /* the module keeps it alive */
-    LLVMErrorRef e = LLVMOrcLLJITAddLLVMIRModuleWithRT(j->lljit, rt, tsm); /* consumes tsm */
-    LLVMOrcExecutorAddress addr = 0;
-    if (!e)
-        e = LLVMOrcLLJITLookup(j->lljit, &addr, name);
-    if (e || !addr) {
-        if (e)
-            jit_errmsg(e, "LLJIT", why, why_cap);
-        else
-            snprintf(why, why_cap, "LLJIT: %s has no address", name);
-        jit_discard(j, rt);
-        return -1;
+    LLVMMemoryBufferRef obj = NULL;
+    char *cerr = NULL;
+    if (LLVMTargetMachineEmitToMemoryBuffer(j->tm, M, LLVMObjectFile, &cerr, &obj)) {
+        snprintf(why, why_cap, "codegen of %.60s: %.120s", name, cerr ? cerr : "");
+        LLVMDisposeMessage(cerr);
+        goto fail_module;
     }
-    *fn = (rt_kernel_fn)(uintptr_t)addr;
-    *tracker = rt;
+    LLVMDisposeModule(M);
+    LLVMContextDispose(c);
+    if (disk)
+        jit_disk_store(j, &dk, LLVMGetBufferStart(obj), LLVMGetBufferSize(obj));
+    if (jit_link(j, obj, e) != 0)
+        return -1;
     uint64_t t4 = jit_now_ns();
     j->last_ns[0] = t1 - t0;
     j->last_ns[1] = t2 - t1;
@@ -417,7 +463,7 @@ int jit_compile(jit_engine *j, const gr_kernel *k, const char *name, rt_kernel_f
 
 fail_module:
     LLVMDisposeModule(M);
-    LLVMOrcDisposeThreadSafeContext(tsc);
+    LLVMContextDispose(c);
     return -1;
 }
 

@@ -47,6 +47,38 @@ rt_kernel_fn jit_entry_fn(const jit_entry *e);
 const char *jit_entry_name(const jit_entry *e); /* "k0007_fused_add_mul_f64_r1" */
 void jit_release(jit_entry *e); /* unpins; NULL is a no-op */
 
+/* ---- the persistent cache (diskcache.c) ----------------------------------
+ * Kernels are also kept on disk as object files, keyed by their signature
+ * and everything the code depends on (kiln's build, LLVM's version, the
+ * host CPU and features, the pipeline, the vector library), so another
+ * process loads instead of compiling. Settings from KILN_CACHE (off
+ * disables it), KILN_CACHE_DIR (default $XDG_CACHE_HOME/kiln or
+ * ~/.cache/kiln) and KILN_CACHE_MAX_MB (the directory's bound, default
+ * 256) at jit_new. Counters: KILN_COUNTER_DISK_HITS, DISK_WRITES,
+ * DISK_REJECTS. A directory that cannot be written degrades to memory only,
+ * once, with the reason kept for the stats. */
+enum { JIT_DISK_DIR_MAX = 1024 };
+typedef struct jit_disk_info {
+    bool on;             /* the setting */
+    bool degraded;       /* on, but memory only since a write failed */
+    char dir[JIT_DISK_DIR_MAX];
+    char msg[400];       /* why degraded ("" if not) */
+    uint64_t entries, bytes, max_bytes, temps; /* temps: leftover temporary files */
+} jit_disk_info;
+/* on: use dir (NULL: the environment's or the default folder). Returns
+ * KILN_OK, or KILN_EINVAL with why filled (a folder name too long). */
+kiln_status jit_disk_set(jit_engine *j, bool on, const char *dir, char *why, size_t why_cap);
+/* The settings and what the folder holds now (scans it). */
+void jit_disk_info_get(jit_engine *j, jit_disk_info *out);
+/* Removes every entry (and stale temporary file) of the folder; the count
+ * removed, or -1 with errno if the folder cannot be read. */
+long jit_disk_clear(jit_engine *j);
+/* The launch policy's calibration (runtime/pool.h rt_par_calib) for this
+ * machine, kiln build and thread count, kept in the same folder: load
+ * returns false if there is none, or it is another machine's or corrupt. */
+bool jit_disk_calib_load(jit_engine *j, int threads, uint64_t v[4]);
+void jit_disk_calib_store(jit_engine *j, int threads, const uint64_t v[4]);
+
 /* ---- introspection for tests and dumps ----------------------------------
  * With capture on, each compile keeps the text of its IR before and after
  * optimization and its assembly (costs one more codegen per compile). */

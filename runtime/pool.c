@@ -474,6 +474,21 @@ static uint64_t par_wake_ns(rt_par *p, int threads, uint64_t *post_ns)
     return wake ? wake : 1;
 }
 
+/* Sets wake, post and the idle spin from a measurement and returns the
+ * smallest cost worth splitting over threads (busy held). */
+static uint64_t par_apply(rt_par *p, int threads, uint64_t fs, uint64_t wake, uint64_t post)
+{
+    atomic_store(&p->wake_ns, wake);
+    atomic_store(&p->post_ns, post);
+    uint64_t spin = wake < RT_SPIN_MIN_NS ? RT_SPIN_MIN_NS : wake > RT_SPIN_MAX_NS ? RT_SPIN_MAX_NS : wake;
+    atomic_store(&p->spin_ns, spin);
+    /* Work t alone; split: post + wake + (t - wake) / T. The split must
+     * save more than its own cost again: (t - wake)(T-1)/T > 2 post. */
+    double t = (double)wake + 2.0 * (double)post * threads / (threads - 1);
+    double c = t * 1e6 / (double)fs;
+    return c < 1.0 ? 1 : c >= 1.8e19 ? UINT64_MAX : (uint64_t)c;
+}
+
 /* busy held. Returns the new min_cost (UINT64_MAX: never split). */
 static uint64_t par_calibrate(rt_par *p)
 {
@@ -489,15 +504,7 @@ static uint64_t par_calibrate(rt_par *p)
             atomic_store(&p->byte_fs, fs);
         }
         uint64_t post, wake = par_wake_ns(p, threads, &post);
-        atomic_store(&p->wake_ns, wake);
-        atomic_store(&p->post_ns, post);
-        uint64_t spin = wake < RT_SPIN_MIN_NS ? RT_SPIN_MIN_NS : wake > RT_SPIN_MAX_NS ? RT_SPIN_MAX_NS : wake;
-        atomic_store(&p->spin_ns, spin);
-        /* Work t alone; split: post + wake + (t - wake) / T. The split must
-         * save more than its own cost again: (t - wake)(T-1)/T > 2 post. */
-        double t = (double)wake + 2.0 * (double)post * threads / (threads - 1);
-        double c = t * 1e6 / (double)fs;
-        mc = c < 1.0 ? 1 : c >= 1.8e19 ? UINT64_MAX : (uint64_t)c;
+        mc = par_apply(p, threads, fs, wake, post);
         /* A wake this slow means the machine's other load held the
          * workers off the cores: measure again later (backing off), so
          * a busy minute does not set the threshold for good. */
@@ -560,4 +567,37 @@ uint64_t rt_par_min_cost(rt_par *p, double cost)
         mc = par_calibrate(p);
     pthread_mutex_unlock(&p->busy);
     return mc;
+}
+
+bool rt_par_calib_get(rt_par *p, rt_par_calib *c)
+{
+    pthread_mutex_lock(&p->busy);
+    c->threads = atomic_load(&p->nthreads);
+    c->fast_fs = atomic_load(&p->fast_fs);
+    c->byte_fs = atomic_load(&p->byte_fs);
+    c->wake_ns = atomic_load(&p->wake_ns);
+    c->post_ns = atomic_load(&p->post_ns);
+    uint64_t mc = atomic_load(&p->min_cost);
+    /* a measurement of all threads, undisturbed (no recalibration due) */
+    bool ok = !p->cb && c->threads >= 2 && p->nworkers + 1 == c->threads && mc &&
+              mc != UINT64_MAX && !atomic_load(&p->recal_at) && c->fast_fs && c->byte_fs &&
+              c->wake_ns && c->post_ns;
+    pthread_mutex_unlock(&p->busy);
+    return ok;
+}
+
+bool rt_par_calib_set(rt_par *p, const rt_par_calib *c)
+{
+    pthread_mutex_lock(&p->busy);
+    bool ok = !p->cb && c->threads >= 2 && c->threads == atomic_load(&p->nthreads) &&
+              c->fast_fs && c->byte_fs && c->wake_ns && c->post_ns;
+    if (ok) {
+        atomic_store(&p->fast_fs, c->fast_fs);
+        atomic_store(&p->byte_fs, c->byte_fs);
+        atomic_store(&p->floor_cost, 0); /* from fast_fs at the next launch */
+        atomic_store(&p->recal_at, 0);
+        atomic_store(&p->min_cost, par_apply(p, c->threads, c->byte_fs, c->wake_ns, c->post_ns));
+    }
+    pthread_mutex_unlock(&p->busy);
+    return ok;
 }

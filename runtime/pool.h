@@ -112,6 +112,19 @@ bool rt_par_run(rt_par *p, int64_t n, rt_task_fn task, void *ud);
  * (t - wake) * (T - 1) / T > 2 * post. */
 uint64_t rt_par_min_cost(rt_par *p, double cost);
 
+/* The calibration, to keep it across processes (the frontend stores it
+ * with the kernel cache, runtime/ does no file I/O). get: true if p holds
+ * an undisturbed measurement with all its threads (kiln's own, no
+ * callback). set: uses c instead of measuring (true), if c is for p's
+ * thread count and p has no callback; the workers still start at the
+ * first launch worth splitting. */
+typedef struct rt_par_calib {
+    int threads;
+    uint64_t fast_fs, byte_fs, wake_ns, post_ns;
+} rt_par_calib;
+bool rt_par_calib_get(rt_par *p, rt_par_calib *c);
+bool rt_par_calib_set(rt_par *p, const rt_par_calib *c);
+
 /* Every CPU this process may run on (sched affinity; online CPUs if that
  * is unknown); >= 1. */
 int rt_cpu_count(void);
