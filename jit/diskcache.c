@@ -182,15 +182,15 @@ static bool dc_default_dir(char *buf, size_t cap)
     return n > 0 && (size_t)n < cap;
 }
 
-static void dc_degrade(jit_engine *j, const char *fmt, const char *a, int err)
+/* what: "cannot create the folder", "cannot write in" (the folder follows). */
+static void dc_degrade(jit_engine *j, const char *what, int err)
 {
     jit_disk *d = &j->disk;
     if (d->degraded)
         return;
     d->degraded = true;
-    char what[300];
-    snprintf(what, sizeof what, fmt, a);
-    snprintf(d->msg, sizeof d->msg, "memory only: %s: %s", what, strerror(err));
+    snprintf(d->msg, sizeof d->msg, "memory only: %.30s %.300s: %.60s", what, d->dir,
+             strerror(err));
 }
 
 void jit_disk_init(jit_engine *j)
@@ -421,7 +421,7 @@ static size_t dc_write(jit_engine *j, const char *path, const void *k1, size_t l
         return 0;
     if (!d->dir_made) {
         if (dc_mkdirs(d->dir) != 0) {
-            dc_degrade(j, "cannot create the folder %s", d->dir, errno);
+            dc_degrade(j, "cannot create the folder", errno);
             return 0;
         }
         d->dir_made = true;
@@ -447,7 +447,7 @@ static size_t dc_write(jit_engine *j, const char *path, const void *k1, size_t l
              (unsigned long)(uintptr_t)j, d->tmp_serial++);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd < 0) {
-        dc_degrade(j, "cannot write in %s", d->dir, errno);
+        dc_degrade(j, "cannot write in", errno);
         rt_free(j->env, buf, n);
         return 0;
     }
@@ -466,7 +466,7 @@ static size_t dc_write(jit_engine *j, const char *path, const void *k1, size_t l
     rt_free(j->env, buf, n);
     if (err) {
         unlink(tmp);
-        dc_degrade(j, "cannot write in %s", d->dir, err);
+        dc_degrade(j, "cannot write in", err);
         return 0;
     }
     return n;

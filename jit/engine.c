@@ -377,8 +377,11 @@ int jit_compile(jit_engine *j, const gr_kernel *k, jit_entry *e, bool *cacheable
     e->tracker = NULL;
     *cacheable = true;
     snprintf(e->sym, sizeof e->sym, "%s", name);
-    if (jit_start(j, why, why_cap) != 0)
+    char swhy[sizeof j->desc];
+    if (jit_start(j, swhy, sizeof swhy) != 0) {
+        snprintf(why, why_cap, "%.190s", swhy);
         return -1;
+    }
     if (j->fail_next > 0) {
         j->fail_next--;
         snprintf(why, why_cap, "compile of %s failed: forced by jit_debug_fail_next", name);

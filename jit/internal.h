@@ -43,7 +43,7 @@ typedef struct jit_disk {
     bool dir_made;         /* the folder was created (mkdir -p) */
     bool bound_checked;    /* the folder's size was checked by this engine */
     char dir[JIT_DISK_DIR_MAX];
-    char msg[400];
+    char msg[512];
     uint64_t max_bytes;    /* the folder's bound */
     uint64_t since_check;  /* bytes written since the bound was last checked */
     uint64_t est_bytes;    /* the folder's size as of that check, plus writes since */

@@ -62,7 +62,7 @@ typedef struct jit_disk_info {
     bool on;             /* the setting */
     bool degraded;       /* on, but memory only since a write failed */
     char dir[JIT_DISK_DIR_MAX];
-    char msg[400];       /* why degraded ("" if not) */
+    char msg[512];       /* why degraded ("" if not) */
     uint64_t entries, bytes, max_bytes, temps; /* temps: leftover temporary files */
 } jit_disk_info;
 /* on: use dir (NULL: the environment's or the default folder). Returns

@@ -215,5 +215,39 @@ has err "select a field"
 run 1 eval 'x' --in "x=$FIX/f8.npy" --out "$T/no/such/dir.npy"
 has err "cannot create"
 
+# ---- kiln cache stats|clear, on a folder of this test's own -------------------
+run 0 --help
+has out "cache stats"
+has out "KILN_CACHE_DIR"
+saved_cache=${KILN_CACHE-off}
+KILN_CACHE_DIR="$T/kcache"
+export KILN_CACHE_DIR
+unset KILN_CACHE
+run 0 cache stats
+has out "kiln disk cache: $T/kcache"
+has out "state: on"
+has out "entries: 0 kernels"
+run 0 eval '2*x + 1' --in "x=$FIX/f8.npy"
+run 0 eval '2*x + 1' --in "x=$FIX/f8.npy" --dump stats
+has err "kernels loaded"
+run 0 cache stats
+has out "entries: 1 kernels"
+run 0 cache clear
+has out "removed 1 file"
+run 0 cache stats
+has out "entries: 0 kernels"
+run 2 cache
+has err "usage: kiln cache stats"
+run 2 cache frobnicate
+has err "usage: kiln cache stats"
+KILN_CACHE=off
+export KILN_CACHE
+run 0 cache stats
+has out "state: off"
+run 0 eval '2*x + 1' --in "x=$FIX/f8.npy"
+[ ! -e "$T/kcache/"*.kobj ] || fail "KILN_CACHE=off wrote an entry"
+unset KILN_CACHE_DIR
+KILN_CACHE=$saved_cache
+
 echo "test_cli: $n runs, $fails failures"
 [ "$fails" -eq 0 ]

@@ -601,7 +601,7 @@ static void test_size_bound_lru(void **state)
             for (int b = 0; b < nb && !old; b++)
                 old = !strcmp(after[a], before[b]);
             if (!old)
-                snprintf(file[i], 64, "%s", after[a]);
+                memcpy(file[i], after[a], sizeof file[i]);
         }
         assert_true(file[i][0] != '\0');
         if (i == 13)

@@ -33,6 +33,9 @@ static const char main_help[] =
     "commands:\n"
     "  eval EXPR --in NAME=FILE.npy ...   evaluate an expression over .npy files\n"
     "                                     (kiln eval --help for its options)\n"
+    "  cache stats                        the persistent kernel cache: folder, state,\n"
+    "                                     entries, bytes and bound\n"
+    "  cache clear                        remove every entry of the kernel cache\n"
     "\n"
     "options:\n"
     "  -h, --help      this help\n"
@@ -40,6 +43,10 @@ static const char main_help[] =
     "\n"
     "example:\n"
     "  kiln eval 'where(x > 0, x, 0.01*x)' --in x=data.npy\n"
+    "\n"
+    "Compiled kernels are kept on disk so the next run loads them instead of\n"
+    "compiling: KILN_CACHE_DIR (default $XDG_CACHE_HOME/kiln or ~/.cache/kiln),\n"
+    "KILN_CACHE=off to disable, KILN_CACHE_MAX_MB bounds it (default 256).\n"
     "\n"
     "Expressions: docs/EXPRESSIONS.md. Exit status: 0 success, 1 error from kiln,\n"
     "2 usage error.\n";
@@ -848,6 +855,40 @@ done:
     return rc;
 }
 
+/* kiln cache stats|clear: the folder KILN_CACHE_DIR & co. name, whether
+ * or not KILN_CACHE is off (clearing a disabled cache is still useful). */
+static int cmd_cache(int argc, char **argv)
+{
+    if (argc != 1 || (strcmp(argv[0], "stats") && strcmp(argv[0], "clear"))) {
+        fprintf(stderr, "kiln: usage: kiln cache stats | kiln cache clear (see kiln --help)\n");
+        return EXIT_USAGE;
+    }
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    if (!ctx) {
+        fprintf(stderr, "kiln: out of memory\n");
+        return EXIT_EVAL;
+    }
+    int rc = 0;
+    const char *off = getenv("KILN_CACHE");
+    if (off && (!strcmp(off, "off") || !strcmp(off, "0") || !strcmp(off, "no") ||
+                !strcmp(off, "false")) && !strcmp(argv[0], "clear"))
+        kiln_ctx_set_disk_cache(ctx, 1, NULL);
+    if (!strcmp(argv[0], "stats")) {
+        if (kiln_ctx_print_cache(ctx, stdout) != KILN_OK)
+            rc = EXIT_EVAL;
+    } else {
+        uint64_t removed = 0;
+        if (kiln_ctx_clear_cache(ctx, &removed) == KILN_OK) {
+            printf("removed %llu file%s\n", (unsigned long long)removed, removed == 1 ? "" : "s");
+        } else {
+            fprintf(stderr, "kiln: %s\n", kiln_errmsg(ctx));
+            rc = EXIT_EVAL;
+        }
+    }
+    kiln_ctx_free(ctx);
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
@@ -865,6 +906,8 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "eval"))
         return cmd_eval(argc - 2, argv + 2);
+    if (!strcmp(cmd, "cache"))
+        return cmd_cache(argc - 2, argv + 2);
     fprintf(stderr, "kiln: unknown command '%s' (see kiln --help)\n", cmd);
     return EXIT_USAGE;
 }
