@@ -33,7 +33,6 @@ struct kiln_ctx {
      * launch worth splitting), the launch policy's calibration */
     rt_par par;
     bool calib_loaded;   /* par's calibration came from the disk cache */
-    bool calib_loaded;   /* par's calibration came from the disk cache */
 };
 
 /* Handle <-> node. fe_node_of returns GR_NONE and records an error on
@@ -44,12 +43,6 @@ kiln_expr fe_handle(kiln_ctx *ctx, gr_id id);
 /* Checks an array handle against ctx: non-NULL and made by this context.
  * what names the argument in the message ("output", "input"). */
 kiln_status fe_check_array(kiln_ctx *ctx, const kiln_array *a, const char *what);
-
-/* The thread calibration kept with the disk cache (frontend/cache.c):
- * load when the context is made or its thread settings change, store (if
- * measured here, undisturbed) when it is freed. Never an error. */
-void fe_calib_load(kiln_ctx *ctx);
-void fe_calib_store(kiln_ctx *ctx);
 
 /* The thread calibration kept with the disk cache (frontend/cache.c):
  * load when the context is made or its thread settings change, store (if

@@ -186,11 +186,6 @@ typedef enum kiln_counter {
     KILN_COUNTER_DISK_WRITES,     /* kernels stored in the disk cache    */
     KILN_COUNTER_DISK_REJECTS,    /* disk cache entries found corrupt,
                                      truncated or foreign: not run, replaced */
-    KILN_COUNTER_DISK_HITS,       /* kernels loaded from the disk cache
-                                     instead of compiled                 */
-    KILN_COUNTER_DISK_WRITES,     /* kernels stored in the disk cache    */
-    KILN_COUNTER_DISK_REJECTS,    /* disk cache entries found corrupt,
-                                     truncated or foreign: not run, replaced */
     KILN_COUNTER_COUNT
 } kiln_counter;
 KILN_API uint64_t kiln_ctx_counter(const kiln_ctx *ctx, kiln_counter c);
@@ -199,32 +194,6 @@ KILN_API void kiln_ctx_reset_counters(kiln_ctx *ctx);
 KILN_API const char *kiln_last_fallback(const kiln_ctx *ctx);
 /* Maximum number of compiled kernels kept live (LRU); default 1024. */
 KILN_API kiln_status kiln_ctx_set_cache_limit(kiln_ctx *ctx, size_t max_kernels);
-
-/* The persistent kernel cache: compiled kernels are also stored as object
- * files in a folder, so another process running the same work loads them
- * (~0.1 ms) instead of compiling (~10 ms). Entries are keyed by the
- * kernel's signature and everything its code depends on (kiln's build,
- * LLVM's version, CPU name and features, optimization pipeline, vector
- * library); each carries its full key and a checksum, and one that does
- * not match (truncated, corrupt, foreign) is never run: it is counted
- * (KILN_COUNTER_DISK_REJECTS) and replaced. Writes are atomic (a temporary
- * file renamed), so processes may share the folder. The folder is bounded:
- * past KILN_CACHE_MAX_MB megabytes (default 256) the least recently used
- * entries are removed. A folder that cannot be written leaves the cache in
- * memory only, with the reason in kiln_ctx_print_cache, not an error.
- *
- * kiln_ctx_new reads KILN_CACHE ("off" or "0" disables it), KILN_CACHE_DIR
- * (default $XDG_CACHE_HOME/kiln, else ~/.cache/kiln) and KILN_CACHE_MAX_MB.
- * kiln_ctx_set_disk_cache switches it for one context: on != 0 uses dir
- * (NULL: the environment's or the default folder). The launch policy's
- * thread calibration is kept in the same folder. */
-KILN_API kiln_status kiln_ctx_set_disk_cache(kiln_ctx *ctx, int on, const char *dir);
-/* Writes the disk cache's folder, state, entries, bytes and bound, and
- * this context's disk counters, to f. */
-KILN_API kiln_status kiln_ctx_print_cache(kiln_ctx *ctx, FILE *f);
-/* Removes every entry of the context's disk cache folder; *removed (may
- * be NULL) is the number of files removed. KILN_EIO if it cannot be read. */
-KILN_API kiln_status kiln_ctx_clear_cache(kiln_ctx *ctx, uint64_t *removed);
 
 /* The persistent kernel cache: compiled kernels are also stored as object
  * files in a folder, so another process running the same work loads them
