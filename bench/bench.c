@@ -909,8 +909,10 @@ static bool check_result(const bcase *c)
 static void progress(const result *r)
 {
     if (r->runs)
-        fprintf(stderr, "bench: %-4s %-8s %-7s %2dT first %9.3f ms, median %9.3f %s  %s%s%s\n",
+        fprintf(stderr,
+                "bench: %-4s %-8s %-7s %2dT first %9.3f ms (%" PRIu64 "k), median %9.3f %s  %s%s%s\n",
                 r->w->id, r->w->name, MODE_NAME[r->mode], r->threads, r->first * 1e3,
+                r->first_compiles,
                 r->w->per_eval ? r->median * 1e6 : r->median * 1e3,
                 r->w->per_eval ? "us" : "ms", r->check, r->note[0] ? "  " : "", r->note);
     else
@@ -987,7 +989,12 @@ static void case_setup(bcase *c, const workload *w, const wl_data *d, int mode)
     if (mode == M_HANDC)
         return;
     c->ctx = kiln_ctx_new(NULL);
-    c->setup = c->ctx ? wrap_arrays(c) : KILN_ENOMEM;
+    /* The first call is to include compiling: no kernels from the disk
+       cache of an earlier run. */
+    c->setup = c->ctx ? kiln_ctx_set_disk_cache(c->ctx, 0, NULL) : KILN_ENOMEM;
+    c->setup_what = "kiln_ctx_set_disk_cache";
+    if (c->setup == KILN_OK)
+        c->setup = wrap_arrays(c);
     c->setup_what = "wrapping arrays";
     if (c->setup == KILN_OK && !w->per_eval) {
         c->setup = build_checked(c);
@@ -1278,8 +1285,8 @@ static void print_row(const result *r)
         snprintf(tmp, sizeof tmp, "%.1f", r->temp_bytes / 1e6);
     }
     if (r->first > 0)
-        snprintf(first, sizeof first, "%.2f ms", r->first * 1e3);
-    printf("%-4s %-8s %3d %12s %12s %12s %7s %6s %8s %8s %8s %11s  %s%s%s\n", "", MODE_NAME[r->mode],
+        snprintf(first, sizeof first, "%.2f ms %3" PRIu64, r->first * 1e3, r->first_compiles);
+    printf("%-4s %-8s %3d %12s %12s %12s %7s %6s %8s %8s %8s %15s  %s%s%s\n", "", MODE_NAME[r->mode],
            r->threads, med, mn, mx, gbs, pct, vsu, vsh, tmp, first, r->check,
            r->note[0] ? " — " : "", r->note);
 }
@@ -1295,8 +1302,8 @@ static void print_table(const options *o, const char *cpu, long cores)
     printf("\nfresh memory (malloc + first write, page faults): %.2f GB/s — the price of every "
            "new\ntemporary, paid by unfused and interpreted evaluation\n\n",
            g_fresh_gbs);
-    printf("%-4s %-8s %3s %12s %12s %12s %7s %6s %8s %8s %8s %11s  %s\n", "id", "mode", "thr",
-           "median", "min", "max", "GB/s", "%bw", "vs unf.", "vs hand", "temp MB", "1st call",
+    printf("%-4s %-8s %3s %12s %12s %12s %7s %6s %8s %8s %8s %15s  %s\n", "id", "mode", "thr",
+           "median", "min", "max", "GB/s", "%bw", "vs unf.", "vs hand", "temp MB", "1st call  #k",
            "check");
     for (size_t k = 0; k < NWORKLOADS; k++) {
         const workload *w = &WORKLOADS[k];
@@ -1327,9 +1334,9 @@ static void print_table(const options *o, const char *cpu, long cores)
            "%%bw      GB/s as a percentage of the triad at the same thread count.\n"
            "temp MB  temporaries allocated per evaluation (KILN_COUNTER_TEMP_BYTES; hand-C:\n"
            "         its preallocated scratch).\n"
-           "1st call first evaluation in the case's context: at 1 thread it starts the JIT\n"
-           "         and compiles the kernels; at all cores (same context) it starts the\n"
-           "         workers and calibrates.\n"
+           "1st call first evaluation in the case's context (#k: kernels it compiled; the\n"
+           "         disk cache is off): at 1 thread it starts the JIT and compiles; at all\n"
+           "         cores (same context) it starts the workers and calibrates.\n"
            "check    against hand-C at 1 thread: exact = bit-identical; <=10ulp = within 10\n"
            "         ulps of the largest term (hand-C calls scalar libm; kiln, libmvec);\n"
            "         bound = within the first-order error bound of the two summation\n"
