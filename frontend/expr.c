@@ -60,7 +60,8 @@ enum {
 enum {
     FE_N_ELEMWISE = 0
 #define OP(e, name, arity, rule, flags, u64, u32)                                          \
-    +((arity) > 0 && !FE_IS_REDSCAN_(rule) && GR_RULE_##rule != GR_RULE_VIEW)
+    +((arity) > 0 && !FE_IS_REDSCAN_(rule) && GR_RULE_##rule != GR_RULE_VIEW &&                \
+      GR_RULE_##rule != GR_RULE_UDF) /* UDFs: kiln_udf (frontend/udf.c) */
 #include "graph/ops.def"
 #undef OP
 };
@@ -106,7 +107,7 @@ static kiln_ctx *fe_ctx_of(int n, const kiln_expr *args)
 
 /* Resolves args into ids. Returns GR_NONE, or the node the constructor
  * must return (a sticky ERROR input or a new ERROR). Under ctx->lock. */
-static gr_id fe_resolve(kiln_ctx *ctx, const char *what, int n, const kiln_expr *args,
+gr_id fe_resolve(kiln_ctx *ctx, const char *what, int n, const kiln_expr *args,
                         gr_id *ids)
 {
     gr_graph *g = ctx->graph;
@@ -286,8 +287,9 @@ kiln_expr kiln_argmax(kiln_expr x, int axis)
     return fe_reduce(GR_OP_ARGMAX, x, axis == KILN_AXIS_NONE ? 0 : 1, &axis, 0, 0);
 }
 
-/* An op by NumPy name (or alias, or "clip"), nargs inputs. A reduction or
- * scan takes NumPy's defaults: every axis, no keepdims, ddof 0; flattened. */
+/* An op by NumPy name (or alias, or "clip", or a registered user-defined
+ * function: frontend/udf.c), nargs inputs. A reduction or scan takes
+ * NumPy's defaults: every axis, no keepdims, ddof 0; flattened. */
 kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs, const kiln_expr *args)
 {
     if (!ctx)
@@ -297,11 +299,17 @@ kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs, const kiln_expr *a
     gr_id r, ids[GR_MAX_INPUTS];
     int op = name ? gr_op_lookup(name) : -1;
     bool clip = name && strcmp(name, "clip") == 0;
+    int udf = name && op < 0 && !clip ? gr_udf_find(g, name, strlen(name)) : -1;
     int arity = clip ? 3 : op >= 0 ? gr_ops[op].arity : 0;
     if (!name)
         r = gr_error(g, KILN_ENULL, "kiln_op: NULL op name");
+    else if (udf >= 0)
+        r = fe_udf_apply(ctx, udf, nargs, args);
     else if (op < 0 && !clip)
         r = gr_error(g, KILN_EINVAL, "kiln_op: unknown op '%.64s'", name);
+    else if (!clip && gr_is_udf(op))
+        r = gr_error(g, KILN_EINVAL, "kiln_op: 'udf' is not an op; call a registered function "
+                     "by its own name");
     else if (!clip && (gr_ops[op].rule == GR_RULE_LEAF || gr_is_view(op)))
         r = gr_error(g, KILN_EINVAL, "kiln_op: '%s' is not an elementwise op", name);
     else if (op == GR_OP_CAST)

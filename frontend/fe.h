@@ -50,6 +50,22 @@ kiln_status fe_check_array(kiln_ctx *ctx, const kiln_array *a, const char *what)
 void fe_calib_load(kiln_ctx *ctx);
 void fe_calib_store(kiln_ctx *ctx);
 
+/* Resolves handles args[0..n) into ids (frontend/expr.c): GR_NONE, or the
+ * node a constructor named what must return (a sticky ERROR input or a new
+ * ERROR for a NULL-context, foreign or stale handle). Under ctx->lock. */
+gr_id fe_resolve(kiln_ctx *ctx, const char *what, int n, const kiln_expr *args, gr_id *ids);
+
+/* User-defined functions (frontend/udf.c). fe_udf_apply: registration fn
+ * applied to args[0..nargs) (count, NULL array and handles checked), under
+ * ctx->lock. The others take the lock themselves: fe_udf_lookup gives the
+ * argument count of the function named name[0..len) (and its name, which
+ * lives as long as ctx), or -1; fe_udf_count and fe_udf_name list the
+ * registered names (for the parser's messages). */
+gr_id fe_udf_apply(kiln_ctx *ctx, int fn, int nargs, const kiln_expr *args);
+int fe_udf_lookup(kiln_ctx *ctx, const char *name, size_t len, const char **canon);
+int fe_udf_count(kiln_ctx *ctx);
+const char *fe_udf_name(kiln_ctx *ctx, int i);
+
 /* The JIT pipeline (frontend/run.c): plan -> signature -> cache or compile
  * -> launch, for KILN_MODE_FUSED / KILN_MODE_UNFUSED. Called with ctx->lock
  * held and outputs already checked; returns with it held (it may drop it

@@ -337,10 +337,13 @@ static const struct {
 
 static bool fe_callable_op(int op)
 {
-    return op >= 0 && gr_ops[op].rule != GR_RULE_LEAF && !gr_is_view(op) && op != GR_OP_CAST;
+    return op >= 0 && gr_ops[op].rule != GR_RULE_LEAF && !gr_is_view(op) && op != GR_OP_CAST &&
+           !gr_is_udf(op);
 }
 
-static fe_fn fe_lookup_fn(const char *s, size_t len)
+/* The function named s[0..len): a cast, clip, an op of the table, or a
+ * user-defined function registered on ctx (through kiln_op, like an op). */
+static fe_fn fe_lookup_fn(kiln_ctx *ctx, const char *s, size_t len)
 {
     fe_fn f = {FN_NONE, 0, KILN_BOOL, NULL, -1};
     char name[FE_NAME_SHOW + 1];
@@ -359,13 +362,18 @@ static fe_fn fe_lookup_fn(const char *s, size_t len)
     if (fe_callable_op(op))
         return (fe_fn){gr_is_reduce(op) || gr_is_scan(op) ? FN_RED : FN_OP, gr_ops[op].arity,
                        KILN_BOOL, gr_ops[op].name, op};
+    const char *canon = NULL;
+    int nargs = fe_udf_lookup(ctx, name, len, &canon);
+    if (nargs > 0)
+        return (fe_fn){FN_OP, nargs, KILN_BOOL, canon, -1};
     return f;
 }
 
-/* The i-th function name (canonical names only), for messages. */
-static int fe_nfns(void)
+/* The i-th function name (canonical names only, then the user-defined
+ * functions of the context ud), for messages. */
+static int fe_nfns(kiln_ctx *ctx)
 {
-    int n = KILN_DTYPE_COUNT + FE_NSPECIAL;
+    int n = KILN_DTYPE_COUNT + FE_NSPECIAL + fe_udf_count(ctx);
     for (int op = 0; op < GR_OP_COUNT; op++)
         n += fe_callable_op(op);
     return n;
@@ -373,14 +381,15 @@ static int fe_nfns(void)
 
 static const char *fe_fn_at(const void *ud, int i)
 {
-    (void)ud;
     for (int op = 0; op < GR_OP_COUNT; op++)
         if (fe_callable_op(op) && i-- == 0)
             return gr_ops[op].name;
     if (i < FE_NSPECIAL)
         return fe_special[i].name;
     i -= FE_NSPECIAL;
-    return i < KILN_DTYPE_COUNT ? rt_dtypes[i].name : "";
+    if (i < KILN_DTYPE_COUNT)
+        return rt_dtypes[i].name;
+    return fe_udf_name((kiln_ctx *)ud, i - KILN_DTYPE_COUNT);
 }
 
 static const char *fe_input_at(const void *ud, int i)
@@ -1431,9 +1440,9 @@ static void fe_unknown(fe_parser *p, size_t pos, size_t len, bool called)
 {
     const char *word = p->src + pos;
     unsigned sin_[FE_MAX_CANDIDATES], sfn[FE_MAX_CANDIDATES];
-    int nin = p->nb > INT32_MAX ? INT32_MAX : (int)p->nb, nfn = fe_nfns();
+    int nin = p->nb > INT32_MAX ? INT32_MAX : (int)p->nb, nfn = fe_nfns(p->ctx);
     int bi = fe_score_all(fe_input_at, p, nin, word, len, sin_);
-    int bf = fe_score_all(fe_fn_at, NULL, nfn, word, len, sfn);
+    int bf = fe_score_all(fe_fn_at, p->ctx, nfn, word, len, sfn);
     /* The suggestion: the closer of the two; on a tie, the kind the use
      * implies (a function when called). */
     bool fn_best = bi < 0 || (bf >= 0 && (called ? sfn[bf] <= sin_[bi] : sfn[bf] < sin_[bi]));
@@ -1441,13 +1450,13 @@ static void fe_unknown(fe_parser *p, size_t pos, size_t len, bool called)
     fe_buf b = {tail, FE_MSG - 300, 0}; /* room for the headline and the source */
     tail[0] = '\0';
     if (fn_best)
-        fe_put_mean(&b, fe_fn_at(NULL, bf), sfn[bf], len);
+        fe_put_mean(&b, fe_fn_at(p->ctx, bf), sfn[bf], len);
     else
         fe_put_mean(&b, fe_input_at(p, bi), sin_[bi], len);
     fe_put(&b, "known names, closest first: ");
     for (int pass = 0; pass < 2; pass++) {
         if ((pass == 0) == called) {
-            fe_put_ranked(&b, "functions", fe_fn_at, NULL, nfn, sfn, FE_SHOW_FNS,
+            fe_put_ranked(&b, "functions", fe_fn_at, p->ctx, nfn, sfn, FE_SHOW_FNS,
                           ", see docs/OPS.md");
         } else if (nin) {
             fe_put_ranked(&b, "inputs", fe_input_at, p, nin, sin_, INT32_MAX, "");
@@ -1507,7 +1516,7 @@ static fe_val fe_name(fe_parser *p, fe_tok t)
     }
     if (fe_boolop(p, &t))
         return fe_none();
-    if (fe_lookup_fn(p->src + t.pos, t.len).kind != FN_NONE) {
+    if (fe_lookup_fn(p->ctx, p->src + t.pos, t.len).kind != FN_NONE) {
         char shown[FE_NAME_SHOW + 8];
         fe_buf nb = {shown, sizeof shown, 0};
         shown[0] = '\0';
@@ -1692,7 +1701,7 @@ static kiln_expr fe_red_build(int op, kiln_expr x, const fe_kwargs *kw)
  * arg  = expr | kwarg     -- keywords (fe_kwarg): reductions and scans, last */
 static fe_val fe_call(fe_parser *p, size_t npos, size_t nlen)
 {
-    fe_fn fn = fe_lookup_fn(p->src + npos, nlen);
+    fe_fn fn = fe_lookup_fn(p->ctx, p->src + npos, nlen);
     if (fn.kind == FN_NONE) {
         if (fe_find_binding(p, npos, nlen) >= 0)
             fe_fail_at(p, KILN_ESYNTAX, npos, nlen, NULL,

@@ -216,6 +216,8 @@ rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar 
     case GR_RULE_WHERE: break;
     case GR_RULE_REDUCE: case GR_RULE_SCAN: case GR_RULE_VIEW:
         return ap_zero(); /* not elementwise */
+    case GR_RULE_UDF:
+        return ap_zero(); /* the registered function: rt_udf_call (graph/interp.c) */
     }
 
     /* The computing dtype t and the (converted) arguments a, b, c. */
@@ -357,6 +359,9 @@ rt_scalar gr_apply(gr_op op, kiln_dtype in_t, kiln_dtype out_t, const rt_scalar 
         return ap_zero();
     /* a view reads its input at other positions: never applied */
     case GR_OP_VIEW:
+        return ap_zero();
+    /* a user-defined function has no semantics here (see the rule above) */
+    case GR_OP_UDF:
         return ap_zero();
 
     case GR_OP_COUNT: break;

@@ -39,6 +39,8 @@ gr_id gr_op_make(gr_graph *g, gr_op op, int nin, const gr_id *in, kiln_dtype dty
     if ((int)op <= (int)GR_OP_ERROR || (int)op >= (int)GR_OP_COUNT)
         return gr_error(g, KILN_EINVAL, "op %d is not an elementwise op", (int)op);
     const gr_op_info *info = &gr_ops[op];
+    if (info->rule == GR_RULE_UDF)
+        return gr_error(g, KILN_EINVAL, "udf: user-defined functions are made by gr_udf_make");
     if (info->rule == GR_RULE_REDUCE || info->rule == GR_RULE_SCAN || info->rule == GR_RULE_VIEW)
         return gr_error(g, KILN_EINVAL, "%s is a %s, not an elementwise op", info->name,
                         info->rule == GR_RULE_REDUCE ? "reduction"
@@ -66,7 +68,7 @@ gr_id gr_op_make(gr_graph *g, gr_op op, int nin, const gr_id *in, kiln_dtype dty
     n.dtype = (uint8_t)r.out;
     n.rank = (uint8_t)r.rank;
     memcpy(n.shape, r.shape, sizeof n.shape);
-    n.in[0] = n.in[1] = n.in[2] = GR_NONE;
+    gr_no_inputs(&n);
     for (int i = 0; i < nin; i++) {
         gr_id c = gr_convert(g, in[i], r.in_dtype[i]);
         if (gr_node_at(g, c)->op == GR_OP_ERROR)
@@ -83,4 +85,11 @@ gr_id gr_op_make(gr_graph *g, gr_op op, int nin, const gr_id *in, kiln_dtype dty
     if (folded != GR_NONE)
         return folded;
     return gr_intern(g, &n);
+}
+
+gr_id gr_node_remake(gr_graph *g, const gr_node *n, const gr_id *in)
+{
+    if (gr_is_udf(n->op))
+        return gr_udf_make(g, n->a.udf.fn, gr_nin(n), in);
+    return gr_op_make(g, (gr_op)n->op, gr_nin(n), in, (kiln_dtype)n->dtype);
 }

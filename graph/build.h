@@ -58,6 +58,12 @@ gr_id gr_scalar_shaped(gr_graph *g, kiln_dtype t, rt_scalar v, int rank, const i
 /* graph/graph.c. The VIEW node reading in through m (canonical, checked by
  * the caller against in's shape), hash-consed on (in, m). */
 gr_id gr_view_intern(gr_graph *g, gr_id in, const rt_vmap *m);
+/* graph/graph.c. Appends registration u to the graph's table (the graph
+ * owns it from then on); false on OOM, u untouched. */
+bool gr_udf_add(gr_graph *g, rt_udf *u);
+/* graph/build.c. Elementwise node n (an op or a UDF) rebuilt over new
+ * inputs in[0..gr_nin(n)) (graph/view.c's push-down). */
+gr_id gr_node_remake(gr_graph *g, const gr_node *n, const gr_id *in);
 /* The graph's env (allocator and error sink). */
 rt_env *gr_env(const gr_graph *g);
 

@@ -22,6 +22,7 @@ double gr_op_weight(int op)
     case GR_OP_POWER:
     case GR_OP_FLOOR_DIVIDE:
     case GR_OP_REMAINDER:
+    case GR_OP_UDF: /* a scalar call of unknown cost: as the scalar runtime calls */
         return 400;
     case GR_OP_DIVIDE:
     case GR_OP_SQRT:

@@ -156,7 +156,7 @@ static void dt_walk(dt_ctx *c, int ki)
     while (sp) {
         gr_id id = c->stack[--sp];
         const gr_node *nd = gr_node_at(c->g, id);
-        int ar = gr_ops[nd->op].arity;
+        int ar = gr_nin(nd);
         if (ar == 0 || (dt_reads(k, id) && !dt_writes(k, id))) {
             if (c->owner[id] == -2)
                 c->owner[id] = -1; /* read only, so far */
@@ -283,7 +283,7 @@ kiln_status gr_dot_write(const gr_plan *p, const gr_graph *g, const char *const 
         if (c.owner[id] < 0)
             continue;
         const gr_node *nd = gr_node_at(g, id);
-        int ar = gr_ops[nd->op].arity;
+        int ar = gr_nin(nd);
         bool numbered = ar > 1 && !(gr_ops[nd->op].flags & GR_F_COMM);
         for (int j = 0; j < ar && j < GR_MAX_INPUTS; j++) {
             if (nd->in[j] >= c.count)

@@ -183,7 +183,7 @@ static kiln_status pl_collect(gr_plan *p, const gr_graph *g, size_t nroots, cons
             cap = ncap;
         }
         const gr_node *nd = gr_node_at(g, id);
-        int ar = gr_ops[nd->op].arity;
+        int ar = gr_nin(nd);
         for (int k = 0; k < ar && k < GR_MAX_INPUTS; k++) {
             if (nd->in[k] == GR_NONE)
                 continue;
@@ -268,6 +268,7 @@ typedef struct pl_kb {
     /* an epilogue being built (pl_epilogue_kernel): array inputs have the
      * shape of epi's result, not of the iteration space (its input) */
     const gr_node *epi, *epi_space;
+    bool oom;                   /* an allocation failed (pl_finish_kernel reports it) */
 } pl_kb;
 
 static kiln_status kb_init(pl_kb *b, gr_plan *p, gr_kernel *k, int r, const int64_t *S,
@@ -305,6 +306,30 @@ static int kb_val(pl_kb *b, uint16_t op, kiln_dtype dtype, uint16_t arg, int nin
     for (int j = 0; j < nin; j++)
         v->in[j] = (uint16_t)in[j];
     return k->nvals++;
+}
+
+/* The value of elementwise, reduction or scan node id over earlier values
+ * in[0..nin) (nin: its inputs, plus var/std's ddof parameter). A UDF's
+ * value names its function by its slot in the kernel's table (k->udf,
+ * arg): the function's address is part of the kernel, the registration
+ * index is not. */
+static int kb_op(pl_kb *b, const gr_graph *g, gr_id id, int nin, const int *in)
+{
+    const gr_node *nd = gr_node_at(g, id);
+    uint16_t arg = 0;
+    if (gr_is_udf(nd->op)) {
+        gr_kernel *k = b->k;
+        kiln_udf_fn fn = gr_udf_of(g, id)->fn;
+        while (arg < k->nudf && k->udf[arg] != fn)
+            arg++;
+        if (arg == k->nudf) {
+            if (!k->udf && !(k->udf = PL_NEW(b->p, kiln_udf_fn, b->cap_vals)))
+                b->oom = true;
+            else
+                k->udf[k->nudf++] = fn;
+        }
+    }
+    return kb_val(b, nd->op, (kiln_dtype)nd->dtype, arg, nin, in);
 }
 
 static int kb_param(pl_kb *b, gr_id node, kiln_dtype dtype, gr_src src, rt_scalar value)
@@ -408,49 +433,61 @@ static gr_sclass pl_class(int64_t stride, int64_t esz)
     return GR_SC_OTHER;
 }
 
-static kiln_status pl_geometry(pl_kb *b)
+/* Flips each of dims[0..nd) that every operand walks backwards (or not
+ * at all): the loop then runs forwards from the last element. */
+static void pl_flip(pl_kb *b, const int *dims, int nd)
 {
-    gr_plan *p = b->p;
     gr_kernel *k = b->k;
-    int nops = k->nops;
-    int dims[KILN_MAX_RANK], nd = 0;
-    for (int d = 0; d < b->r; d++)
-        if (b->S[d] != 1)
-            dims[nd++] = d;
-    /* flip dims that every operand walks backwards (or not at all) */
     for (int i = 0; i < nd; i++) {
         int d = dims[i];
         bool any_neg = false, all_le = true;
-        for (int o = 0; o < nops; o++) {
+        for (int o = 0; o < k->nops; o++) {
             any_neg |= b->st[o][d] < 0;
             all_le &= b->st[o][d] <= 0;
         }
         if (any_neg && all_le)
-            for (int o = 0; o < nops; o++) {
+            for (int o = 0; o < k->nops; o++) {
                 k->ops[o].offset += (b->S[d] - 1) * b->st[o][d];
                 b->st[o][d] = -b->st[o][d];
             }
     }
-    /* order: insertion sort, outermost first; a dim moves inward past
-     * another only if the operands vote it has the smaller strides (ties
-     * keep C order) */
-    for (int i = 1; i < nd; i++) {
+}
+
+/* Orders dims[0..nd) outermost first (an insertion sort): a dim moves
+ * inward past another only if the operands vote it has the smaller
+ * strides (ties keep C order). */
+static void pl_order(pl_kb *b, int *dims, int nd)
+{
+    for (int i = 1; i < nd; i++)
         for (int j = i; j > 0 && pl_vote(b, dims[j - 1], dims[j]) > 0; j--) {
             int t = dims[j];
             dims[j] = dims[j - 1];
             dims[j - 1] = t;
         }
-    }
-    /* coalesce outer dim a into inner dim c when every operand has
-     * stride(a) == stride(c) * extent(c) */
-    int64_t ext[KILN_MAX_RANK];
-    int64_t (*ls)[KILN_MAX_RANK] = pl_alloc(p, sizeof *ls * (size_t)(nops ? nops : 1));
-    if (!ls)
-        return KILN_ENOMEM;
-    int R = 0;
+}
+
+/* Per-operand strides of the loops being built, in loop order. */
+typedef int64_t pl_strides[KILN_MAX_RANK];
+
+/* The elementwise loop rules on dims[0..nd): flipped and ordered; returns
+ * room for the loops' strides (NULL: out of memory). */
+static pl_strides *pl_loops_begin(pl_kb *b, int *dims, int nd)
+{
+    pl_flip(b, dims, nd);
+    pl_order(b, dims, nd);
+    return pl_alloc(b->p, sizeof(pl_strides) * (size_t)(b->k->nops ? b->k->nops : 1));
+}
+
+/* Appends dims[0..nd) (outermost first) to the loops [0, R) in ext/ls and
+ * returns the new loop count: a dim is coalesced into the loop before it
+ * — only one appended by this call — when every operand has stride(outer)
+ * == stride(inner) * extent(inner). */
+static int pl_coalesce(pl_kb *b, const int *dims, int nd, int64_t *ext, pl_strides *ls, int R)
+{
+    int nops = b->k->nops, first = R;
     for (int i = 0; i < nd; i++) {
         int d = dims[i];
-        if (R > 0) {
+        if (R > first) {
             bool merge = true;
             for (int o = 0; o < nops && merge; o++)
                 merge = ls[o][R - 1] == b->st[o][d] * b->S[d];
@@ -466,13 +503,16 @@ static kiln_status pl_geometry(pl_kb *b)
             ls[o][R] = b->st[o][d];
         R++;
     }
-    if (R == 0) { /* one element: a rank-1 loop of extent 1, every operand
-                     * "unit stride" so it is the same kernel as for n > 1 */
-        ext[0] = 1;
-        for (int o = 0; o < nops; o++)
-            ls[o][0] = (int64_t)rt_dtypes[k->ops[o].dtype].size;
-        R = 1;
-    }
+    return R;
+}
+
+/* Sets the kernel's loop nest: rank R, extents ext, per-operand strides
+ * ls[o][d] and their classes; allocates the launch arguments. */
+static kiln_status pl_set_loops(pl_kb *b, int R, const int64_t *ext, const pl_strides *ls)
+{
+    gr_plan *p = b->p;
+    gr_kernel *k = b->k;
+    int nops = k->nops;
     k->rank = R;
     memcpy(k->extent, ext, (size_t)R * sizeof *ext);
     k->strides = PL_NEW(p, int64_t, (size_t)(nops ? nops : 1) * (size_t)R);
@@ -488,6 +528,29 @@ static kiln_status pl_geometry(pl_kb *b)
         }
     }
     return KILN_OK;
+}
+
+static kiln_status pl_geometry(pl_kb *b)
+{
+    gr_kernel *k = b->k;
+    int nops = k->nops;
+    int dims[KILN_MAX_RANK], nd = 0;
+    for (int d = 0; d < b->r; d++)
+        if (b->S[d] != 1)
+            dims[nd++] = d;
+    int64_t ext[KILN_MAX_RANK];
+    pl_strides *ls = pl_loops_begin(b, dims, nd);
+    if (!ls)
+        return KILN_ENOMEM;
+    int R = pl_coalesce(b, dims, nd, ext, ls, 0);
+    if (R == 0) { /* one element: a rank-1 loop of extent 1, every operand
+                     * "unit stride" so it is the same kernel as for n > 1 */
+        ext[0] = 1;
+        for (int o = 0; o < nops; o++)
+            ls[o][0] = (int64_t)rt_dtypes[k->ops[o].dtype].size;
+        R = 1;
+    }
+    return pl_set_loops(b, R, ext, ls);
 }
 
 /* Votes whether dim a should run inside dim c, on strides already in loop
@@ -511,7 +574,6 @@ static int pl_vote_ls(int nops, int64_t (*ls)[KILN_MAX_RANK], int a, int c)
  * kept dims first, then reduced dims. */
 static kiln_status pl_red_geometry(pl_kb *b)
 {
-    gr_plan *p = b->p;
     gr_kernel *k = b->k;
     int nops = k->nops;
     int kd[KILN_MAX_RANK], nk = 0, rd[KILN_MAX_RANK], nr = 0;
@@ -523,51 +585,13 @@ static kiln_status pl_red_geometry(pl_kb *b)
         else
             kd[nk++] = d;
     }
-    for (int i = 0; i < nk; i++) {
-        int d = kd[i];
-        bool any_neg = false, all_le = true;
-        for (int o = 0; o < nops; o++) {
-            any_neg |= b->st[o][d] < 0;
-            all_le &= b->st[o][d] <= 0;
-        }
-        if (any_neg && all_le)
-            for (int o = 0; o < nops; o++) {
-                k->ops[o].offset += (b->S[d] - 1) * b->st[o][d];
-                b->st[o][d] = -b->st[o][d];
-            }
-    }
-    for (int i = 1; i < nk; i++)
-        for (int j = i; j > 0 && pl_vote(b, kd[j - 1], kd[j]) > 0; j--) {
-            int t = kd[j];
-            kd[j] = kd[j - 1];
-            kd[j - 1] = t;
-        }
     int64_t ext[KILN_MAX_RANK];
-    int64_t (*ls)[KILN_MAX_RANK] = pl_alloc(p, sizeof *ls * (size_t)(nops ? nops : 1));
+    pl_strides *ls = pl_loops_begin(b, kd, nk);
     if (!ls)
         return KILN_ENOMEM;
     int R = 0, nkeep = 0;
     for (int pass = 0; pass < 2; pass++) {
-        const int *dims = pass == 0 ? kd : rd;
-        int nd = pass == 0 ? nk : nr, first = R;
-        for (int i = 0; i < nd; i++) {
-            int d = dims[i];
-            if (R > first) {
-                bool merge = true;
-                for (int o = 0; o < nops && merge; o++)
-                    merge = ls[o][R - 1] == b->st[o][d] * b->S[d];
-                if (merge) {
-                    ext[R - 1] *= b->S[d];
-                    for (int o = 0; o < nops; o++)
-                        ls[o][R - 1] = b->st[o][d];
-                    continue;
-                }
-            }
-            ext[R] = b->S[d];
-            for (int o = 0; o < nops; o++)
-                ls[o][R] = b->st[o][d];
-            R++;
-        }
+        R = pl_coalesce(b, pass == 0 ? kd : rd, pass == 0 ? nk : nr, ext, ls, R);
         /* no kept dim: one of extent 1 (outputs unit stride, as in a
          * one-element kernel), so [begin, end) never splits a sequence —
          * unless all KILN_MAX_RANK dims are reduced and none coalesce:
@@ -584,21 +608,7 @@ static kiln_status pl_red_geometry(pl_kb *b)
     k->kind = b->kind;
     k->nred = (uint8_t)(R - nkeep);
     k->outer = k->nred > 0 && nk > 0 && pl_vote_ls(nops, ls, nkeep - 1, R - 1) > 0;
-    k->rank = R;
-    memcpy(k->extent, ext, (size_t)R * sizeof *ext);
-    k->strides = PL_NEW(p, int64_t, (size_t)(nops ? nops : 1) * (size_t)R);
-    k->data = PL_NEW(p, char *, nops ? nops : 1);
-    k->pvals = PL_NEW(p, rt_scalar, k->nparams ? k->nparams : 1);
-    if (!k->strides || !k->data || !k->pvals)
-        return KILN_ENOMEM;
-    for (int o = 0; o < nops; o++) {
-        int64_t esz = (int64_t)rt_dtypes[k->ops[o].dtype].size;
-        for (int d = 0; d < R; d++) {
-            k->strides[o * R + d] = ls[o][d];
-            k->ops[o].sclass[d] = (uint8_t)pl_class(ls[o][d], esz);
-        }
-    }
-    return KILN_OK;
+    return pl_set_loops(b, R, ext, ls);
 }
 
 /* ---- canonical body order ---------------------------------------------------------
@@ -627,6 +637,8 @@ static uint64_t pl_val_hash(const gr_kernel *k, const uint64_t *h, int v)
             x = pl_mix(x, k->ops[kv->arg].sclass[d]);
         return x;
     }
+    if (gr_is_udf(kv->op)) /* the function, not its slot in the table */
+        x = pl_mix(x, (uint64_t)(uintptr_t)k->udf[kv->arg]);
     uint64_t in[GR_MAX_INPUTS];
     for (int j = 0; j < kv->nin; j++)
         in[j] = h[kv->in[j]];
@@ -825,6 +837,8 @@ static gr_src pl_out_src(pl_ctx *c, size_t i, int64_t *st)
 static kiln_status pl_finish_kernel(pl_ctx *c, pl_kb *b, int kidx)
 {
     gr_kernel *k = b->k;
+    if (b->oom)
+        return KILN_ENOMEM;
     for (int o = 0; o < k->nops; o++) {
         if (k->ops[o].is_out) {
             if (k->ops[o].src.temp >= 0 && c->p->temps[k->ops[o].src.temp].first_def < 0)
@@ -905,7 +919,7 @@ static kiln_status pl_fused_kernel(pl_ctx *c, const int *pick, int npick, const 
             return rt_err(p->env, KILN_EINTERNAL, "planner met a view (node %u) in a "
                           "kernel without a reduction or scan", ns->id[i]);
         default: {
-            int in[GR_MAX_INPUTS], ar = gr_ops[nd->op].arity;
+            int in[GR_MAX_INPUTS], ar = gr_nin(nd);
             for (int j = 0; j < ar; j++) {
                 int at = pl_find(ns, nd->in[j]);
                 if (at < 0 || at >= i)
@@ -913,7 +927,7 @@ static kiln_status pl_fused_kernel(pl_ctx *c, const int *pick, int npick, const 
                                   ns->id[i], nd->in[j]);
                 in[j] = vof[at];
             }
-            vof[i] = kb_val(&b, nd->op, (kiln_dtype)nd->dtype, 0, ar, in);
+            vof[i] = kb_op(&b, g, ns->id[i], ar, in);
             break;
         }
         }
@@ -984,7 +998,7 @@ static kiln_status pl_unfused(pl_ctx *c)
     for (int i = 0; i < c->all.n; i++) {
         gr_id id = c->all.id[i];
         const gr_node *nd = gr_node_at(g, id);
-        bool leaf = gr_ops[nd->op].arity == 0 || gr_is_view(nd->op);
+        bool leaf = gr_nin(nd) == 0 || gr_is_view(nd->op);
         if (nd->op == GR_OP_ERROR)
             return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", id);
         if (!loc[i].done) {
@@ -1025,7 +1039,7 @@ static kiln_status pl_unfused(pl_ctx *c)
         if (leaf) { /* a root that is an input, a scalar or a view: a copy */
             v = pl_unfused_input(c, &b, loc, id);
         } else {
-            int in[GR_MAX_INPUTS], ar = gr_ops[nd->op].arity;
+            int in[GR_MAX_INPUTS], ar = gr_nin(nd);
             for (int j = 0; j < ar; j++) {
                 in[j] = -1;
                 for (int q = 0; q < j; q++) /* x + x: one operand */
@@ -1034,7 +1048,7 @@ static kiln_status pl_unfused(pl_ctx *c)
                 if (in[j] < 0)
                     in[j] = pl_unfused_input(c, &b, loc, nd->in[j]);
             }
-            v = kb_val(&b, nd->op, (kiln_dtype)nd->dtype, 0, ar, in);
+            v = kb_op(&b, g, id, ar, in);
         }
         for (int o = 0; o < k->nout; o++)
             k->out_val[o] = (uint16_t)v;
@@ -1115,7 +1129,7 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
             member |= mem[m] == i;
         if ((!member && cut[i]) || gr_is_view(ni->op))
             continue;
-        for (int j = 0; j < gr_ops[ni->op].arity; j++) {
+        for (int j = 0; j < gr_nin(ni); j++) {
             int at = pl_find(&c->all, ni->in[j]);
             if (at < 0 || at >= i)
                 return rt_err(p->env, KILN_EINTERNAL, "node %u: input %u out of order",
@@ -1175,12 +1189,12 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
         bool member = false;
         for (int m = 0; m < nmem; m++)
             member |= mem[m] == i;
-        if (gr_ops[ni->op].arity == 0 || (!member && cut[i]) || gr_is_view(ni->op)) {
+        if (gr_nin(ni) == 0 || (!member && cut[i]) || gr_is_view(ni->op)) {
             /* a leaf, a materialized value or a view of one */
             vof[i] = pl_unfused_input(c, &b, loc, ii);
             continue;
         }
-        int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
+        int in[GR_MAX_INPUTS], ar = gr_nin(ni);
         for (int j = 0; j < ar; j++)
             in[j] = vof[pl_find(&c->all, ni->in[j])];
         if (ni->op == GR_OP_VAR || ni->op == GR_OP_STD) { /* ddof: a launch parameter */
@@ -1190,7 +1204,7 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
             dv.i = ni->a.red.ddof;
             in[ar++] = kb_param(&b, ii, KILN_INT64, none, dv);
         }
-        vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
+        vof[i] = kb_op(&b, g, ii, ar, in);
     }
     for (int o = 0; o < k->nout; o++)
         k->out_val[o] = (uint16_t)vof[out_of[o]];
@@ -1226,7 +1240,7 @@ static kiln_status pl_epilogue_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, b
         const gr_node *ni = gr_node_at(g, c->all.id[i]);
         if ((i != ix && cut[i]) || gr_is_view(ni->op))
             continue;
-        for (int j = 0; j < gr_ops[ni->op].arity; j++)
+        for (int j = 0; j < gr_nin(ni); j++)
             need[pl_find(&c->all, ni->in[j])] = true;
     }
     bool *need2 = need + ir + 1; /* the caller's buffer holds 2n */
@@ -1239,7 +1253,7 @@ static kiln_status pl_epilogue_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, b
         const gr_node *ni = gr_node_at(g, c->all.id[i]);
         if (i == ix || (i != ir && cut[i]) || gr_is_view(ni->op))
             continue;
-        for (int j = 0; j < gr_ops[ni->op].arity; j++)
+        for (int j = 0; j < gr_nin(ni); j++)
             need2[pl_find(&c->all, ni->in[j])] = true;
     }
     int nouts = 0;
@@ -1268,11 +1282,11 @@ static kiln_status pl_epilogue_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, b
             continue;
         gr_id ii = c->all.id[i];
         const gr_node *ni = gr_node_at(g, ii);
-        if (gr_ops[ni->op].arity == 0 || (i != ix && cut[i]) || gr_is_view(ni->op)) {
+        if (gr_nin(ni) == 0 || (i != ix && cut[i]) || gr_is_view(ni->op)) {
             vof[i] = pl_unfused_input(c, &b, loc, ii);
             continue;
         }
-        int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
+        int in[GR_MAX_INPUTS], ar = gr_nin(ni);
         for (int j = 0; j < ar; j++)
             in[j] = vof[pl_find(&c->all, ni->in[j])];
         if (ni->op == GR_OP_VAR || ni->op == GR_OP_STD) {
@@ -1282,7 +1296,7 @@ static kiln_status pl_epilogue_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, b
             dv.i = ni->a.red.ddof;
             in[ar++] = kb_param(&b, ii, KILN_INT64, none, dv);
         }
-        vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
+        vof[i] = kb_op(&b, g, ii, ar, in);
     }
     int xval = vof[ix];
     b.epi = xn;
@@ -1296,14 +1310,14 @@ static kiln_status pl_epilogue_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, b
             vof[i] = xval;
             continue;
         }
-        if (gr_ops[ni->op].arity == 0 || (i != ir && cut[i]) || gr_is_view(ni->op)) {
+        if (gr_nin(ni) == 0 || (i != ir && cut[i]) || gr_is_view(ni->op)) {
             vof[i] = pl_unfused_input(c, &b, loc, ii);
             continue;
         }
-        int in[GR_MAX_INPUTS], ar = gr_ops[ni->op].arity;
+        int in[GR_MAX_INPUTS], ar = gr_nin(ni);
         for (int j = 0; j < ar; j++)
             in[j] = vof[pl_find(&c->all, ni->in[j])];
-        vof[i] = kb_val(&b, ni->op, (kiln_dtype)ni->dtype, 0, ar, in);
+        vof[i] = kb_op(&b, g, ii, ar, in);
     }
     b.epi = NULL;
     for (int o = 0; o < k->nout; o++)
@@ -1319,7 +1333,7 @@ static int pl_epilogue_of(const pl_ctx *c, const bool *cut, const int *readers, 
 {
     const gr_graph *g = c->g;
     const gr_node *rn = gr_node_at(g, c->all.id[i]);
-    if (pl_boundary(rn) || gr_is_view(rn->op) || gr_ops[rn->op].arity == 0)
+    if (pl_boundary(rn) || gr_is_view(rn->op) || gr_nin(rn) == 0)
         return -1;
     memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
     seen[i] = true;
@@ -1336,9 +1350,9 @@ static int pl_epilogue_of(const pl_ctx *c, const bool *cut, const int *readers, 
             }
             continue;
         }
-        if (gr_is_view(nk->op) || gr_ops[nk->op].arity == 0)
+        if (gr_is_view(nk->op) || gr_nin(nk) == 0)
             continue;
-        for (int j = 0; j < gr_ops[nk->op].arity; j++)
+        for (int j = 0; j < gr_nin(nk); j++)
             seen[pl_find(&c->all, nk->in[j])] = true;
     }
     if (x < 0 || readers[x] != 1)
@@ -1382,11 +1396,11 @@ static bool pl_sibling(const pl_ctx *c, const bool *cut, const bool *reads, bool
             shares |= reads[x];
             continue;
         }
-        if (gr_ops[nx->op].arity == 0 || gr_is_view(nx->op)) {
+        if (gr_nin(nx) == 0 || gr_is_view(nx->op)) {
             shares |= reads[x] || (gr_is_view(nx->op) && reads[pl_find(&c->all, nx->in[0])]);
             continue;
         }
-        for (int k = 0; k < gr_ops[nx->op].arity; k++)
+        for (int k = 0; k < gr_nin(nx); k++)
             seen[pl_find(&c->all, nx->in[k])] = true;
     }
     return shares;
@@ -1441,7 +1455,7 @@ static kiln_status pl_staged(pl_ctx *c)
                 readers[pl_find(&c->all, nk->in[0])] += 2; /* a view needs it stored */
                 continue;
             }
-            for (int j = 0; j < gr_ops[nk->op].arity; j++)
+            for (int j = 0; j < gr_nin(nk); j++)
                 seen[pl_find(&c->all, nk->in[j])] = true;
         }
     }
@@ -1471,7 +1485,7 @@ static kiln_status pl_staged(pl_ctx *c)
                 if (!seen[x])
                     continue;
                 const gr_node *nx = gr_node_at(g, c->all.id[x]);
-                if ((x != i && cut[x]) || gr_ops[nx->op].arity == 0) {
+                if ((x != i && cut[x]) || gr_nin(nx) == 0) {
                     reads[x] = true;
                     continue;
                 }
@@ -1479,7 +1493,7 @@ static kiln_status pl_staged(pl_ctx *c)
                     reads[pl_find(&c->all, nx->in[0])] = true;
                     continue;
                 }
-                for (int k = 0; k < gr_ops[nx->op].arity; k++)
+                for (int k = 0; k < gr_nin(nx); k++)
                     seen[pl_find(&c->all, nx->in[k])] = true;
             }
             for (int j = i + 1; j < n && nmem < GR_SIBLINGS; j++)

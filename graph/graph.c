@@ -58,6 +58,8 @@ struct gr_graph {
     uint32_t serial;
     rt_vmap *vmaps; /* VIEW nodes' index maps, in creation order */
     uint32_t nvmaps, vmapcap;
+    rt_udf **udfs; /* user-defined functions, in registration order (graph/udf.c) */
+    uint32_t nudfs, udfcap;
 };
 
 /* ---- small helpers ----------------------------------------------------- */
@@ -165,6 +167,8 @@ static bool gr_vmap_equal(const rt_vmap *a, const rt_vmap *b)
 
 static bool gr_has_view(const gr_node *n) { return n->op < GR_OP_COUNT && gr_is_view(n->op); }
 
+static bool gr_has_udf(const gr_node *n) { return n->op < GR_OP_COUNT && gr_is_udf(n->op); }
+
 static uint32_t gr_hash_node(const gr_graph *g, const gr_node *n)
 {
     uint64_t h = (uint64_t)n->op | (uint64_t)n->dtype << 16 | (uint64_t)n->nflags << 24;
@@ -178,6 +182,8 @@ static uint32_t gr_hash_node(const gr_graph *g, const gr_node *n)
         h = gr_mix(h, gr_red_key(n));
     else if (gr_has_view(n))
         h = gr_mix(h, gr_vmap_key(&g->vmaps[n->a.view]));
+    else if (gr_has_udf(n))
+        h = gr_mix(h, (uint64_t)n->a.udf.fn << 32 | n->a.udf.nargs);
     return (uint32_t)(h ^ (h >> 32));
 }
 
@@ -196,6 +202,8 @@ static bool gr_node_equal(const gr_graph *g, const gr_node *a, const gr_node *b)
         return gr_red_key(a) == gr_red_key(b);
     if (gr_has_view(a))
         return gr_vmap_equal(&g->vmaps[a->a.view], &g->vmaps[b->a.view]);
+    if (gr_has_udf(a))
+        return a->a.udf.fn == b->a.udf.fn && a->a.udf.nargs == b->a.udf.nargs;
     return true;
 }
 
@@ -329,7 +337,7 @@ gr_graph *gr_graph_new(rt_env *env)
     memset(&oom, 0, sizeof oom);
     oom.op = GR_OP_ERROR;
     oom.dtype = KILN_FLOAT64;
-    oom.in[0] = oom.in[1] = oom.in[2] = GR_NONE;
+    gr_no_inputs(&oom);
     oom.a.err.status = KILN_ENOMEM;
     oom.a.err.msg = GR_MSG_NONE;
     gr_append(g, &oom);
@@ -376,6 +384,9 @@ void gr_graph_free(gr_graph *g)
     rt_free(env, g->msgs, (size_t)g->msgcap * sizeof *g->msgs);
     rt_free(env, g->scopes, (size_t)g->scap * sizeof *g->scopes);
     rt_free(env, g->vmaps, (size_t)g->vmapcap * sizeof *g->vmaps);
+    for (uint32_t i = 0; i < g->nudfs; i++)
+        rt_udf_free(env, g->udfs[i]);
+    rt_free(env, g->udfs, (size_t)g->udfcap * sizeof *g->udfs);
     rt_free(env, g, sizeof *g);
     rt_env_release(env);
 }
@@ -431,7 +442,7 @@ static void gr_leaf_init(gr_node *n, gr_op op, kiln_dtype t)
     memset(n, 0, sizeof *n);
     n->op = (uint16_t)op;
     n->dtype = (uint8_t)t;
-    n->in[0] = n->in[1] = n->in[2] = GR_NONE;
+    gr_no_inputs(n);
 }
 
 /* INPUT: dtype and shape of the array; the array is read at evaluation. */
@@ -532,13 +543,35 @@ gr_id gr_view_intern(gr_graph *g, gr_id in, const rt_vmap *m)
     n.rank = (uint8_t)m->rank;
     for (int d = 0; d < m->rank; d++)
         n.shape[d] = m->shape[d];
+    gr_no_inputs(&n);
     n.in[0] = in;
-    n.in[1] = n.in[2] = GR_NONE;
     n.a.view = g->nvmaps;
     return gr_intern(g, &n);
 }
 
 const rt_vmap *gr_view_map(const gr_graph *g, gr_id id) { return &g->vmaps[g->nodes[id].a.view]; }
+
+/* ---- user-defined functions: the table (graph/udf.c does the rest) ------------ */
+
+uint32_t gr_udf_count(const gr_graph *g) { return g ? g->nudfs : 0; }
+
+const rt_udf *gr_udf_at(const gr_graph *g, uint32_t i) { return g->udfs[i]; }
+
+/* Appends u (owned by the graph from now on); false on OOM (u untouched). */
+bool gr_udf_add(gr_graph *g, rt_udf *u)
+{
+    if (g->nudfs == g->udfcap) {
+        uint32_t ncap = g->udfcap ? g->udfcap * 2u : 8u;
+        rt_udf **p = rt_realloc(g->env, g->udfs, (size_t)g->udfcap * sizeof *p,
+                                (size_t)ncap * sizeof *p);
+        if (!p)
+            return false;
+        g->udfs = p;
+        g->udfcap = ncap;
+    }
+    g->udfs[g->nudfs++] = u;
+    return true;
+}
 
 /* ERROR: never hash-consed (each failure is its own node with its own
  * message); the status and message are also recorded on env. */

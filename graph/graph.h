@@ -20,6 +20,7 @@
 #define KILN_GRAPH_H
 
 #include "runtime/rt.h"
+#include "runtime/udf.h"
 #include "runtime/view.h"
 
 /* ---- the op table ------------------------------------------------------ */
@@ -43,7 +44,9 @@ typedef enum gr_rule {
     GR_RULE_LEAF, GR_RULE_SAME, GR_RULE_FLOAT, GR_RULE_CMP, GR_RULE_PRED,
     GR_RULE_LOGIC, GR_RULE_BITS, GR_RULE_SHIFT, GR_RULE_WHERE, GR_RULE_CAST,
     GR_RULE_REDUCE, GR_RULE_SCAN, /* not elementwise: see "reductions and scans" */
-    GR_RULE_VIEW                  /* not elementwise: see "views" */
+    GR_RULE_VIEW,                 /* not elementwise: see "views" */
+    GR_RULE_UDF                   /* elementwise, variable arity: see "user-defined
+                                     functions" */
 } gr_rule;
 
 typedef enum gr_op {
@@ -70,7 +73,8 @@ int gr_op_lookup(const char *name);
 
 typedef uint32_t gr_id;
 #define GR_NONE UINT32_MAX
-#define GR_MAX_INPUTS 3
+#define GR_MAX_INPUTS 8 /* where/clip take 3; a user-defined function up to 8 */
+_Static_assert(GR_MAX_INPUTS >= KILN_UDF_MAX_ARGS, "a UDF node holds its arguments");
 
 enum {
     GR_NF_WEAK = 1u << 0, /* a weak (Python-literal) scalar: NEP 50 */
@@ -100,10 +104,27 @@ typedef struct gr_node {
             int32_t ddof;     /* VAR, STD: delta degrees of freedom */
         } red;
         uint32_t view; /* VIEW: its index map, in the graph's table (gr_view_map) */
+        struct {       /* UDF (part of the CSE key) */
+            uint32_t fn;   /* the registration: index in the graph's table (gr_udf_at) */
+            uint32_t nargs; /* inputs in[0..nargs) */
+        } udf;
     } a;
 } gr_node;
 
 typedef struct gr_graph gr_graph;
+
+/* The number of inputs of node n: its op's arity, or a UDF's argument count. */
+static inline int gr_nin(const gr_node *n)
+{
+    return gr_ops[n->op].rule == GR_RULE_UDF ? (int)n->a.udf.nargs : gr_ops[n->op].arity;
+}
+static inline bool gr_is_udf(int op) { return gr_ops[op].rule == GR_RULE_UDF; }
+/* Sets every input slot of n to GR_NONE (part of the CSE key). */
+static inline void gr_no_inputs(gr_node *n)
+{
+    for (int i = 0; i < GR_MAX_INPUTS; i++)
+        n->in[i] = GR_NONE;
+}
 
 gr_graph *gr_graph_new(rt_env *env); /* NULL on OOM */
 void gr_graph_free(gr_graph *g);     /* releases every INPUT's array */
@@ -188,6 +209,35 @@ gr_id gr_view_make(gr_graph *g, gr_id in, const rt_vmap *m);
 /* The index map of a VIEW node (canonical, rt_vmap_canon); its source is
  * the node's input. */
 const rt_vmap *gr_view_map(const gr_graph *g, gr_id id);
+
+/* ---- user-defined functions (graph/udf.c) --------------------------------
+ * A registration (runtime/udf.h: name, function pointer, return and
+ * argument dtypes, libffi's prepared call) is kept in the graph's table
+ * for the graph's whole life — scopes do not drop it — so its index and
+ * address are stable. A UDF node applies registration a.udf.fn to its
+ * a.udf.nargs inputs elementwise: shape the broadcast of the inputs',
+ * dtype the declared return dtype; each input converted to its declared
+ * argument dtype (NumPy's same_kind rule, NEP 50 for weak scalars) by an
+ * explicit CAST, so after construction input k has dtype args[k]. Never
+ * folded (the function is never called at build time); CSE keys on the
+ * registration and the inputs, so f(x) and g(x) are different nodes and
+ * f(x) twice is one. */
+/* Registers fn under name (validated: see kiln_udf_register); the status
+ * and message are recorded on the graph's env. */
+kiln_status gr_udf_register(gr_graph *g, const char *name, kiln_udf_fn fn, kiln_dtype ret,
+                            int nargs, const kiln_dtype *args);
+uint32_t gr_udf_count(const gr_graph *g);
+const rt_udf *gr_udf_at(const gr_graph *g, uint32_t i); /* i < gr_udf_count(g) */
+/* The registration named name[0..len), or -1. */
+int gr_udf_find(const gr_graph *g, const char *name, size_t len);
+/* Registration fn applied to in[0..nin) (errors as gr_op_make's: sticky
+ * ERROR inputs, broadcasting, dtype; a wrong count names both counts). */
+gr_id gr_udf_make(gr_graph *g, uint32_t fn, int nin, const gr_id *in);
+/* The registration of UDF node id. */
+static inline const rt_udf *gr_udf_of(const gr_graph *g, gr_id id)
+{
+    return gr_udf_at(g, gr_node_at(g, id)->a.udf.fn);
+}
 
 /* Scopes: begin returns a token; end drops nodes made since. */
 uint64_t gr_scope_begin(gr_graph *g);

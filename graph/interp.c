@@ -234,10 +234,11 @@ static void ip_free_temp(ip_state *st, gr_id id)
 
 /* The dtype each input of elementwise node n must have (-1: any; the value
  * is then converted to bool) and the in_t passed to gr_apply. */
-static kiln_dtype ip_in_dtype(const gr_graph *g, const gr_node *n, int *want)
+static kiln_dtype ip_in_dtype(const gr_graph *g, gr_id id, int *want)
 {
+    const gr_node *n = gr_node_at(g, id);
     gr_rule rule = (gr_rule)gr_ops[n->op].rule;
-    int arity = gr_ops[n->op].arity;
+    int arity = gr_nin(n);
     kiln_dtype first = (kiln_dtype)gr_node_at(g, n->in[0])->dtype;
     kiln_dtype in_t = (kiln_dtype)n->dtype;
     for (int k = 0; k < arity; k++)
@@ -257,6 +258,10 @@ static kiln_dtype ip_in_dtype(const gr_graph *g, const gr_node *n, int *want)
     case GR_RULE_WHERE:
         want[0] = -1;
         return in_t;
+    case GR_RULE_UDF: /* the declared argument dtypes */
+        for (int k = 0; k < arity; k++)
+            want[k] = gr_udf_of(g, id)->args[k];
+        return in_t;
     case GR_RULE_LEAF: case GR_RULE_SAME: case GR_RULE_FLOAT: case GR_RULE_BITS:
     case GR_RULE_SHIFT: case GR_RULE_REDUCE: case GR_RULE_SCAN: case GR_RULE_VIEW:
         break;
@@ -269,11 +274,12 @@ static kiln_status ip_compute(ip_state *st, gr_id id)
 {
     const gr_node *n = gr_node_at(st->g, id);
     gr_op op = (gr_op)n->op;
-    int arity = gr_ops[op].arity;
+    int arity = gr_nin(n);
+    const rt_udf *udf = gr_is_udf(op) ? gr_udf_of(st->g, id) : NULL;
     ip_operand in[GR_MAX_INPUTS];
     int64_t strides[GR_MAX_INPUTS][KILN_MAX_RANK];
     int want[GR_MAX_INPUTS];
-    kiln_dtype in_t = ip_in_dtype(st->g, n, want);
+    kiln_dtype in_t = ip_in_dtype(st->g, id, want);
     kiln_status s;
     for (int k = 0; k < arity; k++) {
         if ((s = ip_operand_of(st, n->in[k], &in[k])) != KILN_OK)
@@ -301,7 +307,8 @@ static kiln_status ip_compute(ip_state *st, gr_id id)
             if (want[k] < 0)
                 args[k] = rt_convert(in[k].dtype, KILN_BOOL, args[k]);
         }
-        rt_store(out_t, out + (size_t)e * osz, gr_apply(op, in_t, out_t, args));
+        rt_store(out_t, out + (size_t)e * osz,
+                 udf ? rt_udf_call(udf, args) : gr_apply(op, in_t, out_t, args));
         ip_next(n->rank, n->shape, idx, arity, off, strides);
     }
     return KILN_OK;
@@ -670,7 +677,7 @@ static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_i
                           (unsigned)id, (unsigned)n->op);
         if (gr_ops[n->op].rule == GR_RULE_LEAF)
             continue;
-        for (int k = 0; k < gr_ops[n->op].arity; k++) {
+        for (int k = 0; k < gr_nin(n); k++) {
             gr_id in = n->in[k];
             if (in >= id)
                 return rt_err(st->env, KILN_EINTERNAL,
@@ -704,7 +711,7 @@ static kiln_status ip_run(ip_state *st, size_t nbound, size_t nroots, const gr_i
             r = rule == GR_RULE_REDUCE ? ip_reduce(st, id)
                 : rule == GR_RULE_SCAN ? ip_scan(st, id)
                                        : ip_compute(st, id);
-            for (int k = 0; r == KILN_OK && k < gr_ops[n->op].arity; k++)
+            for (int k = 0; r == KILN_OK && k < gr_nin(n); k++)
                 ip_release(st, n->in[k]);
         }
         if (r != KILN_OK)

@@ -13,7 +13,9 @@
  *   - a reduction or scan has one input, is exact or reproducible (ulp
  *     bound 0), and at most one of the flags that change its dtype; those
  *     flags (ACC, INDEX, TRUTH) appear on reductions and scans only;
- *   - a view (rule VIEW) has one input and is exact, with no other flag.
+ *   - a view (rule VIEW) has one input and is exact, with no other flag;
+ *   - a user-defined function (rule UDF) has arity GR_MAX_INPUTS (the most
+ *     a node holds; each node's own count is gr_nin) and no flag.
  */
 #include "graph/graph.h"
 
@@ -46,7 +48,10 @@ const gr_op_info gr_ops[GR_OP_COUNT] = {
                            !!((flags) & GR_F_TRUTH) + !!((flags) & GR_F_DIV) <= 1,           \
                    #e ": at most one dtype flag");                                           \
     _Static_assert(GR_RULE_##rule != GR_RULE_VIEW || ((arity) == 1 && (flags) == GR_F_EXACT), \
-                   #e ": a view is unary and exact (a copy), with no other flag");
+                   #e ": a view is unary and exact (a copy), with no other flag");      \
+    _Static_assert(GR_RULE_##rule != GR_RULE_UDF || ((arity) == GR_MAX_INPUTS && (flags) == 0 && \
+                                                      (u64) == 0 && (u32) == 0),            \
+                   #e ": a UDF's arity is the most inputs; no flag or bound (the function's own)");
 #include "graph/ops.def"
 #undef OP
 

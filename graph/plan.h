@@ -56,7 +56,8 @@ enum { GR_SIBLINGS = 8 };
 /* One value of a kernel body. */
 typedef struct gr_kval {
     uint16_t op;    /* gr_op; INPUT: load operand arg (an input, or an output
-                       read in place); SCALAR: param arg */
+                       read in place); SCALAR: param arg; UDF: call function
+                       udf[arg] of the kernel */
     uint8_t dtype;  /* kiln_dtype of the value */
     uint8_t nin;
     uint16_t in[GR_MAX_INPUTS]; /* indices of earlier values */
@@ -98,6 +99,11 @@ typedef struct gr_kernel {
     gr_kval *vals;
     uint16_t *out_val; /* [nout]: value stored into output operand k */
     bool noalias;      /* no output overlaps another operand */
+    /* User-defined functions the body calls (UDF values' arg), each once:
+     * compiled in by address (jit/lower.c), so such a kernel is valid only
+     * in this process (gr_kernel_has_udf). */
+    uint16_t nudf;
+    kiln_udf_fn *udf;
     /* Reductions and scans (staged FUSED plans, graph/fuse.c). kind
      * GR_KK_ELEM is the elementwise loop nest above. GR_KK_REDUCE and
      * GR_KK_SCAN iterate over the reduction's (scan's) INPUT: loop dims
@@ -164,6 +170,13 @@ kiln_status gr_plan_build(gr_plan *p, const gr_graph *g, bool fused, size_t n,
  * (temporaries must be allocated). Returns the element count. */
 int64_t gr_kernel_bind(gr_kernel *k, const gr_plan *p);
 
+/* True if k calls a user-defined function: its code embeds the function's
+ * address, which differs between processes, so it must never be stored in
+ * or loaded from a persistent (on-disk) kernel cache. The signature holds
+ * the address too, so no in-memory cache entry of one function serves
+ * another. */
+static inline bool gr_kernel_has_udf(const gr_kernel *k) { return k->nudf > 0; }
+
 /* Writes a readable dump of the plan (one kernel per paragraph). */
 void gr_plan_dump(const gr_plan *p, FILE *f);
 
@@ -173,7 +186,7 @@ void gr_plan_dump(const gr_plan *p, FILE *f);
  * stride classes, loop rank, parameter dtypes, noalias) and nothing that
  * is a runtime argument (extents, strides, data, parameter values). Two
  * kernels with equal signatures compile to the same code. */
-enum { GR_SIG_VERSION = 1 };
+enum { GR_SIG_VERSION = 2 };
 /* Writes at most cap bytes to buf; returns the full length (call again
  * with a bigger buffer if it exceeds cap). */
 size_t gr_kernel_sig(const gr_kernel *k, uint8_t *buf, size_t cap);

@@ -126,8 +126,8 @@ static gr_id gr_red_intern(gr_graph *g, gr_op op, gr_id in, kiln_dtype in_t, int
     n.dtype = (uint8_t)gr_reduce_dtype(op, in_t);
     n.rank = (uint8_t)rank;
     memcpy(n.shape, shape, (size_t)rank * sizeof *shape);
+    gr_no_inputs(&n);
     n.in[0] = c;
-    n.in[1] = n.in[2] = GR_NONE;
     n.a.red.axes = (uint8_t)axes;
     n.a.red.keepdims = keepdims && axes != 0;
     n.a.red.axis = (int8_t)axis;

@@ -9,8 +9,9 @@
  *   nops, nout, nparams, nvals,
  *   per operand: u8 dtype, u8 is_out, rank classes packed 2 bits each (u16),
  *   per param:   u8 dtype,
- *   per value:   u8 op, u8 dtype, u8 nin, then arg (INPUT/SCALAR) or the
- *                nin input indices,
+ *   per value:   u8 op, u8 dtype, u8 nin, then arg (INPUT/SCALAR), or the
+ *                called function's address as u64 (UDF), then the nin
+ *                input indices,
  *   per output:  the stored value's index.
  * Invariant: two kernels with equal signatures lower to the same IR, so
  * everything lower.c reads from a gr_kernel is here, and nothing that is a
@@ -72,6 +73,11 @@ size_t gr_kernel_sig(const gr_kernel *k, uint8_t *buf, size_t cap)
         sg_u8(&b, kv->nin);
         if (kv->op == GR_OP_INPUT || kv->op == GR_OP_SCALAR)
             sg_u16(&b, kv->arg);
+        if (gr_is_udf(kv->op)) { /* a kernel for f never serves g */
+            uint64_t fn = (uint64_t)(uintptr_t)k->udf[kv->arg];
+            for (int i = 0; i < 4; i++)
+                sg_u16(&b, (unsigned)(fn >> (16 * i)) & 0xffffu);
+        }
         for (int j = 0; j < kv->nin; j++)
             sg_u16(&b, kv->in[j]);
     }

@@ -11,7 +11,7 @@
  *   per operand u8 dtype, u8 is_out, u16 classes (2 bits per loop dim),
  *   per param u8 dtype,
  *   per value u8 op, u8 dtype, u8 nin, u16 arg (INPUT/SCALAR only),
- *             u16 in[nin],
+ *             u64 function address (UDF only), u16 in[nin],
  *   per output u16 value index.
  * Invariant: a signature that does not decode (short, trailing bytes, a
  * version this file does not know) is reported as GR_SIGD_BAD, never read
@@ -23,7 +23,7 @@
 #include <stdarg.h>
 #include <string.h>
 
-_Static_assert(GR_SIG_VERSION == 1, "graph/sig_diff.c reads signature layout 1: update it");
+_Static_assert(GR_SIG_VERSION == 2, "graph/sig_diff.c reads signature layout 2: update it");
 
 typedef struct sd_sig {
     const uint8_t *p;
@@ -35,6 +35,7 @@ typedef struct sd_sig {
 
 typedef struct sd_val {
     unsigned op, dtype, nin, arg;
+    uint64_t fn; /* UDF: the function's address */
     unsigned in[GR_MAX_INPUTS];
 } sd_val;
 
@@ -58,6 +59,13 @@ static bool sd_read_val(const sd_sig *s, size_t *at, sd_val *v)
             return false;
         v->arg = sd_u16(p + *at);
         *at += 2;
+    }
+    if (gr_is_udf((int)v->op)) {
+        if (*at + 8 > s->len)
+            return false;
+        for (int i = 0; i < 4; i++)
+            v->fn |= (uint64_t)sd_u16(p + *at + 2 * (size_t)i) << (16 * i);
+        *at += 8;
     }
     for (unsigned j = 0; j < v->nin; j++) {
         if (*at + 2 > s->len)
@@ -176,7 +184,7 @@ static void sd_compare(const sd_sig *a, const sd_sig *b, sd_cmp *c)
         sd_val x, y;
         sd_read_val(a, &ia, &x);
         sd_read_val(b, &ib, &y);
-        bool same = x.op == y.op && x.nin == y.nin && x.arg == y.arg;
+        bool same = x.op == y.op && x.nin == y.nin && x.arg == y.arg && x.fn == y.fn;
         for (unsigned j = 0; same && j < x.nin; j++)
             same = x.in[j] == y.in[j];
         c->nstruct += !same;
@@ -383,6 +391,8 @@ void gr_sig_print(const uint8_t *sig, size_t len, FILE *f)
             fprintf(f, " in%u", x.arg);
         else if (x.op == GR_OP_SCALAR)
             fprintf(f, " p%u", x.arg);
+        else if (gr_is_udf((int)x.op))
+            fprintf(f, " fn@%#llx", (unsigned long long)x.fn);
         for (unsigned j = 0; j < x.nin; j++)
             fprintf(f, " v%u", x.in[j]);
         fputc('\n', f);

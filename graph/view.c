@@ -275,7 +275,7 @@ static bool gv_step(gv_state *s)
         s->sp--;
         return true;
     }
-    int ar = gr_ops[n.op].arity;
+    int ar = gr_nin(&n);
     gr_id in[GR_MAX_INPUTS];
     bool ready = true;
     for (int j = 0; j < ar; j++) {
@@ -306,7 +306,7 @@ static bool gv_step(gv_state *s)
     }
     if (!ready)
         return true;
-    s->items[it].result = gr_op_make(g, (gr_op)n.op, ar, in, (kiln_dtype)n.dtype);
+    s->items[it].result = gr_node_remake(g, &n, in);
     s->sp--;
     return true;
 }

@@ -625,6 +625,54 @@ KILN_API kiln_expr kiln_expr_expand_dims(kiln_expr e, int axis);
 KILN_API kiln_expr kiln_expr_broadcast_to(kiln_expr e, int rank, const int64_t *shape);
 
 /* ------------------------------------------------------------------ */
+/* User-defined scalar functions                                       */
+/* ------------------------------------------------------------------ */
+/* A C function of up to KILN_UDF_MAX_ARGS scalars, registered on a
+ * context under a name, applies elementwise like any op: kiln_udf(ctx,
+ * "f", n, args), or f(...) in expression strings. Its C types follow the
+ * declared dtypes: bool is _Bool, int8..uint64 are <stdint.h>'s, float32
+ * is float, float64 is double; e.g. a function
+ *     double hypot3(double x, double y, float z);
+ * is registered with ret KILN_FLOAT64 and args {KILN_FLOAT64, KILN_FLOAT64,
+ * KILN_FLOAT32}, cast to kiln_udf_fn.
+ *
+ * The function must be pure and thread-safe: its result depends only on
+ * its arguments, and it may be called any number of times per element, in
+ * any order, from several threads (compiled kernels call it directly from
+ * inside their loops, hoisted out of loops it does not vary in, and split
+ * over the context's threads; the interpreter calls it through libffi).
+ * It is never called while an expression is built (no constant folding).
+ *
+ * kiln_udf_register: name is a Python identifier of at most 63 bytes that
+ * is not an op name or alias (kiln_op's), "clip", a dtype name or alias
+ * (kiln_dtype_from_name's), True, False or None, and not registered on ctx
+ * yet; 1 <= nargs <= KILN_UDF_MAX_ARGS; ret and args[] valid dtypes; the
+ * function and the names are copied. Errors: KILN_ENULL (ctx, name, fn or
+ * args NULL), KILN_EINVAL (bad or taken name, nargs out of range),
+ * KILN_EDTYPE (an invalid dtype), KILN_ENOMEM; recorded on ctx. A
+ * registration lasts until kiln_ctx_free.
+ *
+ * kiln_udf: the registered function applied to args[0..nargs) (handles,
+ * as every constructor's: NULL-context, stale, foreign and error handles
+ * are reported or propagated). Shape: the broadcast of the arguments'
+ * shapes (NumPy's rules and message). Dtype: ret. Each argument is cast to
+ * its declared dtype as a NumPy ufunc with a fixed loop casts under
+ * casting='same_kind': bool converts to anything, and an argument may go
+ * to a dtype of the same kind or a higher kind (int -> float), signed from
+ * unsigned (uint8 -> int8), never float -> int, int -> bool or signed ->
+ * unsigned (KILN_EDTYPE, naming the function, the argument and both
+ * dtypes: cast it explicitly with kiln_cast). Python-literal scalars
+ * (kiln_i64, kiln_f64, kiln_bool) follow NEP 50: an int must fit an
+ * integer dtype (KILN_EOVERFLOW). Unknown name: KILN_EINVAL, listing the
+ * registered names; wrong count: KILN_EINVAL with expected and given
+ * counts. kiln_op(ctx, name, ...) reaches registered functions too. */
+#define KILN_UDF_MAX_ARGS 8
+typedef void (*kiln_udf_fn)(void);
+KILN_API kiln_status kiln_udf_register(kiln_ctx *ctx, const char *name, kiln_udf_fn fn,
+                                       kiln_dtype ret, int nargs, const kiln_dtype *args);
+KILN_API kiln_expr kiln_udf(kiln_ctx *ctx, const char *name, int nargs, const kiln_expr *args);
+
+/* ------------------------------------------------------------------ */
 /* Evaluation                                                          */
 /* ------------------------------------------------------------------ */
 

@@ -29,7 +29,14 @@
  *     functions, so results are the interpreter's by construction;
  *   - libm ops: calls to libm declared memory(none) with a
  *     vector-function-abi-variant naming glibc's libmvec function, so the
- *     loop vectorizer calls e.g. _ZGVdN4v_sin (the op table's ulp bound).
+ *     loop vectorizer calls e.g. _ZGVdN4v_sin (the op table's ulp bound);
+ *   - a user-defined function (UDF): a direct call to its address, a
+ *     constant in the code (so such kernels never leave the process:
+ *     gr_kernel_has_udf), with its C signature (bool as i8 0/1; 8- and
+ *     16-bit integers signext/zeroext, as C compilers pass them) and the
+ *     call marked memory(none) nounwind willreturn — kiln.h's purity
+ *     contract — so it is hoisted like any value; its arguments already
+ *     have the declared dtypes (explicit CAST values).
  * Loads and stores use align 1 (packed record fields are unaligned).
  * The lowering switch is generated from graph/ops.def: every op row needs
  * a jl_<OP> function here or the build fails.
@@ -561,6 +568,56 @@ JL_NOT_LOWERED(CUMMAX)
 /* Never reached: the planner makes a VIEW an operand (its source's
  * materialized value, moved by the map), never a body value. */
 JL_OP(VIEW) { JL_UNUSED; return NULL; }
+/* Never reached: a UDF value is a call built by jl_udf (it needs the value). */
+JL_OP(UDF) { JL_UNUSED; return NULL; }
+
+/* The C ABI extension attribute of a dtype passed or returned as an
+ * integer narrower than 32 bits, or NULL. */
+static const char *jl_ext_attr(kiln_dtype t)
+{
+    switch (t) {
+    case KILN_INT8: case KILN_INT16: return "signext";
+    case KILN_BOOL: case KILN_UINT8: case KILN_UINT16: return "zeroext";
+    default: return NULL;
+    }
+}
+
+static void jl_call_attr(jl *L, LLVMValueRef call, unsigned idx, const char *name)
+{
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddCallSiteAttribute(call, idx, LLVMCreateEnumAttribute(L->c, kind, 0));
+}
+
+/* Value kv: the kernel's function udf[kv->arg] called on a[0..nin). */
+static LLVMValueRef jl_udf(jl *L, const gr_kval *kv, LLVMValueRef *a, const kiln_dtype *at)
+{
+    kiln_dtype out = (kiln_dtype)kv->dtype;
+    if (L->vw || kv->arg >= L->k->nudf) {
+        jl_fail(L, "%s", L->vw ? "a user-defined function on vectors" : "malformed UDF value");
+        return LLVMGetUndef(jl_vty(L, out));
+    }
+    LLVMTypeRef pt[GR_MAX_INPUTS];
+    LLVMValueRef args[GR_MAX_INPUTS];
+    for (int j = 0; j < kv->nin; j++) {
+        pt[j] = jl_mty(L, at[j]); /* _Bool is a byte */
+        args[j] = at[j] == KILN_BOOL ? LLVMBuildZExt(L->b, a[j], L->i8, "") : a[j];
+    }
+    LLVMTypeRef fty = LLVMFunctionType(jl_mty(L, out), pt, kv->nin, 0);
+    uint64_t addr = (uint64_t)(uintptr_t)L->k->udf[kv->arg];
+    LLVMValueRef callee = LLVMConstIntToPtr(LLVMConstInt(L->i64, addr, 0), L->ptr);
+    LLVMValueRef call = LLVMBuildCall2(L->b, fty, callee, args, kv->nin, "");
+    static const char *const pure[] = {"nounwind", "willreturn", "nosync", "nofree"};
+    for (size_t i = 0; i < sizeof pure / sizeof pure[0]; i++)
+        jl_call_attr(L, call, LLVMAttributeFunctionIndex, pure[i]);
+    jl_call_attr(L, call, LLVMAttributeFunctionIndex, "memory"); /* memory(none) */
+    for (int j = 0; j < kv->nin; j++)
+        if (jl_ext_attr(at[j]))
+            jl_call_attr(L, call, (unsigned)j + 1, jl_ext_attr(at[j]));
+    if (jl_ext_attr(out))
+        jl_call_attr(L, call, LLVMAttributeReturnIndex, jl_ext_attr(out));
+    return out == KILN_BOOL ? LLVMBuildICmp(L->b, LLVMIntNE, call, LLVMConstNull(L->i8), "")
+                            : call;
+}
 
 /* ---- values ------------------------------------------------------------------------- */
 
@@ -599,6 +656,8 @@ LLVMValueRef jl_value(jl *L, int v)
     }
     if (op == GR_OP_CAST)
         return jl_conv(L, a[0], at[0], out);
+    if (gr_is_udf(op))
+        return jl_udf(L, kv, a, at);
     kiln_dtype t = out;
     switch (rule) {
     case GR_RULE_CMP: /* computed in the first argument's dtype */
@@ -622,7 +681,7 @@ LLVMValueRef jl_value(jl *L, int v)
         }
         break;
     case GR_RULE_LEAF: case GR_RULE_CAST: case GR_RULE_REDUCE: case GR_RULE_SCAN:
-    case GR_RULE_VIEW:
+    case GR_RULE_VIEW: case GR_RULE_UDF:
         break;
     }
     LLVMValueRef r = jl_ops[op](L, t, a, at);
@@ -744,8 +803,10 @@ static int jl_check(jl *L)
     for (int v = 0; v < k->nvals; v++) {
         const gr_kval *kv = &k->vals[v];
         bool ddof = kv->op == GR_OP_VAR || kv->op == GR_OP_STD; /* + its ddof parameter */
+        bool udf = kv->op < GR_OP_COUNT && gr_is_udf(kv->op);
         if (kv->op >= GR_OP_COUNT || !rt_dtype_valid(kv->dtype) ||
-            kv->nin != gr_ops[kv->op].arity + ddof) {
+            (udf ? kv->nin < 1 || kv->nin > GR_MAX_INPUTS || kv->arg >= k->nudf
+                 : kv->nin != gr_ops[kv->op].arity + ddof)) {
             jl_fail(L, "%s", "malformed kernel value");
             return -1;
         }

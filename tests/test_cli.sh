@@ -3,8 +3,9 @@
 # fixtures: help texts, NumPy-like previews (exact text), every mode, every
 # exit status (0 success, 1 error from kiln, 2 usage), --out written byte
 # for byte as np.save writes (compared with a fixture) and read back,
-# record fields, --repeat timings, the --threads note, --dump and --dump-dir.
-#   sh tests/test_cli.sh path/to/kiln tests/fixtures
+# record fields, --repeat timings, the --threads note, --dump and --dump-dir,
+# --udf with the library built from tests/cli_udf.c (third argument).
+#   sh tests/test_cli.sh path/to/kiln tests/fixtures [path/to/libkiln_test_udf.so]
 set -u
 KILN=$1
 FIX=$2
@@ -248,6 +249,72 @@ run 0 eval '2*x + 1' --in "x=$FIX/f8.npy"
 [ ! -e "$T/kcache/"*.kobj ] || fail "KILN_CACHE=off wrote an entry"
 unset KILN_CACHE_DIR
 KILN_CACHE=$saved_cache
+
+# ---- --udf: C functions from a shared library (tests/cli_udf.c) ---------------------
+UDF=${3:-}
+if [ -n "$UDF" ]; then
+    for mode in fused unfused interp; do
+        run 0 eval 'wavg(m, 2)' --in "m=$FIX/i8_grid.npy" --udf "$UDF:wavg:f64(f64,f64)" \
+            --mode "$mode"
+        is 'dtype: float64
+shape: (3, 4)
+array([[1.5 , 1.75, 2.  , 2.25],
+       [2.5 , 2.75, 3.  , 3.25],
+       [3.5 , 3.75, 4.  , 4.25]])'
+        # three functions, two signature spellings, fused with where and a view
+        run 0 eval 'where(is_odd(m), scale_sub(m, 3), halve(m[::-1]))' --in "m=$FIX/i8_grid.npy" \
+            --udf "$UDF:scale_sub:i64(i64,i32)" --udf "$UDF:is_odd:bool(int64)" \
+            --udf "$UDF:halve: f32( float32 ) " --mode "$mode"
+        is 'dtype: float64
+shape: (3, 4)
+array([[ 4.,  2.,  5.,  8.],
+       [ 2., 14.,  3., 20.],
+       [ 0., 26.,  1., 32.]])'
+    done
+    run 0 eval --help
+    has out "--udf LIB:SYMBOL:SIG"
+    has out "--udf ./libgeo.so:hypot3:'f64(f64,f64,f32)'"
+    # usage errors: 2
+    run 2 eval 'x' --udf
+    has err "option '--udf' needs a value"
+    run 2 eval 'x' --udf "wavg"
+    has err "--udf wants LIB:SYMBOL:SIG, e.g. ./libf.so:f:f64(f64,f64), not 'wavg'"
+    run 2 eval 'x' --udf "$UDF::f64(f64)"
+    has err "--udf wants LIB:SYMBOL:SIG"
+    run 2 eval 'x' --udf "$UDF:2x:f64(f64)"
+    has err "SYMBOL '2x' must be a C identifier"
+    run 2 eval 'x' --udf "$UDF:wavg:f64(f64"
+    has err "missing ')' at the end of SIG"
+    run 2 eval 'x' --udf "$UDF:wavg:f64 f64"
+    has err "expected '(' after the return dtype"
+    run 2 eval 'x' --udf "$UDF:wavg:f65(f64)"
+    has err "unknown dtype 'f65'"
+    run 2 eval 'x' --udf "$UDF:wavg:f64()"
+    has err "expected a dtype at ')'"
+    run 2 eval 'x' --udf "$UDF:wavg:f64(f64,f64)x"
+    has err "expected ',' or a final ')'"
+    run 2 eval 'x' --udf "$UDF:wavg:f64(f64,f64,f64,f64,f64,f64,f64,f64,f64)"
+    has err "more than 8 arguments"
+    # errors from loading or kiln: 1
+    run 1 eval 'wavg(m, 1)' --in "m=$FIX/i8_grid.npy" --udf "$T/no_such.so:wavg:f64(f64,f64)"
+    has err "--udf: cannot load library '$T/no_such.so'"
+    run 1 eval 'wavg(m, 1)' --in "m=$FIX/i8_grid.npy" --udf "$FIX/f8.npy:wavg:f64(f64,f64)"
+    has err "cannot load library"
+    run 1 eval 'nope(m)' --in "m=$FIX/i8_grid.npy" --udf "$UDF:nope:f64(f64)"
+    has err "--udf: no symbol 'nope' in '$UDF'"
+    run 1 eval 'wavg(m, 1)' --in "m=$FIX/i8_grid.npy" --udf "$UDF:wavg:f64(f64,f64)" \
+        --udf "$UDF:wavg:f64(f64,f64)"
+    has err "'wavg' is already registered"
+    run 1 eval 'wavg(m)' --in "m=$FIX/i8_grid.npy" --udf "$UDF:wavg:f64(f64,f64)"
+    has err "wavg() expects 2 arguments, 1 given at column 1"
+    has err "    ^~~~~~~"
+    run 1 eval 'wavg(m, 1)' --in "m=$FIX/i8_grid.npy"
+    has err "unknown function 'wavg'"
+    run 1 eval 'scale_sub(m, 1.5)' --in "m=$FIX/i8_grid.npy" --udf "$UDF:scale_sub:i64(i64,i32)"
+    has err "scale_sub: argument 2 is a Python float, which cannot be cast to the declared int32"
+    run 1 eval 'scale_sub(m * 0.5, 1)' --in "m=$FIX/i8_grid.npy" --udf "$UDF:scale_sub:i64(i64,i32)"
+    has err "argument 1 has dtype float64, which cannot be cast to the declared int64"
+fi
 
 echo "test_cli: $n runs, $fails failures"
 [ "$fails" -eq 0 ]

@@ -30,7 +30,10 @@ static const char *rule_text[] = {
     [GR_RULE_REDUCE] = "reduction",
     [GR_RULE_SCAN] = "scan",
     [GR_RULE_VIEW] = "view: T -> T, the input read through an index map (no arithmetic)",
+    [GR_RULE_UDF] = "user-defined: inputs cast to the registered argument dtypes (same_kind); "
+                    "result the registered dtype",
 };
+_Static_assert(sizeof rule_text / sizeof rule_text[0] == GR_RULE_UDF + 1, "a text per rule");
 
 /* A reduction's or scan's dtype rule, from its flags. */
 static const char *red_dtype_text(unsigned flags)
@@ -83,10 +86,14 @@ static size_t render(char *buf, size_t cap)
         snprintf(rule, sizeof rule, "%s", rule_text[o->rule]);
         if (o->rule == GR_RULE_REDUCE || o->rule == GR_RULE_SCAN)
             snprintf(rule, sizeof rule, "%s: %s", rule_text[o->rule], red_dtype_text(o->flags));
+        if (o->rule == GR_RULE_UDF)
+            strcat(props, "the function's own bits in every mode; never folded");
         char ulp[32] = "-";
-        if (!(o->flags & (GR_F_EXACT | GR_F_REPRO)))
+        if (!(o->flags & (GR_F_EXACT | GR_F_REPRO)) && o->rule != GR_RULE_UDF)
             snprintf(ulp, sizeof ulp, "%d / %d", o->ulp_f64, o->ulp_f32);
-        PUT("| `%s` | %d | %s | %s | %s |\n", o->name, o->arity, rule, props, ulp);
+        char arity[16];
+        snprintf(arity, sizeof arity, o->rule == GR_RULE_UDF ? "1..%d" : "%d", o->arity);
+        PUT("| `%s` | %s | %s | %s | %s |\n", o->name, arity, rule, props, ulp);
     }
 #undef PUT
     return n;

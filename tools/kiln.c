@@ -4,6 +4,7 @@
  * or writes it to a .npy file; optionally times repeated evaluations.
  *
  *   kiln eval 'where(x > 0, x, 0.01*x)' --in x=data.npy [--out r.npy]
+ *   kiln eval 'f(x, 2)' --in x=data.npy --udf ./libf.so:f:f64(f64,f64)
  *
  * Uses the public header only. Invariants: results go to stdout, messages
  * to stderr; the exit status is 0 on success, 1 when kiln reports an error
@@ -14,6 +15,7 @@
 
 #include <kiln.h>
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <math.h>
 #include <stdbool.h>
@@ -86,16 +88,31 @@ static const char eval_help[] =
     "                        --dump plan,opt,stats   (docs/PROFILING.md)\n"
     "  --dump-dir DIR      where the dump files go (default ./kiln-dump)\n"
     "                        --dump-dir /tmp/kd\n"
+    "  --udf LIB:SYMBOL:SIG  load the C function SYMBOL from the shared library LIB\n"
+    "                      (dlopen; give a path with a '/', e.g. ./libf.so, for a file\n"
+    "                      that is not on the library search path) and make it callable\n"
+    "                      in EXPR as SYMBOL(...), elementwise with broadcasting\n"
+    "                      (repeatable). SIG is its C signature in dtypes, RET(ARG,...)\n"
+    "                      with 1 to 8 arguments, each bool or b1 (_Bool), int8..int64\n"
+    "                      or i8..i64, uint8..uint64 or u8..u64, float32 or f32\n"
+    "                      (float), float64 or f64 (double); arguments of other dtypes\n"
+    "                      are cast as NumPy's same_kind rule allows. The function must\n"
+    "                      be pure (kiln may call it any number of times per element)\n"
+    "                        --udf ./libgeo.so:hypot3:f64(f64,f64,f32)\n"
     "  -h, --help          this help\n"
     "\n"
     "examples:\n"
     "  kiln eval 'where(x > 0, x, 0.01*x)' --in x=data.npy\n"
     "  kiln eval 'sqrt(a**2 + b**2)' --in a=a.npy --in b=b.npy --out r.npy --repeat 10\n"
     "  kiln eval 'rec.temperature[::2] * 1.8 + 32' --in rec=weather.npy\n"
+    "  kiln eval 'sqrt(hypot3(x, y, 1))' --in x=x.npy --in y=y.npy \\\n"
+    "            --udf ./libgeo.so:hypot3:'f64(f64,f64,f32)'\n"
     "\n"
     "Exit status: 0 success; 1 error from kiln (a file that cannot be loaded or\n"
-    "written, an expression that does not parse, an evaluation that fails); 2 usage\n"
-    "error. Messages go to stderr.\n";
+    "written, a library or symbol that cannot be loaded, a function kiln cannot\n"
+    "register, an expression that does not parse, an evaluation that fails); 2 usage\n"
+    "error (including a --udf string or signature that does not parse). Messages go\n"
+    "to stderr.\n";
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -634,6 +651,161 @@ static kiln_status load_input(kiln_ctx *ctx, input *in)
     }
 }
 
+/* ---- --udf LIB:SYMBOL:SIG -------------------------------------------------- */
+
+typedef struct udf_spec {
+    char *lib, *sym;   /* malloc'd */
+    kiln_dtype ret;
+    int nargs;
+    kiln_dtype args[KILN_UDF_MAX_ARGS];
+    void *handle;      /* dlopen's, closed after the context is freed */
+} udf_spec;
+
+/* A dtype of a --udf signature: a canonical name or its bit-width short
+ * form (f64, i8 = int8, u16, b1); -1 if neither. */
+static int udf_dtype(const char *s, size_t n)
+{
+    static const char *const shortn[KILN_DTYPE_COUNT] = {
+        [KILN_BOOL] = "b1",   [KILN_INT8] = "i8",    [KILN_INT16] = "i16",  [KILN_INT32] = "i32",
+        [KILN_INT64] = "i64", [KILN_UINT8] = "u8",   [KILN_UINT16] = "u16", [KILN_UINT32] = "u32",
+        [KILN_UINT64] = "u64", [KILN_FLOAT32] = "f32", [KILN_FLOAT64] = "f64",
+    };
+    for (int t = 0; t < KILN_DTYPE_COUNT; t++) {
+        const char *c = kiln_dtype_name((kiln_dtype)t);
+        if ((strlen(c) == n && !strncmp(s, c, n)) ||
+            (strlen(shortn[t]) == n && !strncmp(s, shortn[t], n)))
+            return t;
+    }
+    return -1;
+}
+
+static const char *skip_spaces(const char *p)
+{
+    while (*p == ' ' || *p == '\t')
+        p++;
+    return p;
+}
+
+/* Reads one dtype name at *p (spaces around it skipped); -1 and a message
+ * on a bad one. */
+static int udf_read_dtype(const char **p, const char *spec, char *why, size_t cap)
+{
+    const char *a = skip_spaces(*p), *b = a;
+    while ((*b >= 'a' && *b <= 'z') || (*b >= '0' && *b <= '9'))
+        b++;
+    int t = udf_dtype(a, (size_t)(b - a));
+    if (t < 0) {
+        if (b == a)
+            snprintf(why, cap, "--udf '%s': expected a dtype at '%s'", spec, a);
+        else
+            snprintf(why, cap,
+                     "--udf '%s': unknown dtype '%.*s' (bool/b1, int8..int64/i8..i64, "
+                     "uint8..uint64/u8..u64, float32/f32, float64/f64)",
+                     spec, (int)(b - a), a);
+        return -1;
+    }
+    *p = skip_spaces(b);
+    return t;
+}
+
+/* Parses LIB:SYMBOL:RET(ARG,...) into u (LIB may contain ':'; SYMBOL and
+ * SIG may not). False with a message in why. */
+static bool udf_parse(const char *spec, udf_spec *u, char *why, size_t cap)
+{
+    const char *c2 = strrchr(spec, ':'), *c1 = NULL;
+    for (const char *q = spec; c2 && q < c2; q++)
+        if (*q == ':')
+            c1 = q;
+    if (!c1 || c1 == spec || c2 == c1 + 1 || c2[1] == '\0') {
+        snprintf(why, cap, "--udf wants LIB:SYMBOL:SIG, e.g. ./libf.so:f:f64(f64,f64), not '%s'",
+                 spec);
+        return false;
+    }
+    size_t nsym = (size_t)(c2 - c1 - 1);
+    bool ident = !(c1[1] >= '0' && c1[1] <= '9');
+    for (size_t i = 0; i < nsym; i++) {
+        char ch = c1[1 + i];
+        ident &= (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+                 (ch >= '0' && ch <= '9');
+    }
+    if (!ident) {
+        snprintf(why, cap, "--udf '%s': SYMBOL '%.*s' must be a C identifier", spec, (int)nsym,
+                 c1 + 1);
+        return false;
+    }
+    const char *p = c2 + 1;
+    int t = udf_read_dtype(&p, spec, why, cap);
+    if (t < 0)
+        return false;
+    u->ret = (kiln_dtype)t;
+    if (*p != '(') {
+        snprintf(why, cap, "--udf '%s': SIG is RET(ARG,...), e.g. f64(f64,f64): expected '(' "
+                           "after the return dtype", spec);
+        return false;
+    }
+    p++;
+    u->nargs = 0;
+    for (;;) {
+        if ((t = udf_read_dtype(&p, spec, why, cap)) < 0)
+            return false;
+        if (u->nargs == KILN_UDF_MAX_ARGS) {
+            snprintf(why, cap, "--udf '%s': more than %d arguments", spec, KILN_UDF_MAX_ARGS);
+            return false;
+        }
+        u->args[u->nargs++] = (kiln_dtype)t;
+        if (*p == ',') {
+            p++;
+            continue;
+        }
+        if (*p == ')' && *skip_spaces(p + 1) == '\0')
+            break;
+        if (*p == '\0')
+            snprintf(why, cap, "--udf '%s': missing ')' at the end of SIG", spec);
+        else
+            snprintf(why, cap, "--udf '%s': expected ',' or a final ')' at '%s'", spec, p);
+        return false;
+    }
+    u->lib = malloc((size_t)(c1 - spec) + 1);
+    u->sym = malloc(nsym + 1);
+    if (!u->lib || !u->sym) {
+        snprintf(why, cap, "out of memory");
+        return false;
+    }
+    memcpy(u->lib, spec, (size_t)(c1 - spec));
+    u->lib[c1 - spec] = '\0';
+    memcpy(u->sym, c1 + 1, nsym);
+    u->sym[nsym] = '\0';
+    return true;
+}
+
+/* Loads u's library and symbol and registers it on ctx; prints the error
+ * and returns false on failure. */
+static bool udf_load(kiln_ctx *ctx, udf_spec *u)
+{
+    u->handle = dlopen(u->lib, RTLD_NOW | RTLD_LOCAL);
+    if (!u->handle) {
+        const char *e = dlerror();
+        fprintf(stderr, "kiln: error: --udf: cannot load library '%s': %s\n", u->lib,
+                e ? e : "unknown error");
+        return false;
+    }
+    dlerror();
+    void *sym = dlsym(u->handle, u->sym);
+    if (!sym) {
+        const char *e = dlerror();
+        fprintf(stderr, "kiln: error: --udf: no symbol '%s' in '%s'%s%s\n", u->sym, u->lib,
+                e ? ": " : "", e ? e : "");
+        return false;
+    }
+    kiln_udf_fn fn;
+    memcpy(&fn, &sym, sizeof fn); /* POSIX: dlsym's object pointer is the function's */
+    if (kiln_udf_register(ctx, u->sym, fn, u->ret, u->nargs, u->args) != KILN_OK) {
+        fprintf(stderr, "kiln: error: --udf %s: %s\n", u->sym, kiln_errmsg(ctx));
+        return false;
+    }
+    return true;
+}
+
 static int cmd_eval(int argc, char **argv)
 {
     const char *expr = NULL, *out_path = NULL, *mode_name = "fused";
@@ -641,12 +813,16 @@ static int cmd_eval(int argc, char **argv)
     const char *dump_stages = NULL, *dump_dir = NULL;
     input *ins = calloc((size_t)argc + 1, sizeof *ins);
     size_t nin = 0;
+    udf_spec *udfs = calloc((size_t)argc + 1, sizeof *udfs);
+    size_t nudf = 0;
     int rc = 0;
     kiln_ctx *ctx = NULL;
     kiln_array *result = NULL;
     kiln_binding *bind = NULL;
-    if (!ins) {
+    if (!ins || !udfs) {
         fprintf(stderr, "kiln: out of memory\n");
+        free(ins);
+        free(udfs);
         return EXIT_EVAL;
     }
     bool options = true;
@@ -673,9 +849,9 @@ static int cmd_eval(int argc, char **argv)
         const char *eq = strchr(a, '=');
         size_t nlen = eq ? (size_t)(eq - a) : strlen(a);
         static const char *const valued[] = {"--in", "--out", "--mode", "--repeat",
-                                             "--threads", "--dump", "--dump-dir"};
+                                             "--threads", "--dump", "--dump-dir", "--udf"};
         int which = -1;
-        for (int k = 0; k < 7; k++)
+        for (int k = 0; k < 8; k++)
             if (strlen(valued[k]) == nlen && strncmp(a, valued[k], nlen) == 0)
                 which = k;
         if (which < 0) {
@@ -736,7 +912,17 @@ static int cmd_eval(int argc, char **argv)
             }
             break;
         case 5: dump_stages = val; break;
-        default: dump_dir = val; break;
+        case 6: dump_dir = val; break;
+        default: { /* --udf LIB:SYMBOL:SIG */
+            char why[512];
+            bool ok = udf_parse(val, &udfs[nudf], why, sizeof why);
+            nudf++; /* freed at done: either way */
+            if (!ok) {
+                rc = usage("%s", why);
+                goto done;
+            }
+            break;
+        }
         }
     }
     if (!expr) {
@@ -768,6 +954,11 @@ static int cmd_eval(int argc, char **argv)
     kiln_mode mode = !strcmp(mode_name, "interp")    ? KILN_MODE_INTERP
                    : !strcmp(mode_name, "unfused") ? KILN_MODE_UNFUSED
                                                    : KILN_MODE_FUSED;
+    for (size_t k = 0; k < nudf; k++)
+        if (!udf_load(ctx, &udfs[k])) {
+            rc = EXIT_EVAL;
+            goto done;
+        }
     bind = calloc(nin + 1, sizeof *bind);
     if (!bind) {
         rc = EXIT_EVAL;
@@ -851,7 +1042,14 @@ done:
     }
     free(ins);
     free(bind);
-    kiln_ctx_free(ctx);
+    kiln_ctx_free(ctx); /* before the libraries: kernels call their functions */
+    for (size_t k = 0; k < nudf; k++) {
+        if (udfs[k].handle)
+            dlclose(udfs[k].handle);
+        free(udfs[k].lib);
+        free(udfs[k].sym);
+    }
+    free(udfs);
     return rc;
 }
 
