@@ -893,6 +893,7 @@ typedef struct bcase {
     result *r;
     int threads;
     bool active;               /* being timed */
+    bool valid;                /* out holds a successful evaluation */
     long batch;                /* evaluations per timed run */
     double evals;              /* evaluations timed */
     double *t;                 /* o->runs times */
@@ -1038,6 +1039,7 @@ static void case_start(bcase *c, const options *o, result *r, int threads)
     c->r = r;
     c->threads = threads;
     c->active = false;
+    c->valid = false;
     c->batch = 1;
     c->evals = 0;
     if (c->setup != KILN_OK) {
@@ -1061,6 +1063,7 @@ static void case_start(bcase *c, const options *o, result *r, int threads)
         failed(r, c->ctx, "first evaluation", kiln_errcode(c->ctx));
         return;
     }
+    c->valid = true;
     double budget = c->mode == M_INTERP ? o->budget : o->budget_jit;
     if (c->mode != M_HANDC && r->first > budget) { /* the interpreter on big inputs */
         r->ok = check_result(c);
@@ -1131,6 +1134,30 @@ static void case_finish(bcase *c, const options *o)
     r->ok = check_result(c);
 }
 
+/* The interpreter is the oracle: where the reference is only within a
+ * bound (sums in another order), fused and unfused must still give the
+ * interpreter's bits (kiln's reductions have one order in every mode and
+ * at any thread count). c is a checked case, in its interpreter's result
+ * (from the 1-thread first call, kept for the all-cores cases). */
+static void check_vs_interp(const bcase *c, const bcase *in)
+{
+    result *r = c->r;
+    if (!c->w->check || c->w->check == check_sinlog || !r->ok || !c->valid || !in->valid ||
+        c->mode == M_HANDC || c->mode == M_INTERP)
+        return;
+    for (int k = 0; k < c->d->nout; k++) {
+        const out_desc *o = &c->d->od[k];
+        size_t sz = kiln_dtype_size(o->dtype), off = (size_t)o->lead * sz;
+        if (memcmp((char *)c->out[k] + off, (char *)in->out[k] + off, out_elems(o) * sz) != 0) {
+            snprintf(r->check, sizeof r->check, "MISMATCH");
+            note_add(r, "output %d differs from the interpreter's bits", k);
+            r->ok = false;
+            return;
+        }
+    }
+    snprintf(r->check + strlen(r->check), sizeof r->check - strlen(r->check), ",=interp");
+}
+
 /* Every mode of w at every thread count; false if a case failed. */
 static bool run_workload(const workload *w, const wl_data *d, const options *o)
 {
@@ -1160,6 +1187,7 @@ static bool run_workload(const workload *w, const wl_data *d, const options *o)
         for (int m = 0; m < M_COUNT; m++)
             if (on[m]) {
                 case_finish(&c[m], o);
+                check_vs_interp(&c[m], &c[M_INTERP]);
                 all_ok &= c[m].r->ok;
                 progress(c[m].r);
             }
@@ -1350,7 +1378,8 @@ static void print_table(const options *o, const char *cpu, long cores)
            "check    against hand-C at 1 thread: exact = bit-identical; <=10ulp = within 10\n"
            "         ulps of the largest term (hand-C calls scalar libm; kiln, libmvec);\n"
            "         bound = within the first-order error bound of the two summation\n"
-           "         orders (pairwise vs the hand loop's accumulators; bench.c sum_bound).\n");
+           "         orders (pairwise vs the hand loop's accumulators; bench.c sum_bound);\n"
+           "         ,=interp: and bit-identical to the interpreter's result.\n");
 }
 
 static int print_target(const char *id, int threads, const char *what, double got, double want,
