@@ -21,8 +21,10 @@
  *     checked against it after its timed runs: bit for bit for exactly
  *     rounded elementwise work, within an error bound otherwise (ulps of
  *     the largest term for libm vs libmvec; for sums, the first-order
- *     bound of the two summation orders, see sum_bound). A mismatch or a
- *     failed evaluation makes the exit status 1;
+ *     bound of the two summation orders, see sum_bound — and then fused
+ *     and unfused must still give the interpreter's bits, see
+ *     check_vs_interp). A mismatch or a failed evaluation makes the exit
+ *     status 1;
  *   - each (workload, mode) runs in a fresh context, first at 1 thread then
  *     at all cores, so the 1-thread first call includes compiling its
  *     kernels and the all-cores first call starting the workers;
