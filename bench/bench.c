@@ -179,6 +179,9 @@ typedef struct workload {
     bool per_eval;     /* time one evaluation, building the expression in a
                           scope inside the timed loop (small arrays) */
     bool apart;        /* evaluate the outputs one kiln_eval_many each */
+    bool interp_quick; /* the interpreter only with --quick: at full size
+                          its one call takes seconds and checks nothing the
+                          other modes' exact checks do not */
     void (*init)(wl_data *d, rng *r);
     void (*build)(kiln_ctx *ctx, const wl_data *d, kiln_array *const *in, kiln_expr *e);
     void (*handc)(const wl_data *d, void *const *out);
@@ -786,10 +789,11 @@ static bool check_sensors(const wl_data *d, void *const *got, result *r)
 
 static const workload WORKLOADS[] = {
     {.id = "W1", .name = "affine", .text = "2*x + 1", .n = 10000000, .n_quick = 200000,
-     .init = init_x1, .build = build_affine, .handc = handc_affine, .t = {MEMORY_BOUND}},
+     .interp_quick = true, .init = init_x1, .build = build_affine, .handc = handc_affine,
+     .t = {MEMORY_BOUND}},
     {.id = "W2", .name = "sinlog", .text = "a*b + sin(a) - log(abs(b) + 1)", .n = 5000000,
-     .n_quick = 100000, .init = init_x2, .build = build_sinlog, .handc = handc_sinlog,
-     .check = check_sinlog, .t = {.min_speedup = 5.0}},
+     .n_quick = 100000, .interp_quick = true, .init = init_x2, .build = build_sinlog,
+     .handc = handc_sinlog, .check = check_sinlog, .t = {.min_speedup = 5.0}},
     {.id = "W3", .name = "sums", .text = "sum(x) and sum(x*x), one evaluation", .n = 10000000,
      .n_quick = 200000, .init = init_sums, .build = build_sums, .handc = handc_sums,
      .check = check_sums, .t = {MEMORY_BOUND}},
@@ -812,20 +816,23 @@ static const workload WORKLOADS[] = {
      .n = 1000000, .n_quick = 20000, .init = init_colnorm, .build = build_colnorm,
      .handc = handc_colnorm, .check = check_colnorm},
     {.id = "W6", .name = "pdist", .text = "sqrt(sum(square(p[:,None,:] - p[None,:,:]), axis=2))",
-     .n = 2000, .n_quick = 300, .init = init_pdist, .build = build_pdist,
+     .n = 2000, .n_quick = 300, .interp_quick = true, .init = init_pdist, .build = build_pdist,
      .handc = handc_pdist},
     {.id = "W7a", .name = "leaky", .text = "where(x > 0, x, 0.01*x)", .n = 10000000,
-     .n_quick = 200000, .init = init_x1, .build = build_leaky, .handc = handc_leaky,
+     .n_quick = 200000, .interp_quick = true, .init = init_x1, .build = build_leaky,
+     .handc = handc_leaky,
      .t = {MEMORY_BOUND}},
     {.id = "W7b", .name = "relu-sq", .text = "where(x > 0, x*x, 0)", .n = 10000000,
-     .n_quick = 200000, .init = init_x1, .build = build_relu_sq, .handc = handc_relu_sq,
+     .n_quick = 200000, .interp_quick = true, .init = init_x1, .build = build_relu_sq,
+     .handc = handc_relu_sq,
      .t = {MEMORY_BOUND}},
     {.id = "W8", .name = "features",
      .text = "returns, SMA-20, volatility (cumsums), z-score: 4 outputs, one evaluation",
      .n = 1000000, .n_quick = 50000, .init = init_features, .build = build_features,
      .handc = handc_features},
     {.id = "W9", .name = "strided", .text = "x[::2]*2 + 1 (x of 2n)", .n = 10000000,
-     .n_quick = 200000, .init = init_step2, .build = build_strided, .handc = handc_strided,
+     .n_quick = 200000, .interp_quick = true, .init = init_step2, .build = build_strided,
+     .handc = handc_strided,
      .t = {MEMORY_BOUND}},
     {.id = "W10", .name = "sensors",
      .text = "count, mean temperature where status==0 & temperature>30 (19-byte records)",
@@ -835,7 +842,7 @@ static const workload WORKLOADS[] = {
      .n_quick = 1000, .per_eval = true, .init = init_x1, .build = build_affine,
      .handc = handc_affine, .t = {.max_us = 2.0}},
     {.id = "W12", .name = "chain", .text = "((((x+1)*2-3)/4+x)*x - 0.5*x)/(1+x*x)",
-     .n = 10000000, .n_quick = 200000, .init = init_x1, .build = build_chain,
+     .n = 10000000, .n_quick = 200000, .interp_quick = true, .init = init_x1, .build = build_chain,
      .handc = handc_chain, .t = {MEMORY_BOUND, .min_speedup = 5.0}},
 };
 #define NWORKLOADS (sizeof WORKLOADS / sizeof WORKLOADS[0])
@@ -917,7 +924,8 @@ static void progress(const result *r)
 {
     if (r->runs)
         fprintf(stderr,
-                "bench: %-4s %-8s %-7s %2dT first %9.3f ms (%" PRIu64 "k), median %9.3f %s  %s%s%s\n",
+                "bench: %-4s %-8s %-7s %2dT first %9.3f ms (%" PRIu64
+                "k), median %9.3f %s  %s%s%s\n",
                 r->w->id, r->w->name, MODE_NAME[r->mode], r->threads, r->first * 1e3,
                 r->first_compiles,
                 r->w->per_eval ? r->median * 1e6 : r->median * 1e3,
@@ -1179,8 +1187,17 @@ static bool run_workload(const workload *w, const wl_data *d, const options *o)
         bool on[M_COUNT];
         for (int m = 0; m < M_COUNT; m++) {
             on[m] = !(m == M_INTERP && th != 1); /* the interpreter: one thread */
-            if (on[m])
+            if (on[m] && m == M_INTERP && w->interp_quick && !o->quick) {
+                result *r = &g_results[g_nresults++];
+                *r = (result){.w = w, .mode = m, .threads = th, .n = d->n,
+                              .min_bytes = d->min_bytes, .ok = true};
+                snprintf(r->check, sizeof r->check, "not run");
+                note_add(r, "seconds per call at this size; --quick runs it");
+                on[m] = false;
+                progress(r);
+            } else if (on[m]) {
                 case_start(&c[m], o, &g_results[g_nresults++], th);
+            }
         }
         for (int i = 0; i < o->runs; i++)
             for (int m = 0; m < M_COUNT; m++)
@@ -1326,8 +1343,8 @@ static void print_row(const result *r)
     }
     if (r->first > 0)
         snprintf(first, sizeof first, "%.2f ms %3" PRIu64, r->first * 1e3, r->first_compiles);
-    printf("%-4s %-8s %3d %12s %12s %12s %7s %6s %8s %8s %8s %15s  %s%s%s\n", "", MODE_NAME[r->mode],
-           r->threads, med, mn, mx, gbs, pct, vsu, vsh, tmp, first, r->check,
+    printf("%-4s %-8s %3d %12s %12s %12s %7s %6s %8s %8s %8s %15s  %s%s%s\n", "",
+           MODE_NAME[r->mode], r->threads, med, mn, mx, gbs, pct, vsu, vsh, tmp, first, r->check,
            r->note[0] ? " — " : "", r->note);
 }
 
