@@ -39,15 +39,15 @@ static int gu_kind(kiln_dtype t)
     return 0;
 }
 
+/* Does the Python int v fit integer dtype t (it survives a round trip)? */
 static bool gu_fits(int64_t v, kiln_dtype t)
 {
-    unsigned bits = rt_dtypes[t].bits;
-    if (rt_dtypes[t].kind == RT_KIND_UINT)
-        return v >= 0 && (bits >= 64 || (uint64_t)v < (1ull << bits));
-    if (bits >= 64)
-        return true;
-    int64_t lim = (int64_t)1 << (bits - 1u);
-    return v >= -lim && v < lim;
+    if (rt_dtypes[t].kind == RT_KIND_UINT && v < 0)
+        return false;
+    rt_scalar x;
+    memset(&x, 0, sizeof x);
+    x.i = v;
+    return rt_convert(t, KILN_INT64, rt_convert(KILN_INT64, t, x)).i == v;
 }
 
 /* Checks input x (argument k of u) against its declared dtype. GR_NONE or

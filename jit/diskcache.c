@@ -254,12 +254,8 @@ kiln_status jit_disk_set(jit_engine *j, bool on, const char *dir, char *why, siz
 
 /* Whether k's code is valid in another process. A kernel that calls a
  * user-defined function has its address compiled in (issue 4's UDF op):
- * it must never be stored or loaded: the one place that decides. */
-static bool dc_persistable(const gr_kernel *k)
-{
-    (void)k; /* no op embeds an address yet */
-    return true;
-}
+ * it must never be stored or loaded. */
+static bool dc_persistable(const gr_kernel *k) { return !gr_kernel_has_udf(k); }
 
 /* The host part of the key (machine + this engine's code generation).
  * Caller holds compile_lock, after jit_start. -1: the disk stays unused. */

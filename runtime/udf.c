@@ -4,10 +4,12 @@
  * rt_udf_new prepares one ffi_cif per registration (ffi_prep_cif costs
  * ~90 ns, a prepared call ~150 ns: notes/llvm-c-facts.md); the cif and its
  * argument type list live in one block owned by the rt_udf. rt_udf_call
- * narrows each widened scalar into a union of the C types, calls, and
- * widens the result. libffi writes an integer result narrower than a
+ * stores each widened scalar as its dtype's bytes (rt_store: exactly the C
+ * type's representation, _Bool as one byte 0/1), calls, and loads the
+ * result (rt_load). libffi writes an integer result narrower than a
  * register as a full ffi_arg (its documented rule), so the return buffer
- * is an ffi_arg and small integer results are read from it, truncated.
+ * is at least an ffi_arg and such a result is read from its low-order
+ * bytes.
  */
 #include "runtime/udf.h"
 
@@ -19,21 +21,6 @@ typedef struct rt_udf_ffi {
     ffi_cif cif;
     ffi_type *atypes[KILN_UDF_MAX_ARGS];
 } rt_udf_ffi;
-
-/* One argument in its C type. */
-typedef union rt_udf_arg {
-    _Bool b;
-    int8_t i8;
-    int16_t i16;
-    int32_t i32;
-    int64_t i64;
-    uint8_t u8;
-    uint16_t u16;
-    uint32_t u32;
-    uint64_t u64;
-    float f32;
-    double f64;
-} rt_udf_arg;
 
 static ffi_type *rt_udf_type(kiln_dtype t)
 {
@@ -93,61 +80,28 @@ void rt_udf_free(rt_env *env, rt_udf *u)
     rt_free(env, u, sizeof *u);
 }
 
-static rt_udf_arg rt_udf_narrow(kiln_dtype t, rt_scalar v)
-{
-    rt_udf_arg a;
-    memset(&a, 0, sizeof a);
-    switch (t) {
-    case KILN_BOOL: a.b = v.b; break;
-    case KILN_INT8: a.i8 = (int8_t)v.i; break;
-    case KILN_INT16: a.i16 = (int16_t)v.i; break;
-    case KILN_INT32: a.i32 = (int32_t)v.i; break;
-    case KILN_INT64: a.i64 = v.i; break;
-    case KILN_UINT8: a.u8 = (uint8_t)v.u; break;
-    case KILN_UINT16: a.u16 = (uint16_t)v.u; break;
-    case KILN_UINT32: a.u32 = (uint32_t)v.u; break;
-    case KILN_UINT64: a.u64 = v.u; break;
-    case KILN_FLOAT32: a.f32 = (float)v.f; break;
-    case KILN_FLOAT64: a.f64 = v.f; break;
-    case KILN_DTYPE_COUNT: break;
-    }
-    return a;
-}
-
 rt_scalar rt_udf_call(const rt_udf *u, const rt_scalar *args)
 {
     const rt_udf_ffi *x = u->ffi;
-    rt_udf_arg a[KILN_UDF_MAX_ARGS];
+    uint64_t a[KILN_UDF_MAX_ARGS]; /* each argument in its C type (rt_store's bytes) */
     void *p[KILN_UDF_MAX_ARGS];
     for (int i = 0; i < u->nargs; i++) {
-        a[i] = rt_udf_narrow(u->args[i], args[i]);
+        rt_store(u->args[i], &a[i], args[i]);
         p[i] = &a[i];
     }
     union {
-        ffi_arg w; /* integer results narrower than a register */
-        ffi_sarg s;
-        int64_t i64;
-        uint64_t u64;
-        float f32;
+        ffi_arg w; /* integer results narrower than a register come widened */
         double f64;
+        char bytes[sizeof(ffi_arg) > sizeof(double) ? sizeof(ffi_arg) : sizeof(double)];
     } r;
     memset(&r, 0, sizeof r);
     ffi_call((ffi_cif *)&x->cif, FFI_FN(u->fn), &r, p);
-    rt_scalar v;
-    memset(&v, 0, sizeof v);
-    switch (u->ret) {
-    case KILN_BOOL: v.b = (uint8_t)r.w != 0; break;
-    case KILN_INT8: v.i = (int8_t)r.s; break;
-    case KILN_INT16: v.i = (int16_t)r.s; break;
-    case KILN_INT32: v.i = (int32_t)r.s; break;
-    case KILN_INT64: v.i = r.i64; break;
-    case KILN_UINT8: v.u = (uint8_t)r.w; break;
-    case KILN_UINT16: v.u = (uint16_t)r.w; break;
-    case KILN_UINT32: v.u = (uint32_t)r.w; break;
-    case KILN_UINT64: v.u = r.u64; break;
-    case KILN_FLOAT32: v.f = (double)r.f32; break;
-    case KILN_FLOAT64: v.f = r.f64; break;
-    case KILN_DTYPE_COUNT: break;
-    }
-    return v;
+    /* the value's own bytes: at the start, except a widened integer on a
+     * big-endian host */
+    size_t at = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    if (!rt_is_float(u->ret) && rt_dtypes[u->ret].size < sizeof(ffi_arg))
+        at = sizeof(ffi_arg) - rt_dtypes[u->ret].size;
+#endif
+    return rt_load(u->ret, r.bytes + at);
 }

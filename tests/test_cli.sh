@@ -279,22 +279,20 @@ array([[ 4.,  2.,  5.,  8.],
     has err "option '--udf' needs a value"
     run 2 eval 'x' --udf "wavg"
     has err "--udf wants LIB:SYMBOL:SIG, e.g. ./libf.so:f:f64(f64,f64), not 'wavg'"
-    run 2 eval 'x' --udf "$UDF::f64(f64)"
-    has err "--udf wants LIB:SYMBOL:SIG"
-    run 2 eval 'x' --udf "$UDF:2x:f64(f64)"
-    has err "SYMBOL '2x' must be a C identifier"
-    run 2 eval 'x' --udf "$UDF:wavg:f64(f64"
-    has err "missing ')' at the end of SIG"
-    run 2 eval 'x' --udf "$UDF:wavg:f64 f64"
-    has err "expected '(' after the return dtype"
-    run 2 eval 'x' --udf "$UDF:wavg:f65(f64)"
-    has err "unknown dtype 'f65'"
-    run 2 eval 'x' --udf "$UDF:wavg:f64()"
-    has err "expected a dtype at ')'"
-    run 2 eval 'x' --udf "$UDF:wavg:f64(f64,f64)x"
-    has err "expected ',' or a final ')'"
-    run 2 eval 'x' --udf "$UDF:wavg:f64(f64,f64,f64,f64,f64,f64,f64,f64,f64)"
-    has err "more than 8 arguments"
+    # SYMBOL:SIG after the library | what the message says
+    while IFS='|' read -r spec msg; do
+        run 2 eval 'x' --udf "$UDF:$spec"
+        has err "$msg"
+    done <<'CASES'
+:f64(f64)|--udf wants LIB:SYMBOL:SIG
+2x:f64(f64)|SYMBOL '2x' must be a C identifier
+wavg:f64(f64|missing ')' at the end of SIG
+wavg:f64 f64|expected '(' after the return dtype
+wavg:f65(f64)|unknown dtype 'f65'
+wavg:f64()|expected a dtype at ')'
+wavg:f64(f64,f64)x|expected ',' or a final ')'
+wavg:f64(f64,f64,f64,f64,f64,f64,f64,f64,f64)|more than 8 arguments
+CASES
     # errors from loading or kiln: 1
     run 1 eval 'wavg(m, 1)' --in "m=$FIX/i8_grid.npy" --udf "$T/no_such.so:wavg:f64(f64,f64)"
     has err "--udf: cannot load library '$T/no_such.so'"

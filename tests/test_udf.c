@@ -9,9 +9,10 @@
  * strided and reversed views, a UDF fused with its neighbours into ONE
  * kernel with no temporary, reductions of UDF values, CSE (f(x) twice is
  * one node, f(x) and g(x) differ, and the kernel compiled for f never
- * serves g), no folding, the on-disk cache predicate, every error path and
- * OOM at every allocation.
+ * serves g), no folding, no UDF kernel in the on-disk cache (its code holds
+ * a process address), every error path and OOM at every allocation.
  */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -27,6 +28,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* ---- the functions ----------------------------------------------------------- */
 
@@ -503,6 +505,44 @@ static void test_identity(void **state)
     kiln_ctx_free(ctx);
 }
 
+/* A kernel calling a UDF embeds the function's address: the disk cache
+ * never stores it (nor loads one: a second context compiles it again),
+ * while a kernel without one is stored as usual. */
+static void test_disk_cache(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/kiln_test_udf.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    int64_t n = NX;
+    uint64_t removed = 0;
+    for (int round = 0; round < 2; round++) {
+        kiln_ctx *ctx = new_ctx();
+        assert_int_equal(kiln_ctx_set_disk_cache(ctx, 1, dir), KILN_OK);
+        kiln_array *x = vec(ctx, KILN_FLOAT64, xs, n);
+        kiln_expr X = kiln_input(ctx, x);
+        kiln_array *r = tu_eval(kiln_add(kiln_multiply(X, kiln_f64(ctx, 2)), kiln_f64(ctx, 1)),
+                                KILN_MODE_FUSED);
+        kiln_array_release(r);
+        /* the built-in kernel: written in round 0, loaded in round 1 */
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_WRITES), round == 0 ? 1 : 0);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_HITS), round == 0 ? 0 : 1);
+        uint64_t compiles = cnt(ctx, KILN_COUNTER_COMPILES);
+        r = tu_eval(kiln_udf(ctx, "affine", 1, &X), KILN_MODE_FUSED);
+        for (int i = 0; i < NX; i++)
+            assert_true(at(r, i) == f_affine(xs[i]));
+        kiln_array_release(r);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_COMPILES), compiles + 1);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_WRITES), round == 0 ? 1 : 0);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_HITS), round == 0 ? 0 : 1);
+        if (round == 1)
+            assert_int_equal(kiln_ctx_clear_cache(ctx, &removed), KILN_OK);
+        kiln_array_release(x);
+        kiln_ctx_free(ctx);
+    }
+    assert_true(removed >= 1);
+    rmdir(dir); /* best effort: other entries (the thread calibration) may stay */
+}
+
 /* Scopes drop UDF nodes but not registrations; a UDF in many evaluations
  * inside scopes stays bounded. */
 static void test_scopes(void **state)
@@ -781,6 +821,7 @@ int main(void)
         cmocka_unit_test(test_one_kernel),
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_identity),
+        cmocka_unit_test(test_disk_cache),
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_register_errors),
