@@ -6,7 +6,9 @@
  * file is rejected, never run, and replaced; two processes filling one
  * folder at once; KILN_CACHE=off writes nothing; an unwritable folder is
  * memory-only with one message; the size bound removes the least recently
- * used entries; the thread calibration is kept beside the kernels.
+ * used entries; kernels calling a user-defined function (an address
+ * compiled in) are never stored or loaded; the thread calibration is kept
+ * beside the kernels.
  *
  * Each test works in its own folder under $TMPDIR (never ~/.cache) and
  * removes it. ctest runs every other test with KILN_CACHE=off.
@@ -711,6 +713,41 @@ static void test_calibration(void **state)
     remove_tree(dir);
 }
 
+/* A kernel calling a user-defined function has the function's address
+ * compiled in: it is never stored or loaded (each process compiles it),
+ * while the other kernels of the same process still are. */
+static double udf_twice_plus(double a, double b) { return 2 * a + b; }
+
+static void test_udf_not_persisted(void **state)
+{
+    (void)state;
+    char dir[4096];
+    make_dir(dir, sizeof dir);
+    for (int round = 0; round < 2; round++) {
+        kiln_ctx *ctx = ctx_on(dir);
+        const kiln_dtype args[] = {KILN_FLOAT64, KILN_FLOAT64};
+        assert_int_equal(kiln_udf_register(ctx, "twice_plus", (kiln_udf_fn)udf_twice_plus,
+                                           KILN_FLOAT64, 2, args),
+                         KILN_OK);
+        kiln_array *x, *y;
+        make_inputs(ctx, &x, &y);
+        assert_true(eval_check(ctx, "twice_plus(x, y) * 3", x, y));
+        assert_int_equal(cnt(ctx, KILN_COUNTER_COMPILES), 1);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_HITS), 0);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_WRITES), 0);
+        assert_int_equal(list_entries(dir, NULL, NULL, 0), round);
+        /* an ordinary kernel beside it is stored (round 0) and loaded (1) */
+        assert_true(eval_check(ctx, "x * 3 - y", x, y));
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_WRITES), round == 0);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_DISK_HITS), round == 1);
+        assert_int_equal(list_entries(dir, NULL, NULL, 0), 1);
+        kiln_array_release(x);
+        kiln_array_release(y);
+        kiln_ctx_free(ctx);
+    }
+    remove_tree(dir);
+}
+
 /* kiln_ctx_clear_cache empties the folder; a missing folder is no error. */
 static void test_clear(void **state)
 {
@@ -751,6 +788,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_size_bound_lru),
         cmocka_unit_test(test_calibration),
         cmocka_unit_test(test_clear),
+        cmocka_unit_test(test_udf_not_persisted),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
