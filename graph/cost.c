@@ -34,15 +34,60 @@ double gr_op_weight(int op)
     }
 }
 
+/* A float sum, prod, mean, var or std: NumPy's pairwise tree
+ * (runtime/reduce.h), which rt_pw_tree_tasks may cut into tasks. */
+static bool gr_tree_reduce(const gr_kval *v)
+{
+    bool flt = v->dtype == KILN_FLOAT64 || v->dtype == KILN_FLOAT32;
+    switch (v->op) {
+    case GR_OP_MEAN:
+    case GR_OP_VAR:
+    case GR_OP_STD: return true; /* float by construction */
+    case GR_OP_SUM:
+    case GR_OP_PROD: return flt;
+    default: return false;
+    }
+}
+
+/* The grain of a reduction or scan kernel's outer loop (a kept dim).
+ * Splitting it never cuts a sequence; it only has to keep each output in
+ * the same vector code as at one thread. That matters where the split dim
+ * is vectorized: the column dim of an OUTER kernel (chunks of a
+ * power-of-two width <= 256 vectorized across columns, jit/reduce.c: a
+ * multiple of 1024 keeps every chunk's start), and a kept dim whose
+ * sequences are shorter than 8 (computed inline, so the kept loop may be
+ * the vectorized one). Elsewhere the kept loop calls a leaf or loops over
+ * the sequence per iteration: any split point is fine. */
+static int64_t gr_kept_grain(const gr_kernel *k)
+{
+    int nkeep = k->rank - k->nred;
+    int64_t n = 1;
+    for (int d = nkeep; d < k->rank; d++)
+        n *= k->extent[d];
+    if ((k->outer && nkeep == 1) || (nkeep == 1 && n < 8))
+        return GR_VECTOR_GRAIN;
+    return 1;
+}
+
 rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k)
 {
-    rt_work w = {0, k->rank == 1 ? GR_VECTOR_GRAIN : 1, true};
+    bool staged = k->kind == GR_KK_REDUCE || k->kind == GR_KK_SCAN;
+    rt_work w = {0, k->rank == 1 ? GR_VECTOR_GRAIN : 1, true, 0};
     double per_elem = 0, elems = 1;
+    bool trees = false;
     for (int v = 0; v < k->nvals; v++) {
         int op = k->vals[v].op;
-        if (gr_is_reduce(op) || gr_is_scan(op))
-            w.parallel = false;
+        if (!staged && (gr_is_reduce(op) || gr_is_scan(op)))
+            w.parallel = false; /* not a kernel of jit/reduce.c */
+        trees |= k->kind == GR_KK_REDUCE && gr_is_reduce(op) && gr_tree_reduce(&k->vals[v]);
         per_elem += gr_op_weight(op);
+    }
+    if (staged)
+        w.grain = gr_kept_grain(k);
+    if (trees) {
+        w.trees = 1;
+        for (int d = k->rank - k->nred; d < k->rank; d++)
+            w.trees *= k->extent[d];
     }
     for (int d = 0; d < k->rank; d++)
         elems *= (double)k->extent[d];

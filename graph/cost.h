@@ -15,14 +15,21 @@
  *   cost      bytes moved (graph/dump.h, gr_kernel_bytes) plus, per
  *             element, each body op's weight (gr_op_weight);
  *   parallel  true for an elementwise body (each iteration writes its own
- *             output elements); false for a body with a reduction or scan,
- *             which runs on one thread (see docs/ARCHITECTURE.md, Threads,
- *             for where the reproducible parallel reduction plugs in);
- *   grain     GR_VECTOR_GRAIN for a rank-1 loop nest (its one loop is the
- *             vectorized one: splitting at multiples of every vector width
- *             x interleave keeps each element in the same vector or scalar
- *             code at any thread count, so approximate ops give the same
- *             bits), 1 otherwise (the split is outside the vector loop). */
+ *             output elements) and for a reduction or scan kernel of
+ *             jit/reduce.c (its outer loop is a kept dim: each output's
+ *             sequence lies in one iteration); false for a reduction the
+ *             JIT does not lower;
+ *   grain     GR_VECTOR_GRAIN for a rank-1 elementwise loop nest (its one
+ *             loop is the vectorized one: splitting at multiples of every
+ *             vector width x interleave keeps each element in the same
+ *             vector or scalar code at any thread count, so approximate
+ *             ops give the same bits); for a reduction or scan kernel the
+ *             same where its outer loop is vectorized (the column dim of a
+ *             column reduction, a dim of outputs reducing fewer than 8
+ *             elements each), else 1;
+ *   trees     the length of a reduction kernel's pairwise trees (float
+ *             sum, prod, mean, var, std), whose top subtrees may run as
+ *             tasks (runtime/reduce.h, rt_pw_tree_tasks), or 0. */
 enum { GR_VECTOR_GRAIN = 1024 };
 rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k);
 

@@ -9,8 +9,10 @@
  *   - FUSED: one kernel per group of outputs with one shape, fused down to
  *     the leaves;
  *   - FUSED with reductions or scans ("staged"): every reduction and scan
- *     is its own kernel, its non-leaf input and every output are
- *     materialized;
+ *     is its own kernel over its input, with its elementwise producer
+ *     fused in, sibling reductions sharing it and an epilogue (a consumer
+ *     at the same index); other consumers fuse down to the materialized
+ *     results, and every output is materialized;
  *   - an output that overlaps an input other than element for element is
  *     computed into a temporary and copied at the end.
  * Invariants: reads only (call under the graph's lock); the text is for
@@ -94,6 +96,43 @@ static void pd_readers(const gr_plan *p, int t, const char *const *names, FILE *
     }
 }
 
+/* A reduction or scan kernel (FUSED): what it fused — its elementwise
+ * producer (body values below a reduction or scan), sibling reductions,
+ * an epilogue (values above one). */
+static void pd_staged_why(const gr_kernel *k, int bop, FILE *f)
+{
+    bool scan = gr_ops[bop].rule == GR_RULE_SCAN;
+    int nred = 0, nprod = 0, nepi = 0;
+    uint64_t above[(UINT16_MAX + 1) / 64] = {0}; /* a bit per value: depends on one */
+    for (int v = 0; v < k->nvals; v++) {
+        const gr_kval *kv = &k->vals[v];
+        bool red = gr_is_reduce(kv->op) || gr_is_scan(kv->op), up = red;
+        for (int j = 0; j < kv->nin; j++)
+            up |= (above[kv->in[j] / 64] >> (kv->in[j] % 64)) & 1;
+        above[v / 64] |= (uint64_t)up << (v % 64);
+        nred += red;
+        if (red || kv->op == GR_OP_INPUT || kv->op == GR_OP_SCALAR)
+            continue;
+        if (up)
+            nepi++;
+        else
+            nprod++;
+    }
+    fprintf(f, "    a %s is a kernel boundary: it runs in its own kernel over its input's "
+               "loop nest (kept dims, then the %s dims in sequence order)\n",
+            scan ? "scan" : "reduction", scan ? "scanned" : "reduced");
+    if (nprod)
+        fprintf(f, "    its elementwise producer is fused in: %d op%s computed per input "
+                   "element, nothing materialized\n", nprod, nprod == 1 ? "" : "s");
+    else
+        fprintf(f, "    it reads its input directly (no elementwise producer)\n");
+    if (nred > 1)
+        fprintf(f, "    %d sibling reductions of the same input share its passes\n", nred);
+    if (nepi)
+        fprintf(f, "    epilogue: %d elementwise op%s reading the result at its own index run "
+                   "here, after it\n", nepi, nepi == 1 ? "" : "s");
+}
+
 static void pd_why(const gr_plan *p, const gr_graph *g, bool fused, bool staged, int ki,
                    const char *const *names, FILE *f)
 {
@@ -105,9 +144,7 @@ static void pd_why(const gr_plan *p, const gr_graph *g, bool fused, bool staged,
         fprintf(f, "    unfused mode: one kernel per operation, as NumPy evaluates; each result "
                    "is materialized\n");
     } else if (bop >= 0) {
-        fprintf(f, "    a %s is a kernel boundary: it runs as its own kernel over its "
-                   "materialized input (fusing producers into a %s is not implemented yet)\n",
-                gr_ops[bop].rule == GR_RULE_SCAN ? "scan" : "reduction", gr_ops[bop].name);
+        pd_staged_why(k, bop, f);
     } else if (staged) {
         fprintf(f, "    staged plan (the evaluation has a reduction or scan): the elementwise "
                    "nodes down to leaves and materialized values fuse into this kernel\n");

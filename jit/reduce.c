@@ -88,7 +88,8 @@ typedef struct jr {
     LLVMBuilderRef ab;         /* builder for allocas */
     LLVMValueRef n;            /* sequence length (in the kernel function) */
     LLVMValueRef *pos;         /* [nops] kept position's pointers (kernel function) */
-    LLVMValueRef tree_fn;      /* rt_pw_tree declaration */
+    LLVMTypeRef tree_ty;       /* rt_trees_fn's type */
+    LLVMValueRef trees, run;   /* rt_kargs.trees and its run (kernel function) */
     int wc;                    /* OUTER: columns per chunk */
     bool *prod;                /* [nvals] below a reduction or scan (its producer) */
     bool *epi;                 /* [nvals] above one: the epilogue */
@@ -962,6 +963,40 @@ static LLVMValueRef jr_rows_contiguous(jr *R, LLVMValueRef W)
     return ok;
 }
 
+/* OUTER leaf: one loop over positions j in [0, W) of the row(s) at rowp
+ * (W columns of one row, or 8 rows as one run of 8W: grouped), adding
+ * each entry's y there into its target at j — the lanes acc (grouped) or
+ * E->tgt — with pass 2's mean at j of E->buf (the means tiled 8 times,
+ * grouped) or of E->m. */
+static void jr_outer_add(jr *R, jr_pass *P, const LLVMValueRef *rowp, LLVMValueRef W, bool grouped)
+{
+    jl *L = R->L;
+    jr_for f;
+    LLVMValueRef j = jr_cols_begin(R, &f, W, grouped ? "run" : "cols");
+    jr_adv_all(R, rowp, R->col, j, L->opp);
+    jr_producer_all(R);
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        LLVMValueRef mp = grouped ? E->buf : E->m;
+        LLVMValueRef m = mp ? jr_load(R, E->ty, jr_gep(R, E->ty, mp, j), 0) : NULL;
+        LLVMValueRef y = jr_entry_y(R, P, E, m);
+        LLVMValueRef tp = jr_gep(R, E->ty, grouped ? E->acc : E->tgt, j);
+        jr_store(R, jr_op(R, E, jr_load(R, E->ty, tp, 0), y), tp, 0);
+    }
+    jr_for_end(R, &f, 1);
+}
+
+/* OUTER leaf: if (c) each entry's out = the lane combine of its acc. */
+static void jr_lanes_if(jr *R, jr_pass *P, LLVMValueRef c, LLVMValueRef W)
+{
+    LLVMBasicBlockRef join = jr_if_begin(R, c, "lanes");
+    for (int e = 0; e < P->n; e++) {
+        LLVMValueRef args[3] = {P->e[e].acc, W, P->e[e].out};
+        LLVMBuildCall2(R->L->b, LLVMGlobalGetValueType(P->e[e].lanes), P->e[e].lanes, args, 3, "");
+    }
+    jr_if_end(R, join);
+}
+
 /* OUTER: void leaf(ctx, s0, len, noalias out): entry e's slot of out, at
  * column c < W, = PW over column c's sequence [s0, s0+len) of its value.
  * Row i of the leaf adds into lane i % 8 of each entry (acc_e[l][c]), the
@@ -1020,18 +1055,7 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
         LLVMValueRef g = jr_for_begin(R, &fg, jr_i64(R, 0), len8, "groups");
         LLVMValueRef grow[256];
         jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, g, ""), grow);
-        jr_for fk;
-        LLVMValueRef k = jr_cols_begin(R, &fk, W8, "run");
-        jr_adv_all(R, grow, R->col, k, L->opp);
-        jr_producer_all(R);
-        for (int e = 0; e < P->n; e++) {
-            jr_entry *E = &P->e[e];
-            LLVMValueRef m = E->buf ? jr_load(R, E->ty, jr_gep(R, E->ty, E->buf, k), 0) : NULL;
-            LLVMValueRef y = jr_entry_y(R, P, E, m);
-            LLVMValueRef tp = jr_gep(R, E->ty, E->acc, k);
-            jr_store(R, jr_op(R, E, jr_load(R, E->ty, tp, 0), y), tp, 0);
-        }
-        jr_for_end(R, &fk, 1);
+        jr_outer_add(R, P, grow, W8, true);
         jr_for_end(R, &fg, JR_VEC);
     }
     jr_if_end(R, gjoin);
@@ -1039,12 +1063,7 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
 
     jr_for fr;
     LLVMValueRef i = jr_for_begin(R, &fr, start, len, "rows");
-    LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildICmp(B, LLVMIntEQ, i, len8, ""), "lanes");
-    for (int e = 0; e < P->n; e++) {
-        LLVMValueRef args[3] = {P->e[e].acc, W, P->e[e].out};
-        LLVMBuildCall2(B, LLVMGlobalGetValueType(P->e[e].lanes), P->e[e].lanes, args, 3, "");
-    }
-    jr_if_end(R, join);
+    jr_lanes_if(R, P, LLVMBuildICmp(B, LLVMIntEQ, i, len8, ""), W);
     LLVMValueRef lane = LLVMBuildMul(B, LLVMBuildAnd(B, i, jr_i64(R, JR_VEC - 1), ""), W, "");
     LLVMValueRef in_lanes = LLVMBuildICmp(B, LLVMIntSLT, i, len8, "");
     for (int e = 0; e < P->n; e++)
@@ -1053,25 +1072,9 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
     LLVMValueRef s = LLVMBuildAdd(B, s0, i, ""), row[256];
     jr_prefetch_row(R, base, s, n, W);
     jr_seq_ptrs(R, base, s, row);
-    jr_for fc;
-    LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
-    jr_adv_all(R, row, R->col, c, L->opp);
-    jr_producer_all(R);
-    for (int e = 0; e < P->n; e++) {
-        jr_entry *E = &P->e[e];
-        LLVMValueRef m = E->m ? jr_load(R, E->ty, jr_gep(R, E->ty, E->m, c), 0) : NULL;
-        LLVMValueRef y = jr_entry_y(R, P, E, m);
-        LLVMValueRef tp = jr_gep(R, E->ty, E->tgt, c);
-        jr_store(R, jr_op(R, E, jr_load(R, E->ty, tp, 0), y), tp, 0);
-    }
-    jr_for_end(R, &fc, 1);
+    jr_outer_add(R, P, row, W, false);
     jr_for_end(R, &fr, 1);
-    join = jr_if_begin(R, LLVMBuildICmp(B, LLVMIntEQ, len8, len, ""), "lanes");
-    for (int e = 0; e < P->n; e++) {
-        LLVMValueRef args[3] = {P->e[e].acc, W, P->e[e].out};
-        LLVMBuildCall2(B, LLVMGlobalGetValueType(P->e[e].lanes), P->e[e].lanes, args, 3, "");
-    }
-    jr_if_end(R, join);
+    jr_lanes_if(R, P, LLVMBuildICmp(B, LLVMIntEQ, len8, len, ""), W);
     LLVMBuildRetVoid(B);
     jr_fn_end(R);
     return f;
@@ -1176,13 +1179,16 @@ static LLVMValueRef jr_dof(jr *R, int r)
     return LLVMBuildSelect(L->b, pos, d, jr_i64(R, 0), "");
 }
 
-/* out = pass P's trees over the position's (chunk's) sequences
- * (rt_pw_tree calls the leaf itself when n <= RT_PW_BLOCK: a branch here
- * would make O3 unswitch the enclosing loop and compile its body twice). */
+/* out = pass P's trees over the position's (chunk's) sequences, through
+ * rt_kargs.trees: trees->run(trees, leaf, comb, ctx, n, out), which is
+ * rt_pw_tree_tasks — the tree of runtime/reduce.c, its top subtrees run
+ * as tasks when the launch allows (it calls the leaf itself when n <=
+ * RT_PW_BLOCK: a branch here would make O3 unswitch the enclosing loop
+ * and compile its body twice). */
 static void jr_tree_call(jr *R, jr_pass *P, LLVMValueRef ctx, LLVMValueRef out)
 {
-    LLVMValueRef ta[5] = {P->leaf, P->comb, ctx, R->n, out};
-    LLVMBuildCall2(R->L->b, LLVMGlobalGetValueType(R->tree_fn), R->tree_fn, ta, 5, "");
+    LLVMValueRef ta[6] = {R->trees, P->leaf, P->comb, ctx, R->n, out};
+    LLVMBuildCall2(R->L->b, R->tree_ty, R->run, ta, 6, "");
 }
 
 /* ctx.opp[o] = p[o] for every operand. */
@@ -1927,9 +1933,8 @@ int jit_lower_reduce(jl *L)
     LLVMTypeRef ft[JR_CTX_OPP + 1] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr, L->i64,
                                       LLVMArrayType2(L->ptr, (uint64_t)k->nops)};
     R.ctx_ty = LLVMStructTypeInContext(L->c, ft, JR_CTX_OPP + 1, 0);
-    LLVMTypeRef tt[5] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr};
-    R.tree_fn = LLVMAddFunction(L->M, "rt_pw_tree", LLVMFunctionType(L->vd, tt, 5, 0));
-    jl_fn_attr(L, R.tree_fn, "nounwind", 0);
+    LLVMTypeRef tt[6] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i64, L->ptr};
+    R.tree_ty = LLVMFunctionType(L->vd, tt, 6, 0);
 
     jr_red X[GR_SIBLINGS];
     jr_reds Z;
@@ -1950,9 +1955,14 @@ int jit_lower_reduce(jl *L)
     }
 
     /* OUTER: columns per chunk, so that a partial of every entry of a pass
-     * fits RT_TREE_PARTIAL bytes (8 per element, whatever the dtype) */
+     * fits RT_TREE_PARTIAL bytes (8 per element, whatever the dtype); a
+     * power of two, so that chunks start at the same columns however the
+     * launch splits the column dim (graph/cost.c's grain is a multiple):
+     * each column is then in the same lane of the same vector code */
     int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n;
     R.wc = RT_TREE_PARTIAL / (8 * (slots > 0 ? slots : 1));
+    while (R.wc & (R.wc - 1))
+        R.wc &= R.wc - 1;
     Z.B.pass2 = true;
     if (!L->failed && Z.A.n) {
         Z.A.comb = jr_comb_fn(&R, &Z.A, "comb");
@@ -1968,9 +1978,11 @@ int jit_lower_reduce(jl *L)
     LLVMValueRef fn = LLVMAddFunction(L->M, L->name, LLVMFunctionType(L->vd, ept, 3, 0));
     jl_fn_attr(L, fn, "nounwind", 0);
     jr_fn_begin(&R, fn);
-    LLVMValueRef ka = LLVMGetParam(fn, 0), field[4];
-    for (int f = 0; f < 4; f++)
+    LLVMValueRef ka = LLVMGetParam(fn, 0), field[5];
+    for (int f = 0; f < 5; f++) /* rt_kargs: data, extent, strides, params, trees */
         field[f] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, ka, jr_i64(&R, f)), 8);
+    R.trees = field[4];
+    R.run = jr_load(&R, L->ptr, R.trees, 8); /* rt_trees.run */
     for (int o = 0; o < k->nops; o++)
         L->opp[o] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, field[0], jr_i64(&R, o)), 8);
     jr_geometry(&R, field[1], field[2]);

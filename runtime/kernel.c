@@ -2,22 +2,29 @@
  * runtime/kernel.c — launching kernels (see kernel.h for the ABI): the
  * launch policy.
  *
- *   inline    one thread, a kernel that is not elementwise, an outer loop
+ *   inline    one thread, a kernel that may not split, an outer loop
  *             of one chunk, or a cost below the context's threshold
  *             (runtime/pool.c: a split must save more than two wake-ups)
  *   split     otherwise: [0, outer) cut into contiguous chunks, about
  *             RT_CHUNKS_PER_THREAD per thread so that a thread slowed by
  *             the machine's other load leaves its share to the others,
- *             each chunk a multiple of w->grain iterations
+ *             each chunk a multiple of w->grain iterations (elementwise
+ *             kernels, and reductions/scans over their kept dims)
+ *   tasks     a reduction with fewer grains of outputs than threads (a
+ *             full reduction: one output) and trees long enough to cut:
+ *             inline, each pairwise tree running its top subtrees as tasks
+ *             on the threads (rt_pw_tree_tasks, through rt_kargs.trees)
  *
  * Invariants: a launch runs every index of [0, outer) exactly once; how it
  * is split never changes a result — the planner asks for a grain when the
  * outer loop is the vectorized one, so every element is computed by the
- * same (vector or scalar) code at any thread count. Deciding to run inline
+ * same (vector or scalar) code at any thread count, and a tree's cut
+ * depends on its length only (runtime/reduce.h). Deciding to run inline
  * costs a few loads and compares: small work wakes no thread.
  */
 #include "runtime/kernel.h"
 #include "runtime/pool.h"
+#include "runtime/reduce.h"
 
 enum { RT_CHUNKS_PER_THREAD = 4 };
 
@@ -40,20 +47,30 @@ int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_
 {
     if (!fn || !a || outer <= 0)
         return 0;
+    rt_trees trees = {rt_pw_tree_tasks, NULL, 0};
+    rt_kargs ka = *a;
+    ka.trees = &trees;
     int threads = par ? rt_par_threads(par) : 1;
-    if (threads > 1 && w && w->parallel && outer > 1) {
+    if (threads > 1 && w && (w->parallel || w->trees > 0)) {
         uint64_t min_cost = rt_par_min_cost(par, w->cost);
         if (min_cost && w->cost >= (double)min_cost) {
             int64_t grain = w->grain > 0 ? w->grain : 1;
             int64_t units = (outer + grain - 1) / grain;
-            int64_t want = (int64_t)threads * RT_CHUNKS_PER_THREAD;
-            int64_t per = (units + want - 1) / want; /* grains per chunk */
-            rt_chunks ch = {fn, a, outer, per * grain};
-            int64_t n = (outer + ch.size - 1) / ch.size;
-            if (n > 1 && rt_par_run(par, n, rt_run_chunk, &ch))
-                return n;
+            bool tasks = units < threads && rt_pw_tree_depth(w->trees) > 0;
+            if (w->parallel && units > 1 && !tasks) {
+                int64_t want = (int64_t)threads * RT_CHUNKS_PER_THREAD;
+                int64_t per = (units + want - 1) / want; /* grains per chunk */
+                rt_chunks ch = {fn, &ka, outer, per * grain};
+                int64_t n = (outer + ch.size - 1) / ch.size;
+                if (n > 1 && rt_par_run(par, n, rt_run_chunk, &ch))
+                    return n;
+            } else if (tasks) {
+                trees.par = par;
+                fn(&ka, 0, outer);
+                return trees.tasks > 1 ? trees.tasks : 1;
+            }
         }
     }
-    fn(a, 0, outer);
+    fn(&ka, 0, outer);
     return 1;
 }

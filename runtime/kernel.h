@@ -20,8 +20,10 @@
  * by the kernel as the 64-bit word and narrowed.
  *
  * Invariants: the kernel touches nothing but the operands' elements and
- * the params; it never allocates, locks or calls back into kiln; a
- * kernel's correctness does not depend on how [0, extent[0]) is split.
+ * the params; it never allocates, locks or calls back into kiln (a
+ * reduction kernel's pairwise trees run through trees->run, which
+ * rt_launch may let run subtrees on the context's threads); a kernel's
+ * correctness does not depend on how [0, extent[0]) is split.
  * runtime/ knows nothing of graphs or LLVM: this header is all a launcher
  * needs.
  */
@@ -32,11 +34,16 @@
 
 #include <stddef.h>
 
+struct rt_trees;
+
 typedef struct rt_kargs {
     char *const *data;       /* [noperands] address of element (0, ..., 0) */
     const int64_t *extent;   /* [rank] loop extents, outermost first */
     const int64_t *strides;  /* [noperands * rank] bytes, row per operand */
     const rt_scalar *params; /* [nparams] */
+    struct rt_trees *trees;  /* set by rt_launch, never NULL in a kernel:
+                                how a reduction kernel runs its pairwise
+                                trees (runtime/reduce.h, rt_pw_tree_tasks) */
 } rt_kargs;
 
 /* Field offsets the code generator relies on (jit/lower.c). */
@@ -44,6 +51,7 @@ _Static_assert(offsetof(rt_kargs, data) == 0, "rt_kargs layout");
 _Static_assert(offsetof(rt_kargs, extent) == sizeof(void *), "rt_kargs layout");
 _Static_assert(offsetof(rt_kargs, strides) == 2 * sizeof(void *), "rt_kargs layout");
 _Static_assert(offsetof(rt_kargs, params) == 3 * sizeof(void *), "rt_kargs layout");
+_Static_assert(offsetof(rt_kargs, trees) == 4 * sizeof(void *), "rt_kargs layout");
 _Static_assert(sizeof(rt_scalar) == 8, "rt_scalar is one 64-bit word");
 
 typedef void (*rt_kernel_fn)(const rt_kargs *a, int64_t begin, int64_t end);
@@ -55,17 +63,26 @@ typedef void (*rt_kernel_fn)(const rt_kargs *a, int64_t begin, int64_t end);
 typedef struct rt_work {
     double cost;
     int64_t grain; /* split [0, outer) only at multiples of grain (>= 1) */
-    bool parallel; /* the iterations are independent (elementwise kernel) */
+    bool parallel; /* the iterations are independent: an elementwise kernel,
+                      or a reduction/scan kernel, whose outer loop is a kept
+                      dim (each output's sequence lies in one iteration) */
+    int64_t trees; /* a reduction kernel with pairwise trees: their length
+                      n (rt_pw_tree_tasks may run their top subtrees as
+                      tasks); 0 if it has none */
 } rt_work;
 
 struct rt_par;
 
 /* Runs fn over the whole outer loop [0, outer), every index exactly once.
- * With par (may be NULL) and w->parallel, work whose cost reaches the
- * context's calibrated threshold (runtime/pool.h, rt_par_min_cost) is
- * split into contiguous chunks of [0, outer) run on the context's threads;
- * anything else runs on the caller's thread. outer <= 0 runs nothing.
- * Returns the number of chunks the loop ran in: 1 inline, 0 nothing. */
+ * With par (may be NULL), work whose cost reaches the context's calibrated
+ * threshold (runtime/pool.h, rt_par_min_cost) runs on the context's
+ * threads: inline with each tree's top subtrees as tasks if its trees are
+ * long enough to cut (rt_pw_tree_depth(w->trees) > 0) and [0, outer) has
+ * fewer grains than there are threads (a full reduction: one output);
+ * else split into contiguous chunks of [0, outer) if w->parallel.
+ * Anything else runs on the caller's thread. outer <= 0 runs nothing.
+ * Returns the number of chunks (or the most tasks of one tree) the work
+ * ran in over threads: 1 inline, 0 nothing. */
 int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_t outer,
                   const rt_work *w);
 

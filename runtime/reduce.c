@@ -14,6 +14,7 @@
  *   - every element is loaded with memcpy (any alignment).
  */
 #include "runtime/reduce.h"
+#include "runtime/pool.h"
 
 #include <math.h>
 #include <string.h>
@@ -134,6 +135,82 @@ static void rd_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t s0,
 void rt_pw_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n, void *out)
 {
     rd_tree(leaf, comb, ctx, 0, n, out);
+}
+
+int rt_pw_tree_depth(int64_t n)
+{
+    int d = 0;
+    while (d < RT_TREE_DEPTH && n / RT_TREE_TASK >= ((int64_t)2 << d))
+        d++;
+    return d;
+}
+
+enum { RD_TASKS = 1 << RT_TREE_DEPTH };
+
+typedef struct rd_tasks {
+    rt_tree_leaf leaf;
+    rt_tree_comb comb;
+    void *ctx;
+    int64_t s0[RD_TASKS], len[RD_TASKS];
+    void *part[RD_TASKS];
+} rd_tasks;
+
+/* The subtrees of [s0, s0+n) at depth d, left to right, into T from *k. */
+static void rd_cut(rd_tasks *T, int64_t s0, int64_t n, int d, int *k)
+{
+    if (d == 0) {
+        T->s0[*k] = s0;
+        T->len[*k] = n;
+        (*k)++;
+        return;
+    }
+    int64_t m = n / 2;
+    m -= m % RT_PW_UNROLL;
+    rd_cut(T, s0, m, d - 1, k);
+    rd_cut(T, s0 + m, n - m, d - 1, k);
+}
+
+static void rd_task(void *ud, int64_t i)
+{
+    rd_tasks *T = ud;
+    rd_tree(T->leaf, T->comb, T->ctx, T->s0[i], T->len[i], T->part[i]);
+}
+
+/* Combines the subtrees [lo, hi) (a whole subtree of the cut, hi - lo a
+ * power of two) into part[lo], in the tree's shape. */
+static void rd_join(rd_tasks *T, int lo, int hi)
+{
+    if (hi - lo < 2)
+        return;
+    int mid = lo + (hi - lo) / 2;
+    rd_join(T, lo, mid);
+    rd_join(T, mid, hi);
+    T->comb(T->ctx, T->part[lo], T->part[mid]);
+}
+
+void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n,
+                      void *out)
+{
+    int d = t && t->par ? rt_pw_tree_depth(n) : 0;
+    if (d == 0) {
+        rd_tree(leaf, comb, ctx, 0, n, out);
+        return;
+    }
+    _Alignas(64) unsigned char parts[RD_TASKS - 1][RT_TREE_PARTIAL];
+    rd_tasks T = {.leaf = leaf, .comb = comb, .ctx = ctx};
+    int k = 0;
+    rd_cut(&T, 0, n, d, &k);
+    T.part[0] = out;
+    for (int i = 1; i < k; i++)
+        T.part[i] = parts[i - 1];
+    if (rt_par_run(t->par, k, rd_task, &T)) {
+        if (k > t->tasks)
+            t->tasks = k;
+    } else {
+        for (int i = 0; i < k; i++)
+            rd_task(&T, i);
+    }
+    rd_join(&T, 0, k);
 }
 
 double rt_div_count_f64(double s, int64_t d) { return s / (double)d; }

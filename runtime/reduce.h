@@ -109,6 +109,8 @@
 
 #include "runtime/rt.h"
 
+#include <stddef.h>
+
 enum {
     RT_PW_UNROLL = 8,    /* accumulators of the pairwise base case */
     RT_PW_BLOCK = 128,   /* largest sequence summed without splitting */
@@ -142,6 +144,40 @@ enum { RT_TREE_PARTIAL = 2048 };
 typedef void (*rt_tree_leaf)(void *ctx, int64_t s0, int64_t len, void *out);
 typedef void (*rt_tree_comb)(void *ctx, void *acc, const void *right);
 void rt_pw_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n, void *out);
+
+/* ---- the tree over threads -------------------------------------------------
+ * The top of the tree depends on n alone, so its subtrees can be computed
+ * anywhere and combined afterwards in the tree's own shape: the result is
+ * rt_pw_tree's, bit for bit. rt_pw_tree_tasks cuts the tree at depth
+ *   d(n) = the largest d <= RT_TREE_DEPTH with n >= RT_TREE_TASK * 2^d
+ * (0 below 2 * RT_TREE_TASK: no task), runs its 2^d subtrees (every one
+ * longer than RT_PW_BLOCK, so the cut is through split nodes only) as tasks
+ * on t->par's threads (t->par NULL, or the pool busy: on the caller, in
+ * order), then combines them on the caller level by level, left operand
+ * first, as rd_tree does. The cut depends on n, never on the thread count.
+ * leaf and comb must be callable from any thread at once with distinct
+ * outputs (the JIT's read their ctx only). Partials of the tasks live on
+ * the caller's stack: 2^RT_TREE_DEPTH x RT_TREE_PARTIAL bytes.
+ *
+ * Generated code reaches this through rt_kargs.trees (runtime/kernel.h):
+ * rt_launch points it at an rt_trees whose run is rt_pw_tree_tasks and
+ * whose par is set only when the launch's cost is worth the threads and
+ * the launch is not already split over its outputs. */
+enum { RT_TREE_TASK = 16384, RT_TREE_DEPTH = 4 };
+struct rt_par;
+typedef struct rt_trees rt_trees;
+typedef void (*rt_trees_fn)(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx,
+                            int64_t n, void *out);
+struct rt_trees {
+    rt_trees_fn run;    /* rt_pw_tree_tasks (first field: the JIT loads it) */
+    struct rt_par *par; /* threads for the tasks, or NULL: rt_pw_tree */
+    int64_t tasks;      /* out: the most tasks one tree ran over threads */
+};
+_Static_assert(offsetof(rt_trees, run) == 0, "rt_trees layout (jit/reduce.c)");
+void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n,
+                      void *out);
+/* d(n) above: the depth at which rt_pw_tree_tasks cuts a tree of n. */
+int rt_pw_tree_depth(int64_t n);
 
 /* ---- one output element ------------------------------------------------
  * Each reduces x[0..n) (elements of dtype t, byte stride `stride`) and

@@ -4,6 +4,17 @@
  *   - results are the same bits at 1, 2 and 3 threads in every mode, for
  *     exact and approximate ops, strided / reversed / broadcast / transposed
  *     operands, and strided, reversed and Fortran-order outputs;
+ *   - so are reductions and scans (graph/cost.c, runtime/reduce.c's
+ *     rt_pw_tree_tasks): along every axis and axis set, C, Fortran,
+ *     strided, reversed and transposed inputs, fused producers, siblings
+ *     and epilogues, argmin/argmax with ties and NaNs, integer and float32
+ *     reductions, scans, full reductions of lengths around the tree's task
+ *     cut; and the same values in every mode (any NaN equal to any NaN);
+ *   - KILN_COUNTER_PARALLEL_LAUNCHES shows which launches split, per case:
+ *     every elementwise kernel; a reduction or scan over its outputs or as
+ *     tree tasks exactly when the grain and the tree's cut allow (UNFUSED
+ *     plans a reduction or scan as a kernel the JIT does not lower: the
+ *     interpreter runs it, on one thread);
  *   - small work runs inline: no launch is split, no thread is started, no
  *     calibration is run; big work is split exactly when the calibrated
  *     threshold says so;
@@ -30,6 +41,7 @@
 #include "testutil.h"
 
 #include "frontend/fe.h"
+#include "runtime/reduce.h"
 
 #include <dirent.h>
 #include <math.h>
@@ -78,53 +90,95 @@ static int threads_settle(int want)
 
 /* ---- inputs --------------------------------------------------------------- */
 
-enum { N1 = 20011, R = 67, C = 301 };
+enum {
+    N1 = 20011, R = 67, C = 301,
+    /* reductions: a long vector past the tree's deepest cut, a wide matrix
+     * of more columns than 2 grains, a tall narrow one, a 3-D array */
+    NX = (RT_TREE_TASK << RT_TREE_DEPTH) * 2 + 77,
+    WR = 40, WC = 2600, NR = 40000, NC = 5, D0 = 13, D1 = 17, D2 = 300
+};
+
+static const char *const INPUT_NAMES[] = {"x",  "y",  "A",  "B", "r", "c",  "ia", "ib", "xl",
+                                          "xf", "xn", "W",  "F", "Wn", "I", "Wf", "N",  "D"};
+enum { NINPUTS = sizeof INPUT_NAMES / sizeof *INPUT_NAMES };
 
 typedef struct inputs {
-    kiln_array *x, *y, *A, *B, *r, *c, *ia, *ib;
+    kiln_array *a[NINPUTS];
 } inputs;
 
-static kiln_array *filled(kiln_ctx *ctx, kiln_dtype t, int rank, const int64_t *shape,
-                          double (*f)(int64_t))
+static kiln_array *filled_in(kiln_ctx *ctx, kiln_dtype t, int rank, const int64_t *shape,
+                             kiln_order order, double (*f)(int64_t))
 {
     kiln_array *a = NULL;
-    assert_int_equal(kiln_array_empty(ctx, t, rank, shape, KILN_ORDER_C, &a), KILN_OK);
+    assert_int_equal(kiln_array_empty(ctx, t, rank, shape, order, &a), KILN_OK);
     int64_t n = kiln_array_size(a);
     for (int64_t i = 0; i < n; i++) {
         double v = f(i);
         if (t == KILN_FLOAT64)
             ((double *)kiln_array_data(a))[i] = v;
+        else if (t == KILN_FLOAT32)
+            ((float *)kiln_array_data(a))[i] = (float)v;
         else
             ((int32_t *)kiln_array_data(a))[i] = (int32_t)v;
     }
     return a;
 }
 
+static kiln_array *filled(kiln_ctx *ctx, kiln_dtype t, int rank, const int64_t *shape,
+                          double (*f)(int64_t))
+{
+    return filled_in(ctx, t, rank, shape, KILN_ORDER_C, f);
+}
+
 static double f_x(int64_t i) { return sin((double)i * 0.37) * 3.0 + 0.01 * (double)(i % 17); }
 static double f_y(int64_t i) { return cos((double)i * 0.11) * 2.5 - 0.5; }
 static double f_int(int64_t i) { return (double)((i * 7919) % 20001 - 10000); }
 static double f_intb(int64_t i) { return (double)(i % 23 - 11); }
+/* few distinct values: ties for argmin/argmax */
+static double f_ties(int64_t i) { return (double)((i * 7919) % 13) - 6.0; }
+/* ties, signed zeros and a NaN of either sign now and then */
+static double f_nan(int64_t i)
+{
+    if (i % 997 == 401 || i % 1301 == 7)
+        return i % 2 ? NAN : -NAN;
+    if (i % 11 == 3)
+        return i % 2 ? 0.0 : -0.0;
+    return f_ties(i);
+}
 
 static inputs make_inputs(kiln_ctx *ctx)
 {
     inputs in;
     int64_t n = N1, a[2] = {R, C}, b[2] = {C, R}, rs = C, cs[2] = {R, 1};
-    in.x = filled(ctx, KILN_FLOAT64, 1, &n, f_x);
-    in.y = filled(ctx, KILN_FLOAT64, 1, &n, f_y);
-    in.A = filled(ctx, KILN_FLOAT64, 2, a, f_x);
-    in.B = filled(ctx, KILN_FLOAT64, 2, b, f_y);
-    in.r = filled(ctx, KILN_FLOAT64, 1, &rs, f_y);
-    in.c = filled(ctx, KILN_FLOAT64, 2, cs, f_x);
-    in.ia = filled(ctx, KILN_INT32, 1, &n, f_int);
-    in.ib = filled(ctx, KILN_INT32, 1, &n, f_intb);
+    int64_t nx = NX, w[2] = {WR, WC}, tall[2] = {NR, NC}, d[3] = {D0, D1, D2};
+    const kiln_order co = KILN_ORDER_C;
+    int i = 0;
+    in.a[i++] = filled(ctx, KILN_FLOAT64, 1, &n, f_x);
+    in.a[i++] = filled(ctx, KILN_FLOAT64, 1, &n, f_y);
+    in.a[i++] = filled(ctx, KILN_FLOAT64, 2, a, f_x);
+    in.a[i++] = filled(ctx, KILN_FLOAT64, 2, b, f_y);
+    in.a[i++] = filled(ctx, KILN_FLOAT64, 1, &rs, f_y);
+    in.a[i++] = filled(ctx, KILN_FLOAT64, 2, cs, f_x);
+    in.a[i++] = filled(ctx, KILN_INT32, 1, &n, f_int);
+    in.a[i++] = filled(ctx, KILN_INT32, 1, &n, f_intb);
+    in.a[i++] = filled_in(ctx, KILN_FLOAT64, 1, &nx, co, f_x);           /* xl */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT32, 1, &nx, co, f_x);           /* xf */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT64, 1, &nx, co, f_nan);         /* xn */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT64, 2, w, co, f_x);             /* W */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT64, 2, w, KILN_ORDER_F, f_x);   /* F */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT64, 2, w, co, f_nan);           /* Wn */
+    in.a[i++] = filled_in(ctx, KILN_INT32, 2, w, co, f_ties);            /* I */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT32, 2, w, co, f_x);             /* Wf */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT64, 2, tall, co, f_x);          /* N */
+    in.a[i++] = filled_in(ctx, KILN_FLOAT64, 3, d, co, f_x);             /* D */
+    assert_int_equal(i, NINPUTS);
     return in;
 }
 
 static void free_inputs(inputs *in)
 {
-    kiln_array *all[] = {in->x, in->y, in->A, in->B, in->r, in->c, in->ia, in->ib};
-    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
-        kiln_array_release(all[i]);
+    for (int i = 0; i < NINPUTS; i++)
+        kiln_array_release(in->a[i]);
 }
 
 /* ---- cases ------------------------------------------------------------------ */
@@ -136,25 +190,127 @@ typedef enum out_kind {
     OUT_FORDER    /* into a Fortran-order (R, C) array */
 } out_kind;
 
+/* Which launches of a case run on the threads (at 2 and 3 threads, the
+ * threshold forced down) in FUSED mode: some (SPLIT_ALL: in UNFUSED mode
+ * too), or none. UNFUSED runs reductions and scans on the interpreter: a
+ * SPLIT_FUSED or SPLIT_NONE case splits there only if it has elementwise
+ * kernels, which is not checked. */
+typedef enum split_kind { SPLIT_ALL, SPLIT_FUSED, SPLIT_NONE } split_kind;
+
 typedef struct tcase {
     const char *src;
     out_kind out;
-    bool exact; /* exactly rounded ops only: the same bits in every mode */
+    bool exact; /* exactly rounded ops only: the same values in every mode */
+    split_kind split;
 } tcase;
 
 static const tcase CASES[] = {
-    {"x*2.0 + 1.0", OUT_FRESH, true},
-    {"sin(x)*y + exp(-x*0.25)", OUT_FRESH, false},
-    {"where(x > y, x, y) / (1.0 + x*x)", OUT_REVERSED, true},
-    {"sqrt(abs(x[::-1])) - y", OUT_FRESH, true},
-    {"x[::2] * y[::2] + log1p(abs(x[::2]))", OUT_FRESH, false},
-    {"A * r + c", OUT_FRESH, true},
-    {"A + B.T * 2.0", OUT_STRIDED, true},
-    {"tanh(A[::-1, ::2]) * c", OUT_FRESH, false},
-    {"exp(A * 0.001) - c", OUT_FORDER, false},
-    {"ia * 3 + ib // 7 - (ia % ib)", OUT_FRESH, true},
+    {"x*2.0 + 1.0", OUT_FRESH, true, SPLIT_ALL},
+    {"sin(x)*y + exp(-x*0.25)", OUT_FRESH, false, SPLIT_ALL},
+    {"where(x > y, x, y) / (1.0 + x*x)", OUT_REVERSED, true, SPLIT_ALL},
+    {"sqrt(abs(x[::-1])) - y", OUT_FRESH, true, SPLIT_ALL},
+    {"x[::2] * y[::2] + log1p(abs(x[::2]))", OUT_FRESH, false, SPLIT_ALL},
+    {"A * r + c", OUT_FRESH, true, SPLIT_ALL},
+    {"A + B.T * 2.0", OUT_STRIDED, true, SPLIT_ALL},
+    {"tanh(A[::-1, ::2]) * c", OUT_FRESH, false, SPLIT_ALL},
+    {"exp(A * 0.001) - c", OUT_FORDER, false, SPLIT_ALL},
+    {"ia * 3 + ib // 7 - (ia % ib)", OUT_FRESH, true, SPLIT_ALL},
 };
 enum { NCASES = sizeof CASES / sizeof *CASES };
+
+/* Reductions and scans. A kept dim splits at multiples of its grain
+ * (graph/cost.c: 1024 along an OUTER kernel's column dim), a full
+ * reduction's float trees as tasks from 2 * RT_TREE_TASK elements. */
+#define RC(src, split) {src, OUT_FRESH, true, split}
+#define RC_APPROX(src) {src, OUT_FRESH, false, SPLIT_FUSED}
+static const tcase RCASES[] = {
+    /* over the outputs: rows (INNER) and columns (OUTER), C and F order */
+    RC("sum(W, axis=0)", SPLIT_FUSED),
+    RC("sum(W, axis=1)", SPLIT_FUSED),
+    RC("sum(W, axis=1, keepdims=True)", SPLIT_FUSED),
+    RC("mean(W*W - 1.0, axis=0)", SPLIT_FUSED),
+    RC("std(W, axis=0)", SPLIT_FUSED),
+    RC("var(W, axis=1, ddof=1)", SPLIT_FUSED),
+    RC("prod(W*0.01 + 1.0, axis=0)", SPLIT_FUSED),
+    RC("sum(F, axis=0)", SPLIT_FUSED),
+    RC("mean(F.T, axis=1)", SPLIT_FUSED),
+    RC("sum(W[::-1, ::2], axis=0)", SPLIT_FUSED),
+    RC("sum(W.T[::3], axis=1)", SPLIT_NONE), /* 867 columns: under one grain */
+    RC("sum(Wf, axis=0)", SPLIT_FUSED),
+    RC("mean(Wf, axis=1)", SPLIT_FUSED),
+    RC("sum(D, axis=(0, 2))", SPLIT_FUSED),
+    RC("sum(D, axis=1)", SPLIT_FUSED),
+    RC("mean(D, axis=(1, 2))", SPLIT_FUSED),
+    RC("std(D, axis=0)", SPLIT_FUSED),
+    RC("sum(D[:, ::-1, 1::2], axis=(0, 2))", SPLIT_FUSED),
+    RC("sum(D[:, ::-1, 1::2], axis=(0, 1))", SPLIT_NONE), /* 150 columns */
+    /* approximate producers: each output in the same vector or scalar
+     * code at any split (the grain) */
+    RC_APPROX("sum(sin(W), axis=0)"),
+    RC_APPROX("mean(exp(D*0.01), axis=(0, 2))"),
+    RC_APPROX("sum(sin(N), axis=1)"),
+    RC_APPROX("cumsum(tanh(W), axis=0)"),
+    /* siblings and epilogues */
+    RC("sqrt(sum(W*W, axis=0))", SPLIT_FUSED),
+    RC("(W - mean(W, axis=0)) / std(W, axis=0)", SPLIT_ALL),
+    RC("sum(W, axis=1) + max(W, axis=1) * 2.0 - mean(W, axis=1)", SPLIT_FUSED),
+    /* FLAT reductions over the outputs: ties, signed zeros and NaNs */
+    RC("argmax(I, axis=0)", SPLIT_FUSED),
+    RC("argmin(I, axis=1)", SPLIT_FUSED),
+    RC("argmax(Wn, axis=0)", SPLIT_FUSED),
+    RC("argmin(Wn, axis=1)", SPLIT_FUSED),
+    RC("argmin(Wn.T, axis=0)", SPLIT_FUSED),
+    RC("max(Wn, axis=0)", SPLIT_FUSED),
+    RC("min(Wn, axis=1)", SPLIT_FUSED),
+    RC("sum(Wn, axis=0)", SPLIT_FUSED),
+    RC("sum(I, axis=1)", SPLIT_FUSED),
+    RC("count_nonzero(Wn, axis=0)", SPLIT_FUSED),
+    RC("any(Wn > 5.0, axis=1)", SPLIT_FUSED),
+    /* tall and narrow: 5 outputs, trees of 40000 cut into 2 tasks */
+    RC("mean(N, axis=0)", SPLIT_FUSED),
+    RC("(N - mean(N, axis=0)) / std(N, axis=0)", SPLIT_ALL),
+    RC("sum(N, axis=1)", SPLIT_FUSED),
+    /* full reductions: tree tasks */
+    RC("sum(W)", SPLIT_FUSED),
+    RC("sum(F)", SPLIT_FUSED),
+    RC("sum(N)", SPLIT_FUSED),
+    RC("mean(D)", SPLIT_FUSED),
+    RC("sum(xl*xl)", SPLIT_FUSED),
+    RC("var(xl)", SPLIT_FUSED),
+    RC("std(xl[::-3])", SPLIT_FUSED),
+    RC("sum(xf)", SPLIT_FUSED),
+    RC("prod(xl*0.001 + 1.0)", SPLIT_FUSED),
+    RC("sum(xn)", SPLIT_FUSED),
+    /* full FLAT reductions run on one thread */
+    RC("max(xn)", SPLIT_NONE),
+    RC("argmax(xn)", SPLIT_NONE),
+    RC("argmin(xl[1000:] * 0.0)", SPLIT_NONE),
+    RC("sum(I)", SPLIT_NONE),
+    /* scans over their lines */
+    RC("cumsum(W, axis=0)", SPLIT_FUSED),
+    RC("cumsum(W, axis=1)", SPLIT_FUSED),
+    RC("cumprod(W*0.01 + 1.0, axis=1)", SPLIT_FUSED),
+    RC("cummax(Wn, axis=0)", SPLIT_FUSED),
+    RC("cummin(Wn.T, axis=1)", SPLIT_FUSED),
+    RC("cumsum(F, axis=1) / 3.0", SPLIT_FUSED),
+    RC("cumsum(I, axis=0)", SPLIT_FUSED),
+    RC("cumsum(D, axis=2)", SPLIT_FUSED),
+};
+#undef RC
+#undef RC_APPROX
+enum { NRCASES = sizeof RCASES / sizeof *RCASES };
+
+/* Full reductions of lengths around each cut of the tree into tasks:
+ * RT_TREE_TASK x 2^d, give or take a little, and past the deepest cut. */
+static const int64_t TREE_LENS[] = {
+    2 * RT_TREE_TASK - 1, 2 * RT_TREE_TASK,     2 * RT_TREE_TASK + 8,
+    4 * RT_TREE_TASK - 1, 4 * RT_TREE_TASK,     8 * RT_TREE_TASK + 5,
+    16 * RT_TREE_TASK - 8, 16 * RT_TREE_TASK,   32 * RT_TREE_TASK + 13,
+};
+enum { NLENS = sizeof TREE_LENS / sizeof *TREE_LENS };
+static const char *const TREE_OPS[] = {"sum(xl[:%lld])", "mean(xl[:%lld]*2.0 + 1.0)",
+                                       "std(xl[:%lld])", "sum(xf[:%lld])"};
+enum { NTREE_OPS = sizeof TREE_OPS / sizeof *TREE_OPS };
 
 /* Evaluates e into the output tc asks for and returns the bytes the
  * evaluation leaves: the result, or the whole base array it was written
@@ -206,13 +362,9 @@ static unsigned char *eval_case(kiln_ctx *ctx, kiln_expr e, const tcase *tc, kil
     return bytes;
 }
 
-static const char *const INPUT_NAMES[] = {"x", "y", "A", "B", "r", "c", "ia", "ib"};
-enum { NINPUTS = sizeof INPUT_NAMES / sizeof *INPUT_NAMES };
-
 static kiln_expr parse_case(kiln_ctx *ctx, const inputs *in, const tcase *tc)
 {
-    kiln_array *arrs[NINPUTS] = {in->x, in->y, in->A, in->B, in->r, in->c, in->ia, in->ib};
-    kiln_expr e = kiln_parse(ctx, tc->src, NINPUTS, INPUT_NAMES, arrs);
+    kiln_expr e = kiln_parse(ctx, tc->src, NINPUTS, INPUT_NAMES, in->a);
     if (kiln_expr_status(e) != KILN_OK)
         fail_msg("%s: %s", tc->src, kiln_errmsg(ctx));
     return e;
@@ -231,57 +383,196 @@ static unsigned char *run_case(kiln_ctx *ctx, const inputs *in, const tcase *tc,
     return bytes;
 }
 
-static void test_same_bits_at_any_thread_count(void **state)
+/* Case c of a list for the same-bits driver into *tc (a source text made
+ * up goes into buf). */
+typedef void (*case_fn)(int c, tcase *tc, char *buf, size_t cap);
+
+static void elementwise_case(int c, tcase *tc, char *buf, size_t cap)
 {
-    (void)state;
+    (void)buf;
+    (void)cap;
+    *tc = CASES[c];
+}
+
+/* RCASES, then each of TREE_OPS at each of TREE_LENS. */
+static void reduce_case(int c, tcase *tc, char *buf, size_t cap)
+{
+    if (c < NRCASES) {
+        *tc = RCASES[c];
+        return;
+    }
+    c -= NRCASES;
+    int64_t n = TREE_LENS[c / NTREE_OPS];
+    snprintf(buf, cap, TREE_OPS[c % NTREE_OPS], (long long)n);
+    *tc = (tcase){buf, OUT_FRESH, true, rt_pw_tree_depth(n) > 0 ? SPLIT_FUSED : SPLIT_NONE};
+}
+
+static kiln_dtype case_dtype(kiln_ctx *ctx, const inputs *in, const tcase *tc)
+{
+    uint64_t scope = kiln_scope_begin(ctx);
+    kiln_dtype t = kiln_expr_dtype(parse_case(ctx, in, tc));
+    assert_int_equal(kiln_scope_end(ctx, scope), KILN_OK);
+    return t;
+}
+
+/* a[0..len) and b[0..len), elements of dtype t, are equal bits or (float)
+ * both NaN: which NaN a sum of NaNs gives is the hardware's. */
+static bool same_values(kiln_dtype t, const unsigned char *a, const unsigned char *b, size_t len)
+{
+    size_t sz = kiln_dtype_size(t);
+    for (size_t i = 0; i < len; i += sz) {
+        if (memcmp(a + i, b + i, sz) == 0)
+            continue;
+        double u, v;
+        if (t == KILN_FLOAT64) {
+            memcpy(&u, a + i, 8);
+            memcpy(&v, b + i, 8);
+        } else if (t == KILN_FLOAT32) {
+            float uf, vf;
+            memcpy(&uf, a + i, 4);
+            memcpy(&vf, b + i, 4);
+            u = uf;
+            v = vf;
+        } else {
+            return false;
+        }
+        if (!isnan(u) || !isnan(v))
+            return false;
+    }
+    return true;
+}
+
+/* Cases [0, n) of get at 1, 2 and 3 threads in every mode, splitting
+ * forced: the same bits at every thread count; the launches that split
+ * (tcase.split; none at 1 thread or interpreted); exact cases the same
+ * values in every mode. */
+static void same_bits(int n, case_fn get)
+{
     kiln_ctx *ctx = kiln_ctx_new(NULL);
     assert_non_null(ctx);
     inputs in = make_inputs(ctx);
     const kiln_mode modes[] = {KILN_MODE_FUSED, KILN_MODE_UNFUSED, KILN_MODE_INTERP};
-    unsigned char *ref[3][NCASES];
-    size_t reflen[3][NCASES];
+    unsigned char **ref = calloc((size_t)n * 3, sizeof *ref);
+    size_t *reflen = calloc((size_t)n * 3, sizeof *reflen);
+    assert_true(ref && reflen);
+    char buf[128];
+    tcase tc;
     for (int threads = 1; threads <= 3; threads++) {
         assert_int_equal(kiln_ctx_set_threads(ctx, threads), KILN_OK);
         assert_int_equal(kiln_ctx_threads(ctx), threads);
         force_split(ctx);
         for (int m = 0; m < 3; m++) {
-            kiln_ctx_reset_counters(ctx);
-            for (int c = 0; c < NCASES; c++) {
+            for (int c = 0; c < n; c++) {
+                get(c, &tc, buf, sizeof buf);
+                kiln_ctx_reset_counters(ctx);
                 size_t len;
-                unsigned char *b = run_case(ctx, &in, &CASES[c], modes[m], &len);
+                unsigned char *b = run_case(ctx, &in, &tc, modes[m], &len);
+                bool split = cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES) > 0;
+                bool want = threads > 1 && (modes[m] == KILN_MODE_FUSED ? tc.split != SPLIT_NONE
+                                            : modes[m] == KILN_MODE_UNFUSED ? tc.split == SPLIT_ALL
+                                                                            : false);
+                /* UNFUSED: an elementwise producer of a reduction splits */
+                if (split && !want && modes[m] == KILN_MODE_UNFUSED && tc.split != SPLIT_ALL)
+                    want = true;
+                if (split != want)
+                    fail_msg("%s, mode %d, %d threads: %s", tc.src, (int)modes[m], threads,
+                             split ? "split" : "not split");
                 if (threads == 1) {
-                    ref[m][c] = b;
-                    reflen[m][c] = len;
+                    ref[m * n + c] = b;
+                    reflen[m * n + c] = len;
                     continue;
                 }
-                assert_int_equal(len, reflen[m][c]);
-                if (memcmp(b, ref[m][c], len) != 0)
-                    fail_msg("%s, mode %d: %d threads differ from 1", CASES[c].src, (int)modes[m],
+                assert_int_equal(len, reflen[m * n + c]);
+                if (memcmp(b, ref[m * n + c], len) != 0)
+                    fail_msg("%s, mode %d: %d threads differ from 1", tc.src, (int)modes[m],
                              threads);
                 free(b);
             }
-            uint64_t split = cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES);
-            if (threads == 1 || modes[m] == KILN_MODE_INTERP)
-                assert_int_equal(split, 0);
-            else
-                assert_true(split >= NCASES); /* every kernel split */
         }
         if (threads > 1)
             assert_int_equal(rt_par_workers(&ctx->par), threads - 1);
     }
-    /* exactly rounded cases: the same bits in every mode too */
-    for (int c = 0; c < NCASES; c++) {
-        if (!CASES[c].exact)
-            continue;
-        for (int m = 1; m < 3; m++)
-            if (memcmp(ref[0][c], ref[m][c], reflen[0][c]) != 0)
-                fail_msg("%s: mode %d differs from fused", CASES[c].src, (int)modes[m]);
+    for (int c = 0; c < n; c++) {
+        get(c, &tc, buf, sizeof buf);
+        kiln_dtype t = case_dtype(ctx, &in, &tc);
+        for (int m = 1; m < 3 && tc.exact; m++)
+            if (!same_values(t, ref[c], ref[m * n + c], reflen[c]))
+                fail_msg("%s: mode %d differs from fused", tc.src, (int)modes[m]);
     }
-    for (int m = 0; m < 3; m++)
-        for (int c = 0; c < NCASES; c++)
-            free(ref[m][c]);
+    for (int i = 0; i < 3 * n; i++)
+        free(ref[i]);
+    free(ref);
+    free(reflen);
     free_inputs(&in);
     kiln_ctx_free(ctx);
+}
+
+static void test_same_bits_at_any_thread_count(void **state)
+{
+    (void)state;
+    same_bits(NCASES, elementwise_case);
+}
+
+static void test_reductions_same_bits(void **state)
+{
+    (void)state;
+    same_bits(NRCASES + NLENS * NTREE_OPS, reduce_case);
+}
+
+/* ---- the tree's cut into tasks ------------------------------------------------ */
+
+/* rt_pw_tree_tasks against rt_pw_add_f64's tree (runtime/reduce.h's PW),
+ * through a leaf and a combine written here, at every length around the
+ * cuts, without threads and with 3. */
+static void t_leaf(void *ctx, int64_t s0, int64_t len, void *out)
+{
+    double r = rt_pw_add_f64((const char *)((const double *)ctx + s0), len, 8);
+    memcpy(out, &r, 8);
+}
+
+static void t_comb(void *ctx, void *acc, const void *right)
+{
+    (void)ctx;
+    double a, b;
+    memcpy(&a, acc, 8);
+    memcpy(&b, right, 8);
+    a = a + b;
+    memcpy(acc, &a, 8);
+}
+
+static void test_tree_cut(void **state)
+{
+    (void)state;
+    assert_int_equal(rt_pw_tree_depth(0), 0);
+    assert_int_equal(rt_pw_tree_depth(2 * RT_TREE_TASK - 1), 0);
+    assert_int_equal(rt_pw_tree_depth(2 * RT_TREE_TASK), 1);
+    assert_int_equal(rt_pw_tree_depth(4 * RT_TREE_TASK - 1), 1);
+    assert_int_equal(rt_pw_tree_depth(4 * RT_TREE_TASK), 2);
+    assert_int_equal(rt_pw_tree_depth((int64_t)RT_TREE_TASK << RT_TREE_DEPTH), RT_TREE_DEPTH);
+    assert_int_equal(rt_pw_tree_depth(INT64_MAX), RT_TREE_DEPTH);
+    rt_par par;
+    assert_true(rt_par_init(&par, 3));
+    int64_t nmax = TREE_LENS[NLENS - 1];
+    double *x = malloc((size_t)nmax * sizeof *x);
+    assert_non_null(x);
+    for (int64_t i = 0; i < nmax; i++)
+        x[i] = f_x(i) * (1.0 + 1e-3 * (double)(i % 101));
+    for (int l = 0; l < NLENS; l++) {
+        int64_t n = TREE_LENS[l];
+        double want = rt_pw_add_f64((const char *)x, n, 8), got;
+        for (int with = 0; with < 2; with++) {
+            rt_trees t = {rt_pw_tree_tasks, with ? &par : NULL, 0};
+            _Alignas(64) unsigned char out[RT_TREE_PARTIAL];
+            rt_pw_tree_tasks(&t, t_leaf, t_comb, x, n, out);
+            memcpy(&got, out, 8);
+            if (memcmp(&got, &want, 8) != 0)
+                fail_msg("n %lld, threads %d: %.17g vs %.17g", (long long)n, with, got, want);
+            int d = rt_pw_tree_depth(n);
+            assert_int_equal(t.tasks, with && d > 0 ? (int64_t)1 << d : 0);
+        }
+    }
+    free(x);
+    rt_par_fini(&par);
 }
 
 /* ---- the launch policy ------------------------------------------------------- */
@@ -394,6 +685,9 @@ static void test_parallel_for_callback(void **state)
     unsigned char *ref[NCASES];
     for (int c = 0; c < NCASES; c++)
         ref[c] = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &len[c]);
+    static const tcase TREE_CASE = {"sum(xl*xl)", OUT_FRESH, true, SPLIT_FUSED};
+    size_t tree_len;
+    unsigned char *tree_ref = run_case(ctx, &in, &TREE_CASE, KILN_MODE_FUSED, &tree_len);
 
     /* kiln's own workers exist, then the callback replaces them */
     assert_int_equal(kiln_ctx_set_threads(ctx, 2), KILN_OK);
@@ -408,8 +702,9 @@ static void test_parallel_for_callback(void **state)
     assert_int_equal(threads_settle(threads_before - 1), threads_before - 1);
     force_split(ctx);
     kiln_ctx_reset_counters(ctx);
+    unsigned char *b;
     for (int c = 0; c < NCASES; c++) {
-        unsigned char *b = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &l);
+        b = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &l);
         assert_int_equal(l, len[c]);
         if (memcmp(b, ref[c], l) != 0)
             fail_msg("%s: differs through the callback", CASES[c].src);
@@ -418,6 +713,14 @@ static void test_parallel_for_callback(void **state)
     assert_int_equal(atomic_load(&pool.calls), NCASES);
     assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES);
     assert_true(atomic_load(&pool.tasks) >= 2 * NCASES);
+    /* a full reduction's tree tasks through the callback: the same bits */
+    b = run_case(ctx, &in, &TREE_CASE, KILN_MODE_FUSED, &l);
+    assert_int_equal(l, tree_len);
+    assert_memory_equal(b, tree_ref, l);
+    free(b);
+    free(tree_ref);
+    assert_int_equal(atomic_load(&pool.calls), NCASES + 1);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES + 1);
     assert_int_equal(rt_par_workers(&ctx->par), 0);
     assert_int_equal(threads_settle(threads_before - 1), threads_before - 1); /* helpers joined, no kiln thread */
 
@@ -755,6 +1058,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bits_at_any_thread_count),
+        cmocka_unit_test(test_reductions_same_bits),
+        cmocka_unit_test(test_tree_cut),
         cmocka_unit_test(test_small_work_inline),
         cmocka_unit_test(test_parallel_for_callback),
         cmocka_unit_test(test_concurrent_launches),
