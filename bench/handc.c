@@ -18,7 +18,8 @@
  * Threads: hc_set_threads(n). With n == 1 no OpenMP region is entered (a
  * parallel region costs microseconds, which the 1,000-element case would
  * measure); with n > 1 loops of at least HC_PAR_MIN iterations are split
- * statically. Pointers are restrict: outputs never alias inputs here.
+ * dynamically (HC_FOR, HC_CHUNKS_OF). Pointers are restrict: outputs never
+ * alias inputs here.
  */
 #include "handc.h"
 
@@ -30,8 +31,6 @@
 #include <omp.h>
 #else /* built without OpenMP (bench/CMakeLists.txt says so): one thread */
 static void omp_set_num_threads(int n) { (void)n; }
-static int omp_get_num_threads(void) { return 1; }
-static int omp_get_thread_num(void) { return 0; }
 #endif
 
 enum { HC_PAR_MIN = 32768, HC_SCAN_BLOCK = 4096, HC_MAX_COLS = 8 };
@@ -50,6 +49,20 @@ void hc_set_threads(int n)
 
 static int hc_par(int64_t n) { return g_threads > 1 && n >= HC_PAR_MIN; }
 
+/* Work is split dynamically, about HC_CHUNKS chunks per thread claimed in
+ * turn (schedule(dynamic)), as kiln's own launches do: on a machine shared
+ * with other processes, a thread held off its core then leaves its chunks
+ * to the others instead of holding the whole loop (schedule(static) did,
+ * for milliseconds). Chunks are multiples of `align` iterations. */
+enum { HC_CHUNKS = 4 };
+
+static int64_t hc_chunk_len(int64_t n, int64_t align)
+{
+    int64_t c = HC_CHUNKS * (int64_t)g_threads, len = (n + c - 1) / c;
+    len = (len + align - 1) / align * align;
+    return len > 0 ? len : align;
+}
+
 /* for (int64_t i = 0; i < n; i++) body — split over the threads when
  * hc_par(work) (work: elements touched), else a plain loop (no OpenMP call
  * at all). */
@@ -57,7 +70,10 @@ static int hc_par(int64_t n) { return g_threads > 1 && n >= HC_PAR_MIN; }
     do {                                                                                    \
         const int64_t hc_n_ = (n);                                                          \
         if (hc_par(work)) {                                                                 \
-            _Pragma("omp parallel for schedule(static)") for (int64_t i = 0; i < hc_n_; i++) \
+            const int64_t hc_c_ = hc_chunk_len(hc_n_, 64);                                  \
+            (void)hc_c_; /* unused without OpenMP */                                        \
+            _Pragma("omp parallel for schedule(dynamic, hc_c_)")                            \
+            for (int64_t i = 0; i < hc_n_; i++)                                             \
                 __VA_ARGS__                                                                 \
         } else {                                                                            \
             for (int64_t i = 0; i < hc_n_; i++)                                             \
@@ -65,15 +81,19 @@ static int hc_par(int64_t n) { return g_threads > 1 && n >= HC_PAR_MIN; }
         }                                                                                   \
     } while (0)
 
-/* This thread's share [*lo, *hi) of [0, n), split at multiples of `align`
- * (inside a parallel region; the whole range outside one). */
-static void hc_share(int64_t n, int64_t align, int64_t *lo, int64_t *hi)
-{
-    int64_t t = omp_get_num_threads(), k = omp_get_thread_num();
-    int64_t per = (n / t + align - 1) / align * align;
-    *lo = k * per < n ? k * per : n;
-    *hi = *lo + per < n ? *lo + per : n;
-}
+/* Inside a parallel region: body for each chunk [lo, hi) of [0, n) this
+ * thread claims (the threads claim all chunks between them). */
+#define HC_CHUNKS_OF(lo, hi, n, align, ...)                                                 \
+    do {                                                                                    \
+        const int64_t hc_n_ = (n), hc_len_ = hc_chunk_len(hc_n_, align);                    \
+        const int64_t hc_nc_ = (hc_n_ + hc_len_ - 1) / hc_len_;                             \
+        _Pragma("omp for schedule(dynamic, 1) nowait")                                      \
+        for (int64_t hc_k_ = 0; hc_k_ < hc_nc_; hc_k_++) {                                  \
+            const int64_t lo = hc_k_ * hc_len_;                                             \
+            const int64_t hi = lo + hc_len_ < hc_n_ ? lo + hc_len_ : hc_n_;                 \
+            __VA_ARGS__                                                                     \
+        }                                                                                   \
+    } while (0)
 
 void hc_triad(double *restrict a, const double *restrict b, const double *restrict c, double s,
               int64_t n)
@@ -163,10 +183,8 @@ void hc_sums(double out[2], const double *restrict x, int64_t n)
     }
 #pragma omp parallel
     {
-        int64_t lo, hi;
         double s[2] = {0.0, 0.0};
-        hc_share(n, 8, &lo, &hi);
-        sums_range(s, x, lo, hi);
+        HC_CHUNKS_OF(lo, hi, n, 8, { sums_range(s, x, lo, hi); });
 #pragma omp critical
         {
             out[0] += s[0];
@@ -211,11 +229,7 @@ void hc_col_sums(double *restrict out, const double *restrict a, int64_t rows, i
         return;
     }
 #pragma omp parallel
-    {
-        int64_t lo, hi;
-        hc_share(cols, 8, &lo, &hi);
-        col_sums_range(out, a, rows, cols, lo, hi);
-    }
+    HC_CHUNKS_OF(lo, hi, cols, 8, { col_sums_range(out, a, rows, cols, lo, hi); });
 }
 
 /* s[c] += sum over rows [lo, hi) of f(d[i][c]): f the identity (m NULL) or
@@ -248,10 +262,8 @@ static void col_reduce(double *restrict s, const double *restrict d, const doubl
     }
 #pragma omp parallel
     {
-        int64_t lo, hi;
         double a[HC_MAX_COLS] = {0};
-        hc_share(rows, 1, &lo, &hi);
-        col_pass(a, d, m, cols, lo, hi);
+        HC_CHUNKS_OF(lo, hi, rows, 1, { col_pass(a, d, m, cols, lo, hi); });
 #pragma omp critical
         for (int64_t c = 0; c < cols; c++)
             s[c] += a[c];
@@ -335,7 +347,7 @@ static void features_scans(double *restrict c, double *restrict c2, const double
     /* Threads: local prefixes and block totals in parallel, the carries in
      * block order (carry on the left, as runtime/reduce.h), then each block
      * adds its carry — the same bits. */
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 4)
     for (int64_t b = 0; b < nb; b++) {
         int64_t lo = b * HC_SCAN_BLOCK, hi = lo + HC_SCAN_BLOCK < n ? lo + HC_SCAN_BLOCK : n;
         scan_block(c, c2, p, lo, hi, NULL, &t[2 * b]);
@@ -348,7 +360,7 @@ static void features_scans(double *restrict c, double *restrict c2, const double
         k0 = k0 + t0;
         k1 = k1 + t1;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(dynamic, 4)
     for (int64_t b = 1; b < nb; b++) {
         int64_t lo = b * HC_SCAN_BLOCK, hi = lo + HC_SCAN_BLOCK < n ? lo + HC_SCAN_BLOCK : n;
         for (int64_t i = lo; i < hi; i++) {
@@ -414,11 +426,8 @@ void hc_sensors(int64_t *count, double *mean, const unsigned char *restrict rec,
         sensors_range(&k, &s, rec, 0, n, rec_size, temp_off, status_off);
     } else {
 #pragma omp parallel reduction(+ : k, s)
-        {
-            int64_t lo, hi;
-            hc_share(n, 1, &lo, &hi);
-            sensors_range(&k, &s, rec, lo, hi, rec_size, temp_off, status_off);
-        }
+        HC_CHUNKS_OF(lo, hi, n, 1,
+                     { sensors_range(&k, &s, rec, lo, hi, rec_size, temp_off, status_off); });
     }
     *count = k;
     *mean = s / (double)k;
