@@ -1629,7 +1629,7 @@ static bool write_svg(const char *path, const char *cpu)
     if (l1 - l0 < 1)
         l1 = l0 + 1;
     const double bw = 11, gap = 20, left = 70, top = 96, plot_h = 360, bottom = 60;
-    double gw = bw * 3 * g_nthreads + gap;
+    double gw = fmax(bw * 3 * g_nthreads + gap, 84.0); /* room for the names */
     double width = left + gw * (double)(ng ? ng : 1) + 20, height = top + plot_h + bottom;
 #define SVG_Y(v) (top + plot_h * (l1 - log10(v)) / (l1 - l0))
     FILE *f = fopen(path, "w");
@@ -1677,7 +1677,7 @@ static bool write_svg(const char *path, const char *cpu)
                "time / hand-C time at %d thread%s</text>\n",
             top + plot_h / 2, g_threads[0], g_threads[0] == 1 ? "" : "s");
     for (size_t g = 0; g < ng; g++) {
-        double x0 = left + gap / 2 + gw * (double)g;
+        double x0 = left + (gw - bw * 3 * g_nthreads) / 2 + gw * (double)g;
         for (int ti = 0; ti < g_nthreads; ti++)
             for (int m = 0; m < 3; m++) {
                 const result *r = find_result(ws[g], SVG_MODES[m], g_threads[ti]);
