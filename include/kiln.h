@@ -710,7 +710,8 @@ KILN_API kiln_status kiln_eval_many(kiln_ctx *ctx, kiln_mode mode, size_t n,
  *     weak scalars (kiln_i64 / kiln_f64 / kiln_bool): they take the dtype of
  *     the array they meet (NEP 50);
  *   calls: every elementwise op by its NumPy name or alias (kiln_op: sin,
- *     arctan2, where, clip, minimum, isfinite, abs, ...); casts by dtype name:
+ *     arctan2, where, clip, minimum, isfinite, abs, ...) and every function
+ *     registered on ctx by its name (kiln_udf_register); casts by dtype name:
  *     float32(x), int64(x), bool(x), ...; reductions and scans by name, with
  *     NumPy's keyword arguments axis, keepdims and ddof: sum(x, axis=0),
  *     mean(x, axis=(0, 1), keepdims=True), std(x, axis=0, ddof=1),

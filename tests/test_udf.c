@@ -543,6 +543,38 @@ static void test_disk_cache(void **state)
     rmdir(dir); /* best effort: other entries (the thread calibration) may stay */
 }
 
+/* Registrations belong to their context; a kernel calling a UDF splits over
+ * threads like any elementwise kernel, with the same bits at any count. */
+static void test_contexts_and_threads(void **state)
+{
+    (void)state;
+    kiln_ctx *a = new_ctx(), *b = kiln_ctx_new(NULL);
+    assert_non_null(b);
+    reg(b, "f", FN(f_other), KILN_FLOAT64, 1, (kiln_dtype[]){KILN_FLOAT64});
+    int64_t n = 1 << 20;
+    kiln_array *xa = tu_arange(a, KILN_FLOAT64, 1, &n), *xb = tu_arange(b, KILN_FLOAT64, 1, &n);
+    kiln_expr XA = kiln_input(a, xa), XB = kiln_input(b, xb);
+    assert_int_equal(kiln_expr_status(kiln_udf(b, "affine", 1, &XB)), KILN_EINVAL);
+    assert_int_equal(kiln_expr_status(kiln_udf(a, "f", 1, &XA)), KILN_EINVAL);
+    kiln_array *rb = tu_eval(kiln_udf(b, "f", 1, &XB), KILN_MODE_FUSED);
+    assert_true(at(rb, 12345) == f_other(12345));
+    kiln_array_release(rb);
+    kiln_expr e = kiln_add(kiln_udf(a, "affine", 1, &XA), kiln_f64(a, 1));
+    assert_int_equal(kiln_ctx_set_threads(a, 1), KILN_OK);
+    kiln_array *one = tu_eval(e, KILN_MODE_FUSED);
+    assert_int_equal(kiln_ctx_set_threads(a, 3), KILN_OK);
+    kiln_array *three = tu_eval(e, KILN_MODE_FUSED);
+    assert_true(tu_bits_equal(one, three));
+    for (int64_t i = 0; i < n; i += 4099)
+        assert_true(at(three, i) == f_affine((double)i) + 1);
+    kiln_array_release(one);
+    kiln_array_release(three);
+    kiln_array_release(xa);
+    kiln_array_release(xb);
+    kiln_ctx_free(a);
+    kiln_ctx_free(b);
+}
+
 /* Scopes drop UDF nodes but not registrations; a UDF in many evaluations
  * inside scopes stays bounded. */
 static void test_scopes(void **state)
@@ -822,6 +854,7 @@ int main(void)
         cmocka_unit_test(test_reductions),
         cmocka_unit_test(test_identity),
         cmocka_unit_test(test_disk_cache),
+        cmocka_unit_test(test_contexts_and_threads),
         cmocka_unit_test(test_scopes),
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_register_errors),
