@@ -325,34 +325,6 @@ static void dc_path(const jit_disk *d, uint64_t hash, const char *ext, char *buf
     snprintf(buf, cap, "%s/%016" PRIx64 "%s", d->dir, hash, ext);
 }
 
-static int dc_mkdirs(const char *dir)
-{
-    char path[JIT_DISK_DIR_MAX];
-    size_t n = strlen(dir);
-    if (n == 0 || n >= sizeof path) {
-        errno = ENAMETOOLONG;
-        return -1;
-    }
-    memcpy(path, dir, n + 1);
-    for (size_t i = 1; i <= n; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        char c = path[i];
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return -1;
-        path[i] = c;
-    }
-    struct stat st;
-    if (stat(dir, &st) != 0)
-        return -1;
-    if (!S_ISDIR(st.st_mode)) {
-        errno = ENOTDIR;
-        return -1;
-    }
-    return 0;
-}
-
 /* Reads and verifies the entry at path against key (k1 then k2). Returns
  * the whole file (rt_malloc'd, *size bytes) with *body, *blen inside it, or
  * NULL: *rejected says whether a file was there but is not a valid entry
@@ -416,7 +388,7 @@ static size_t dc_write(jit_engine *j, const char *path, const void *k1, size_t l
     if (d->degraded)
         return 0;
     if (!d->dir_made) {
-        if (dc_mkdirs(d->dir) != 0) {
+        if (jit_mkdirs(d->dir, 0700) != 0) {
             dc_degrade(j, "cannot create the folder", errno);
             return 0;
         }
@@ -615,8 +587,10 @@ void jit_disk_store(jit_engine *j, const jit_disk_key *dk, const void *obj, size
 static bool dc_calib_path(jit_engine *j, int threads, char *tkey, size_t tcap, char *path,
                           size_t pcap)
 {
+    if (!j->disk.on)
+        return false;
     const char *m = dc_machine_key();
-    if (!m[0] || !j->disk.on)
+    if (!m[0])
         return false;
     snprintf(tkey, tcap, "calibration threads %d\n", threads);
     dc_path(&j->disk, dc_hash2(m, strlen(m), tkey, strlen(tkey)), dc_calib_ext, path, pcap);

@@ -88,8 +88,7 @@ char *jit_entry_dump_name(const jit_entry *e, char *buf, size_t cap)
 
 /* ---- folder and files ---------------------------------------------------------- */
 
-/* mkdir -p; 0 or -1 with errno. */
-static int jd_mkdirs(const char *dir)
+int jit_mkdirs(const char *dir, unsigned mode)
 {
     char path[JD_DIR_MAX];
     size_t n = strlen(dir);
@@ -103,7 +102,7 @@ static int jd_mkdirs(const char *dir)
             continue;
         char c = path[i];
         path[i] = '\0';
-        if (mkdir(path, 0777) != 0 && errno != EEXIST)
+        if (mkdir(path, (mode_t)mode) != 0 && errno != EEXIST)
             return -1;
         path[i] = c;
     }
@@ -137,7 +136,7 @@ FILE *jit_dump_open(jit_engine *j, const char *kname, const char *suffix)
     pthread_mutex_unlock(&d->lock);
     snprintf(path, sizeof path, "%s/%s%s", dir, kname, suffix);
     FILE *f = fopen(path, "w");
-    if (!f && errno == ENOENT && jd_mkdirs(dir) == 0)
+    if (!f && errno == ENOENT && jit_mkdirs(dir, 0777) == 0)
         f = fopen(path, "w");
     if (!f)
         jd_error(d, path, strerror(errno));
@@ -283,7 +282,7 @@ kiln_status jit_dump_set(jit_engine *j, unsigned stages, const char *dir)
     pthread_mutex_lock(&d->lock);
     snprintf(want, sizeof want, "%s", dir ? dir : d->dir);
     pthread_mutex_unlock(&d->lock);
-    if ((stages & JIT_DUMP_FILES) && jd_mkdirs(want) != 0) {
+    if ((stages & JIT_DUMP_FILES) && jit_mkdirs(want, 0777) != 0) {
         int err = errno;
         pthread_mutex_unlock(&j->compile_lock);
         return rt_err(j->env, KILN_EIO, "cannot create the dump folder '%s': %s", want,

@@ -36,6 +36,10 @@ typedef struct jit_opt_config {
 int jit_optimize(LLVMModuleRef M, LLVMTargetMachineRef tm, const jit_opt_config *cfg, char *why,
                  size_t why_cap);
 
+/* dump.c: mkdir -p dir, each folder made with mode; 0, or -1 with errno
+ * (ENOTDIR if dir exists and is not a folder). */
+int jit_mkdirs(const char *dir, unsigned mode);
+
 /* diskcache.c: the persistent cache's state in an engine (compile_lock). */
 typedef struct jit_disk {
     bool on;               /* the setting */

@@ -121,26 +121,9 @@ static int count_files(const char *dir)
     return n;
 }
 
-static uint8_t *read_file(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *b = malloc(len > 0 ? (size_t)len : 1);
-    *n = fread(b, 1, (size_t)len, f);
-    fclose(f);
-    return b;
-}
-
 static void write_file(const char *path, const void *b, size_t n)
 {
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b, 1, n, f), n);
-    assert_int_equal(fclose(f), 0);
+    assert_true(tu_write_file(path, b, n));
 }
 
 /* x, y of N float64 with values that make every expression finite. */
@@ -334,7 +317,7 @@ static uint8_t *one_entry(const char *dir, const char *src, char *path, size_t c
     char names[4][64];
     assert_int_equal(list_entries(dir, NULL, names, 4), 1);
     snprintf(path, cap, "%s/%s", dir, names[0]);
-    uint8_t *b = read_file(path, n);
+    uint8_t *b = tu_read_file(path, n);
     assert_non_null(b);
     return b;
 }
@@ -430,7 +413,7 @@ static void test_corruption(void **state)
         kiln_ctx_free(ctx);
         /* replaced by the same good entry */
         size_t rn;
-        uint8_t *r = read_file(path, &rn);
+        uint8_t *r = tu_read_file(path, &rn);
         assert_non_null(r);
         if (rn != n || memcmp(r, good, n) != 0)
             fail_msg("%s: the entry was not replaced by a good one", cases[c].what);

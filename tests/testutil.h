@@ -38,4 +38,9 @@ int64_t tu_ulp_f32(float a, float b);
  * (NaN payloads included). */
 int tu_bits_equal(const kiln_array *a, const kiln_array *b);
 
+/* A whole file (malloc'd, *n bytes; NULL if it cannot be opened), and a
+ * file written whole (1 on success). */
+unsigned char *tu_read_file(const char *path, size_t *n);
+int tu_write_file(const char *path, const void *data, size_t n);
+
 #endif
