@@ -522,7 +522,8 @@ KILN_API kiln_expr kiln_cast(kiln_expr x, kiln_dtype dtype);
  * nargs inputs; an unknown name or wrong count is an error handle. The
  * reductions and scans below are reachable by name too, with one input and
  * NumPy's defaults: every axis, no keepdims, ddof 0 ("sum", "argmin", ...),
- * the flattened array for scans ("cumsum", ...). */
+ * the flattened array for scans ("cumsum", ...). So are the functions
+ * registered on ctx (kiln_udf_register), as kiln_udf applies them. */
 KILN_API kiln_expr kiln_op(kiln_ctx *ctx, const char *name, int nargs,
                            const kiln_expr *args);
 
