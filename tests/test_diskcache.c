@@ -758,6 +758,9 @@ int main(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "child") == 0)
         return child_main(argc >= 3 && strcmp(argv[2], "big") == 0);
+    /* contexts made without ctx_on never see the user's cache, however the
+     * binary is run; children get their folder and setting explicitly */
+    setenv("KILN_CACHE", "off", 1);
     ssize_t l = readlink("/proc/self/exe", g_self, sizeof g_self - 1);
     if (l <= 0)
         return 1;
