@@ -53,11 +53,17 @@ enum { NEXPR = sizeof g_exprs / sizeof g_exprs[0], N = 3000 };
 
 static char g_self[4096];
 
+/* Folders a test made: removed by its teardown, even when it fails. */
+static char g_dirs[4][4096];
+static int g_ndirs;
+
 static void make_dir(char *buf, size_t cap)
 {
     const char *t = getenv("TMPDIR");
     snprintf(buf, cap, "%s/kiln-dc-XXXXXX", t && t[0] ? t : "/tmp");
     assert_non_null(mkdtemp(buf));
+    if (g_ndirs < 4)
+        snprintf(g_dirs[g_ndirs++], sizeof g_dirs[0], "%s", buf);
 }
 
 static void remove_tree(const char *dir)
@@ -79,6 +85,18 @@ static void remove_tree(const char *dir)
     }
     closedir(dp);
     rmdir(dir);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    while (g_ndirs > 0) {
+        const char *d = g_dirs[--g_ndirs];
+        chmod(d, 0700);
+        remove_tree(d);
+    }
+    unsetenv("KILN_CACHE_MAX_MB");
+    return 0;
 }
 
 /* Entries (*.kobj) in dir, their total bytes in *bytes; names[] if given. */
@@ -766,15 +784,15 @@ int main(int argc, char **argv)
         return 1;
     g_self[l] = '\0';
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cold_then_warm),
-        cmocka_unit_test(test_corruption),
-        cmocka_unit_test(test_concurrent_processes),
-        cmocka_unit_test(test_off_writes_nothing),
-        cmocka_unit_test(test_unwritable),
-        cmocka_unit_test(test_size_bound_lru),
-        cmocka_unit_test(test_calibration),
-        cmocka_unit_test(test_clear),
-        cmocka_unit_test(test_udf_not_persisted),
+        cmocka_unit_test_teardown(test_cold_then_warm, teardown),
+        cmocka_unit_test_teardown(test_corruption, teardown),
+        cmocka_unit_test_teardown(test_concurrent_processes, teardown),
+        cmocka_unit_test_teardown(test_off_writes_nothing, teardown),
+        cmocka_unit_test_teardown(test_unwritable, teardown),
+        cmocka_unit_test_teardown(test_size_bound_lru, teardown),
+        cmocka_unit_test_teardown(test_calibration, teardown),
+        cmocka_unit_test_teardown(test_clear, teardown),
+        cmocka_unit_test_teardown(test_udf_not_persisted, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
