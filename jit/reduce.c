@@ -1212,7 +1212,9 @@ typedef struct jr_red {
     /* FLAT */
     LLVMTypeRef aty;      /* accumulator type */
     LLVMValueRef acc, idx, first, found; /* allocas (scalars or [wc] arrays) */
-    bool exact;           /* apply the NaN rule per step (OUTER) */
+    bool exact;           /* apply the NaN rule per step (OUTER; argmin/argmax:
+                             NumPy's loop, one element after another) */
+    LLVMValueRef want;    /* INNER argmin/argmax: the min (max) found by pass 1 */
     LLVMValueRef fbuf;    /* OUTER with an epilogue: results per column */
 } jr_red;
 
@@ -1265,7 +1267,12 @@ static LLVMValueRef jr_flat_init(jr *R, jr_red *X)
     case GR_OP_ALL: return LLVMConstInt(L->i1, 1, 0);
     case GR_OP_ANY: return LLVMConstInt(L->i1, 0, 0);
     case GR_OP_COUNT_NONZERO: return LLVMConstInt(L->i64, 0, 0);
-    default: return LLVMConstNull(X->aty); /* argmin/argmax: replaced at s == 0 */
+    default: /* argmin/argmax: NumPy's loop replaces it at s == 0; else pass 1's min/max */
+        if (X->exact)
+            return LLVMConstNull(X->aty);
+        jr_red M = *X;
+        M.op = X->op == GR_OP_ARGMAX ? GR_OP_MAX : GR_OP_MIN;
+        return jr_flat_init(R, &M);
     }
 }
 
@@ -1316,6 +1323,11 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
         r = LLVMBuildAdd(B, a, LLVMBuildZExt(B, jl_truth(L, y, t), L->i64, ""), "");
         break;
     default: { /* argmin, argmax */
+        if (!X->exact) { /* pass 1 of jr_inner_arg: the min (max) */
+            LLVMValueRef ab[2] = {a, y};
+            r = jl_minmax(L, t, ab, X->op == GR_OP_ARGMAX);
+            break;
+        }
         LLVMValueRef rep = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntEQ, s, jr_i64(R, 0), ""),
                                        jr_arg_better(R, X, y, a), "");
         r = LLVMBuildSelect(B, rep, y, a, "");
@@ -1350,6 +1362,59 @@ static void jr_nan_body(jr *R, void *cx, LLVMValueRef s)
     LLVMValueRef take = LLVMBuildAnd(L->b, isn, LLVMBuildNot(L->b, found, ""), "");
     jr_store(R, LLVMBuildSelect(L->b, take, y, jr_load(R, X->aty, X->first, 0), ""), X->first, 0);
     jr_store(R, LLVMBuildOr(L->b, found, isn, ""), X->found, 0);
+}
+
+/* INNER argmin/argmax, pass 2: idx = the least s whose y equals the min
+ * (max) pass 1 found — or, if that is NaN, whose y is NaN. A minimum of
+ * candidate indices, so it vectorizes as pass 1 does. */
+static void jr_argpos_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_red *X = cx;
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef y = jr_producer(R, X->r), match;
+    if (jl_flt(X->t)) {
+        LLVMValueRef nan = LLVMBuildAnd(B, LLVMBuildFCmp(B, LLVMRealUNO, X->want, X->want, ""),
+                                        LLVMBuildFCmp(B, LLVMRealUNO, y, y, ""), "");
+        match = LLVMBuildOr(B, LLVMBuildFCmp(B, LLVMRealOEQ, y, X->want, ""), nan, "");
+    } else {
+        match = LLVMBuildICmp(B, LLVMIntEQ, y, X->want, "");
+    }
+    LLVMValueRef i = jr_load(R, L->i64, X->idx, 0);
+    LLVMValueRef c = LLVMBuildSelect(B, match, s, jr_i64(R, INT64_MAX), "");
+    jr_store(R, LLVMBuildSelect(B, LLVMBuildICmp(B, LLVMIntSLT, c, i, ""), c, i, ""), X->idx, 0);
+}
+
+static void jr_arg_exact_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_red *X = cx;
+    jr_flat_step(R, X, X->acc, X->idx, jr_producer(R, X->r), s);
+}
+
+/* INNER argmin/argmax after pass 1 (X->acc holds the sequence's min, or
+ * max, as min/max computes it: NaN if there is one): NumPy's answer is the
+ * first index holding that value (-0.0 == +0.0), or the first NaN. Pass 2
+ * finds it (jr_argpos_body). Both passes vectorize; NumPy's own loop
+ * (x[i] replaces the best if !(x[i] >= best)) does not. If pass 2 finds
+ * nothing — an approximate producer computed by other (vector or scalar)
+ * code in the two passes — NumPy's loop runs instead. Returns the index. */
+static LLVMValueRef jr_inner_arg(jr *R, jr_red *X)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    X->want = jr_load(R, X->aty, X->acc, 0);
+    jr_store(R, jr_i64(R, INT64_MAX), X->idx, 0);
+    jr_seq_loop_n(R, R->pos, jr_i64(R, 0), R->n, jr_argpos_body, X, JR_FLAT_INTERLEAVE);
+    LLVMValueRef none = LLVMBuildICmp(B, LLVMIntEQ, jr_load(R, L->i64, X->idx, 0),
+                                      jr_i64(R, INT64_MAX), "");
+    LLVMBasicBlockRef join = jr_if_begin(R, none, "argslow");
+    X->exact = true;
+    jr_store(R, jr_flat_init(R, X), X->acc, 0);
+    jr_store(R, jr_i64(R, 0), X->idx, 0);
+    jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_arg_exact_body, X);
+    X->exact = false;
+    jr_if_end(R, join);
+    return jr_load(R, L->i64, X->idx, 0);
 }
 
 /* ---- one position (INNER) and one chunk (OUTER) ---------------------------------------- */
@@ -1444,7 +1509,7 @@ static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef 
                 res = jr_load(R, X->aty, X->first, 0);
             }
             if (X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX)
-                res = jr_load(R, L->i64, X->idx, 0);
+                res = jr_inner_arg(R, X);
             jr_finish(R, R->pos, X->r, res, X->rt);
         }
     }

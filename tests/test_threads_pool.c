@@ -250,6 +250,7 @@ static const tcase RCASES[] = {
     RC_APPROX("mean(exp(D*0.01), axis=(0, 2))"),
     RC_APPROX("sum(sin(N), axis=1)"),
     RC_APPROX("cumsum(tanh(W), axis=0)"),
+    RC_APPROX("argmin(sin(W), axis=1)"),
     /* siblings and epilogues */
     RC("sqrt(sum(W*W, axis=0))", SPLIT_FUSED),
     RC("(W - mean(W, axis=0)) / std(W, axis=0)", SPLIT_ALL),
@@ -285,6 +286,8 @@ static const tcase RCASES[] = {
     RC("max(xn)", SPLIT_NONE),
     RC("argmax(xn)", SPLIT_NONE),
     RC("argmin(xl[1000:] * 0.0)", SPLIT_NONE),
+    RC("argmax(xl[::-1] * -1.0)", SPLIT_NONE),
+    RC("argmin(xf)", SPLIT_NONE),
     RC("sum(I)", SPLIT_NONE),
     /* scans over their lines */
     RC("cumsum(W, axis=0)", SPLIT_FUSED),
