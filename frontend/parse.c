@@ -1837,6 +1837,30 @@ static fe_val fe_primary(fe_parser *p)
     return fe_none();
 }
 
+/* NumPy's ** operator (not np.power) with a literal exponent on a float
+ * array takes a fast path (array_power's fast_scalar_power): x**2 is
+ * square(x), x**0.5 sqrt(x), x**-1 the reciprocal 1/x — results that differ
+ * from pow's in the last bit for some x (and at -0.0 and -inf for 0.5).
+ * kiln's ** does the same, so an expression string gives NumPy's bits;
+ * power(x, 2) stays pow, as np.power(x, 2) does. */
+typedef enum { FE_POW, FE_SQUARE, FE_SQRT, FE_RECIPROCAL } fe_powpath;
+
+/* The path x ** ex takes. *base becomes an expression (its dtype decides)
+ * unless it is a literal itself. */
+static fe_powpath fe_power_path(fe_parser *p, fe_val *base, const fe_val *ex)
+{
+    if ((ex->kind != V_INT && ex->kind != V_FLOAT) || base->kind == V_INT ||
+        base->kind == V_FLOAT)
+        return FE_POW;
+    size_t pos = base->pos, end = base->end;
+    *base = fe_of_expr(fe_expr_of(p, base), pos, end);
+    if (p->failed || !rt_is_float(kiln_expr_dtype(base->e)))
+        return FE_POW;
+    double v = ex->kind == V_INT ? (double)ex->mag : ex->f;
+    v = ex->neg ? -v : v;
+    return v == 2.0 ? FE_SQUARE : v == 0.5 ? FE_SQRT : v == -1.0 ? FE_RECIPROCAL : FE_POW;
+}
+
 /* power = postfix ['**' unary]       -- right-associative through unary */
 static fe_val fe_unary(fe_parser *p);
 static fe_val fe_power(fe_parser *p)
@@ -1857,7 +1881,26 @@ static fe_val fe_power(fe_parser *p)
         return fe_none();
     }
     fe_val args[2] = {base, ex};
-    return fe_apply(p, "power", 2, args, op.pos, op.len);
+    size_t start = base.pos;
+    fe_val v;
+    switch (fe_power_path(p, &args[0], &ex)) {
+    case FE_POW: return fe_apply(p, "power", 2, args, op.pos, op.len);
+    case FE_SQUARE: v = fe_apply(p, "square", 1, args, op.pos, op.len); break;
+    case FE_SQRT: v = fe_apply(p, "sqrt", 1, args, op.pos, op.len); break;
+    case FE_RECIPROCAL: /* 1 / x: the literal 1 takes x's float dtype (NEP 50) */
+        args[1] = args[0];
+        args[0] = ex;
+        args[0].neg = false;
+        args[0].mag = 1;
+        args[0].f = 1.0;
+        v = fe_apply(p, "divide", 2, args, op.pos, op.len);
+        break;
+    }
+    if (!p->failed) { /* the span is the whole x ** ex */
+        v.pos = start;
+        v.end = ex.end;
+    }
+    return v;
 }
 
 /* unary = ('-' | '+' | '~') unary | power */

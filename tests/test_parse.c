@@ -144,17 +144,18 @@ static void test_precedence(void **state)
     fx *f = *state;
     kiln_ctx *c = f->ctx;
     kiln_expr x = f->in[X], y = f->in[Y], m = f->in[M];
-    kiln_expr one = kiln_i64(c, 1), two = kiln_i64(c, 2);
+    kiln_expr one = kiln_i64(c, 1), two = kiln_i64(c, 2), three = kiln_i64(c, 3);
     assert_same(f, "x", x);
     assert_same(f, "x + 2*y", kiln_add(x, kiln_multiply(two, y)));
     assert_same(f, "(x + 2)*y", kiln_multiply(kiln_add(x, two), y));
     assert_same(f, "x - y - 1", kiln_subtract(kiln_subtract(x, y), one));
     assert_same(f, "x / y / 2", kiln_divide(kiln_divide(x, y), two));
-    assert_same(f, "x ** y ** 2", kiln_power(x, kiln_power(y, two)));
-    assert_same(f, "-x ** 2", kiln_negative(kiln_power(x, two)));
+    assert_same(f, "x ** y ** 3", kiln_power(x, kiln_power(y, three)));
+    assert_same(f, "-x ** 3", kiln_negative(kiln_power(x, three)));
+    assert_same(f, "-x ** 2", kiln_negative(kiln_square(x)));
     assert_same(f, "-x * y", kiln_multiply(kiln_negative(x), y));
     assert_same(f, "x ** -y", kiln_power(x, kiln_negative(y)));
-    assert_same(f, "x * y ** 2", kiln_multiply(x, kiln_power(y, two)));
+    assert_same(f, "x * y ** 3", kiln_multiply(x, kiln_power(y, three)));
     assert_same(f, "x // y % 2", kiln_remainder(kiln_floor_divide(x, y), two));
     assert_same(f, "m << 1 + m", kiln_left_shift(m, kiln_add(one, m)));
     assert_same(f, "m >> 2 - 1 << m",
@@ -173,6 +174,53 @@ static void test_precedence(void **state)
     assert_same(f, "-(-x)", kiln_negative(kiln_negative(x)));
     assert_same(f, " \t\n x\n+\r\n1 ", kiln_add(x, one));
     assert_same(f, "((((x))))", x);
+}
+
+/* ** with a literal exponent on a float array takes NumPy's fast path
+ * (square, sqrt, reciprocal); everything else is power. */
+static void test_power_fast_path(void **state)
+{
+    fx *f = *state;
+    kiln_ctx *c = f->ctx;
+    kiln_expr x = f->in[X], y = f->in[Y], m = f->in[M], f32 = f->in[F32];
+    kiln_expr one = kiln_i64(c, 1), two = kiln_i64(c, 2);
+    assert_same(f, "x ** 2", kiln_square(x));
+    assert_same(f, "x ** 2.0", kiln_square(x));
+    assert_same(f, "x ** (2)", kiln_square(x));
+    assert_same(f, "(x + y) ** 2", kiln_square(kiln_add(x, y)));
+    assert_same(f, "x[::-1] ** 2", kiln_square(P(f, "x[::-1]")));
+    assert_same(f, "f32 ** 2", kiln_square(f32));
+    assert_same(f, "x ** 0.5", kiln_sqrt(x));
+    assert_same(f, "x ** -1", kiln_divide(one, x));
+    assert_same(f, "x ** -1.0", kiln_divide(one, x));
+    assert_same(f, "2 * x ** 2 + 1", kiln_add(kiln_multiply(two, kiln_square(x)), one));
+    /* power: np.power by name, other exponents, integer bases, array exponents */
+    assert_same(f, "power(x, 2)", kiln_power(x, two));
+    assert_same(f, "x ** 3", kiln_power(x, kiln_i64(c, 3)));
+    assert_same(f, "x ** -2", kiln_power(x, kiln_i64(c, -2)));
+    assert_same(f, "x ** y", kiln_power(x, y));
+    assert_same(f, "m ** 2", kiln_power(m, two));
+    assert_same(f, "2.0 ** 2", kiln_f64(c, 4.0));
+    /* the dtype stays x's: float32 ** 2 is float32 */
+    assert_int_equal(kiln_expr_dtype(P(f, "f32 ** 2")), KILN_FLOAT32);
+    assert_int_equal(kiln_expr_dtype(P(f, "f32 ** -1")), KILN_FLOAT32);
+    /* known answers, where pow and the fast path differ: sqrt(-0.0) is -0.0
+     * (pow(-0.0, 0.5) is +0.0), sqrt(-inf) NaN (pow: +inf) */
+    double in[3] = {-0.0, -INFINITY, 6.25};
+    kiln_array *a = tu_array(c, KILN_FLOAT64, 1, (int64_t[]){3}, in);
+    const char *names[1] = {"v"};
+    kiln_expr e = kiln_parse(c, "v ** 0.5", 1, names, &a);
+    kiln_array *r = tu_eval(e, KILN_MODE_INTERP);
+    assert_true(signbit(kiln_array_get_f64(r, 0)) && kiln_array_get_f64(r, 0) == 0.0);
+    assert_true(isnan(kiln_array_get_f64(r, 1)));
+    assert_true(kiln_array_get_f64(r, 2) == 2.5);
+    kiln_array_release(r);
+    kiln_array_release(a);
+    assert_values(f, "x ** 2", SHAPE(4), VALS(4, 1, 0.25, 9));
+    assert_values(f, "x ** -1", SHAPE(4), VALS(-0.5, -1, 2, 1.0 / 3.0));
+    /* errors around a fast-path ** point where they would around power */
+    assert_fails(f, "x ** 2 + z", KILN_ESHAPE, 8, "(4,)", "(3,)", NULL);
+    assert_fails(f, "z ** 0.5 - x", KILN_ESHAPE, 10, "(3,)", "(4,)", NULL);
 }
 
 static void test_binary_operators(void **state)
@@ -879,6 +927,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_precedence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_binary_operators, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_power_fast_path, setup, teardown),
         cmocka_unit_test_setup_teardown(test_every_op_by_name, setup, teardown),
         cmocka_unit_test_setup_teardown(test_literals, setup, teardown),
         cmocka_unit_test_setup_teardown(test_eval_example, setup, teardown),
