@@ -979,13 +979,29 @@ static int pl_unfused_input(pl_ctx *c, pl_kb *b, const pl_loc *loc, gr_id id)
     return kb_input(b, id, (kiln_dtype)nd->dtype, l->src, nd->rank, nd->shape, st);
 }
 
+static bool pl_boundary(const gr_node *nd);
+static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, bool *need, int *vof,
+                                    const int *mem, int nmem);
+
+/* Every non-leaf node its own kernel and (unless a root) its own
+ * temporary, as NumPy evaluates: an elementwise node reads its inputs'
+ * locations; a reduction or scan is a one-member staged kernel whose body
+ * stops at its (materialized) input — so unfused reductions are compiled
+ * code too, not the interpreter. */
 static kiln_status pl_unfused(pl_ctx *c)
 {
     gr_plan *p = c->p;
     const gr_graph *g = c->g;
-    pl_loc *loc = PL_NEW(p, pl_loc, c->all.n);
-    if (!loc)
+    int n = c->all.n;
+    pl_loc *loc = PL_NEW(p, pl_loc, n);
+    bool *cut = PL_NEW(p, bool, n), *need = PL_NEW(p, bool, n);
+    int *vof = PL_NEW(p, int, n);
+    if (!loc || !cut || !need || !vof)
         return KILN_ENOMEM;
+    for (int i = 0; i < n; i++) { /* materialized: every node but leaves and views */
+        const gr_node *nd = gr_node_at(g, c->all.id[i]);
+        cut[i] = gr_nin(nd) > 0 && !gr_is_view(nd->op);
+    }
     /* roots' nodes live in their (first) output */
     for (size_t i = 0; i < c->n; i++) {
         pl_loc *l = &loc[pl_find(&c->all, c->roots[i])];
@@ -1006,6 +1022,12 @@ static kiln_status pl_unfused(pl_ctx *c)
                 continue; /* read directly by consumers (a view: its source) */
             loc[i].src = pl_src_temp(pl_new_temp(p, (kiln_dtype)nd->dtype, nd->rank, nd->shape));
             loc[i].done = true;
+        }
+        if (pl_boundary(nd)) {
+            kiln_status s = pl_staged_kernel(c, loc, cut, need, vof, &i, 1);
+            if (s != KILN_OK)
+                return s;
+            continue;
         }
         if (pl_size(nd->rank, nd->shape) == 0)
             continue;

@@ -485,6 +485,71 @@ static void test_producer_and_consumer_fusion(void **state)
     kiln_ctx_free(ctx);
 }
 
+/* UNFUSED (NumPy's evaluation: every node its own kernel and temporary)
+ * runs reductions and scans as compiled kernels too — no interpreter
+ * fallback — with the interpreter's bits. */
+static void unfused_same(kiln_ctx *ctx, kiln_expr e, const char *what, uint64_t launches,
+                         uint64_t temp_bytes)
+{
+    if (kiln_expr_status(e) != KILN_OK)
+        fail_msg("%s: %s", what, kiln_errmsg(ctx));
+    kiln_array *want = tu_eval(e, KILN_MODE_INTERP);
+    kiln_array_release(tu_eval(e, KILN_MODE_UNFUSED)); /* compiles */
+    uint64_t f0 = cnt(ctx, KILN_COUNTER_FALLBACKS), l0 = cnt(ctx, KILN_COUNTER_LAUNCHES);
+    uint64_t t0 = cnt(ctx, KILN_COUNTER_TEMP_BYTES), c0 = cnt(ctx, KILN_COUNTER_COMPILES);
+    kiln_array *got = tu_eval(e, KILN_MODE_UNFUSED);
+    if (cnt(ctx, KILN_COUNTER_FALLBACKS) != f0)
+        fail_msg("%s: unfused fell back to the interpreter: %s", what, kiln_last_fallback(ctx));
+    if (!tu_bits_equal(want, got))
+        fail_msg("%s: unfused differs from the interpreter", what);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_COMPILES) - c0, 0);
+    if (launches)
+        assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, launches);
+    assert_int_equal(cnt(ctx, KILN_COUNTER_TEMP_BYTES) - t0, temp_bytes);
+    kiln_array_release(want);
+    kiln_array_release(got);
+}
+
+static void test_unfused(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    enum { N = 300, K = 7 };
+    int64_t shape[2] = {N, K};
+    kiln_array *a = rnd_array(ctx, KILN_FLOAT64, 2, shape, false);
+    kiln_expr x = kiln_input(ctx, a);
+    const int axes[2][1] = {{0}, {1}};
+    char what[96];
+    for (int r = 0; r < R_COUNT; r++) {
+        bool sq = r == R_SUMSQ; /* x*x first: one more kernel, one temporary */
+        for (int ax = -1; ax < 2; ax++) {
+            kiln_expr e = g_red[r].fn(x, ax < 0 ? 0 : 1, ax < 0 ? NULL : axes[ax], 0);
+            snprintf(what, sizeof what, "%s axis %d", g_red[r].name, ax);
+            unfused_same(ctx, e, what, sq ? 2 : 1, sq ? N * K * sizeof(double) : 0);
+        }
+    }
+    kiln_expr cs = kiln_cumsum(kiln_multiply(x, x), 0);
+    unfused_same(ctx, cs, "cumsum(x*x, 0)", 2, N * K * sizeof(double));
+    int ax0 = 0;
+    /* (x - mean(x, 0)) / std(x, 0): mean, std, subtract, divide — the two
+     * reduced rows and x - mean are temporaries, the quotient the output */
+    kiln_expr z = kiln_divide(kiln_subtract(x, kiln_mean(x, 1, &ax0, 0)), kiln_std(x, 1, &ax0, 0, 0));
+    unfused_same(ctx, z, "column normalization", 4, 2 * K * sizeof(double) + N * K * sizeof(double));
+    /* an empty reduction still writes its identity */
+    int64_t e0[2] = {0, K};
+    kiln_array *empty = NULL;
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 2, e0, KILN_ORDER_C, &empty), KILN_OK);
+    kiln_expr se = kiln_sum(kiln_input(ctx, empty), 1, &ax0, 0);
+    kiln_array *got = tu_eval(se, KILN_MODE_UNFUSED);
+    assert_int_equal(kiln_array_size(got), K);
+    for (int j = 0; j < K; j++)
+        assert_true(kiln_array_get_f64(got, j) == 0.0);
+    kiln_array_release(got);
+    kiln_array_release(empty);
+    kiln_array_release(a);
+    kiln_ctx_free(ctx);
+}
+
 /* The widest vector of T in an IR text ("<8 x double>" -> 8). */
 static int max_width(const char *ir, const char *ty)
 {
@@ -885,6 +950,7 @@ int main(void)
         cmocka_unit_test(test_multi_axes),
         cmocka_unit_test(test_nan_and_zeros),
         cmocka_unit_test(test_producer_and_consumer_fusion),
+        cmocka_unit_test(test_unfused),
         cmocka_unit_test(test_vector_code),
         cmocka_unit_test(test_producers),
         cmocka_unit_test(test_siblings),
