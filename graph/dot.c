@@ -200,7 +200,9 @@ static void dt_node(dt_ctx *c, gr_id id, const char *indent)
         attrs = "shape=ellipse, fontsize=9";
         break;
     default:
-        len = (size_t)snprintf(label, sizeof label, "%s\n%s %s", gr_ops[nd->op].name, dn, sh);
+        len = (size_t)snprintf(label, sizeof label, "%s\n%s %s",
+                               gr_is_udf(nd->op) ? gr_udf_of(c->g, id)->name : gr_ops[nd->op].name,
+                               dn, sh);
         if (dt_red_attrs(nd, extra, sizeof extra) && len < sizeof label)
             len += (size_t)snprintf(label + len, sizeof label - len, "\n%s", extra);
         if (gr_is_reduce(nd->op) || gr_is_scan(nd->op))

@@ -21,6 +21,7 @@
 #include "testutil.h"
 
 #include "frontend/fe.h"
+#include "graph/dump.h"
 #include "graph/plan.h"
 
 #include <math.h>
@@ -416,6 +417,17 @@ static void test_one_kernel(void **state)
     assert_int_equal(p.nkernels, 1);
     assert_int_equal(p.kernels[0].nudf, 3);
     assert_true(gr_kernel_has_udf(&p.kernels[0]));
+    /* the DAG dump names each function as registered */
+    char *dot = NULL;
+    size_t dotlen = 0;
+    FILE *f = open_memstream(&dot, &dotlen);
+    assert_non_null(f);
+    assert_int_equal(gr_dot_write(&p, ctx->graph, NULL, -1, f), KILN_OK);
+    fclose(f);
+    assert_non_null(strstr(dot, "affine\\nfloat64"));
+    assert_non_null(strstr(dot, "mulsum\\nfloat32"));
+    assert_non_null(strstr(dot, "big\\nbool"));
+    free(dot);
     gr_plan_free(&p);
     kiln_array_release(out);
     kiln_array_release(x);
