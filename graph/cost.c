@@ -49,6 +49,14 @@ static bool gr_tree_reduce(const gr_kval *v)
     }
 }
 
+/* A float cumsum or cumprod: fixed blocks (runtime/reduce.h), which
+ * rt_scan_tasks may run as tasks. */
+static bool gr_blocked_scan(const gr_kval *v)
+{
+    bool flt = v->dtype == KILN_FLOAT64 || v->dtype == KILN_FLOAT32;
+    return flt && (v->op == GR_OP_CUMSUM || v->op == GR_OP_CUMPROD);
+}
+
 /* The grain of a reduction or scan kernel's outer loop (a kept dim).
  * Splitting it never cuts a sequence; it only has to keep each output in
  * the same vector code as at one thread. That matters where the split dim
@@ -80,6 +88,7 @@ rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k)
         if (!staged && (gr_is_reduce(op) || gr_is_scan(op)))
             w.parallel = false; /* not a kernel of jit/reduce.c */
         trees |= k->kind == GR_KK_REDUCE && gr_is_reduce(op) && gr_tree_reduce(&k->vals[v]);
+        trees |= k->kind == GR_KK_SCAN && !k->outer && gr_blocked_scan(&k->vals[v]);
         per_elem += gr_op_weight(op);
     }
     if (staged)

@@ -90,6 +90,8 @@ typedef struct jr {
     LLVMValueRef *pos;         /* [nops] kept position's pointers (kernel function) */
     LLVMTypeRef tree_ty;       /* rt_trees_fn's type */
     LLVMValueRef trees, run;   /* rt_kargs.trees and its run (kernel function) */
+    LLVMValueRef scan;         /* rt_trees.scan (kernel function) */
+    LLVMValueRef ctx;          /* the kernel's ctx (the leaves' view of it) */
     int wc;                    /* OUTER: columns per chunk */
     bool *prod;                /* [nvals] below a reduction or scan (its producer) */
     bool *epi;                 /* [nvals] above one: the epilogue */
@@ -1717,6 +1719,8 @@ typedef struct jr_scan {
     LLVMValueRef l, carry; /* allocas: the block's running value and the carry
                               (INNER scalars, OUTER [wc] arrays) */
     LLVMValueRef b0;     /* the current block's first position */
+    LLVMValueRef blk, comb; /* INNER blocked: rt_scan_block and rt_tree_comb
+                               functions for rt_scan_tasks, or NULL */
 } jr_scan;
 
 /* a OP b of the scan (left operand first, as runtime/reduce.c). */
@@ -1831,8 +1835,89 @@ static LLVMValueRef jr_blocks_begin(jr *R, jr_scan *S, jr_for *f, LLVMValueRef *
     return S->b0;
 }
 
+/* rt_scan_block (runtime/reduce.h) for an INNER blocked scan:
+ * void blk(ctx, b0, b1, carry, noalias total, write). The block's steps
+ * are jr_scan_step's, with S->b0 standing for "a carry was given" (the
+ * step's "a block after the first"). */
+static void jr_scan_total_body(jr *R, void *cx, LLVMValueRef s)
+{
+    jr_scan *S = cx;
+    (void)s;
+    LLVMValueRef y = jr_producer(R, S->r);
+    jr_store(R, jr_scan_op(R, S, jr_load(R, S->ty, S->l, 0), y), S->l, 0);
+}
+
+static LLVMValueRef jr_scan_blk_fn(jr *R, jr_scan *S)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef pt[6] = {L->ptr, L->i64, L->i64, L->ptr, L->ptr, L->i64};
+    LLVMValueRef f = jr_new_fn(R, "sblk", 0, LLVMFunctionType(L->vd, pt, 6, 0));
+    jr_noalias(R, f, 4);
+    jr_fn_begin(R, f);
+    LLVMValueRef ctx = LLVMGetParam(f, 0), b0 = LLVMGetParam(f, 1), b1 = LLVMGetParam(f, 2);
+    LLVMValueRef carry = LLVMGetParam(f, 3), total = LLVMGetParam(f, 4);
+    LLVMValueRef base[256];
+    jr_leaf_prologue(R, ctx, base);
+    S->l = jr_alloca(R, S->ty, 0, "l");
+    S->carry = jr_alloca(R, S->ty, 0, "carry");
+    jr_store(R, LLVMConstNull(S->ty), S->carry, 0);
+    LLVMValueRef has = LLVMBuildICmp(B, LLVMIntNE, carry, LLVMConstNull(L->ptr), "");
+    LLVMBasicBlockRef join = jr_if_begin(R, has, "carried");
+    jr_store(R, jr_load(R, S->ty, carry, 0), S->carry, 0);
+    jr_if_end(R, join);
+    S->b0 = LLVMBuildZExt(B, has, L->i64, "");
+    jr_store(R, jr_scan_ident(R, S), S->l, 0);
+    LLVMValueRef wr = LLVMBuildICmp(B, LLVMIntNE, LLVMGetParam(f, 5), jr_i64(R, 0), "");
+    LLVMBasicBlockRef wblk = LLVMAppendBasicBlockInContext(L->c, f, "write");
+    LLVMBasicBlockRef tblk = LLVMAppendBasicBlockInContext(L->c, f, "totals");
+    LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->c, f, "scanned");
+    LLVMBuildCondBr(B, wr, wblk, tblk);
+    LLVMPositionBuilderAtEnd(B, wblk);
+    jr_seq_loop(R, base, b0, b1, jr_scan_body, S);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, tblk);
+    jr_seq_loop(R, base, b0, b1, jr_scan_total_body, S);
+    LLVMBuildBr(B, done);
+    LLVMPositionBuilderAtEnd(B, done);
+    jr_scan_carry(R, S, S->l, S->carry);
+    jr_store(R, jr_load(R, S->ty, S->carry, 0), total, 0);
+    LLVMBuildRetVoid(B);
+    jr_fn_end(R);
+    return f;
+}
+
+/* rt_tree_comb for rt_scan_tasks: acc = acc OP right (one element). */
+static LLVMValueRef jr_scan_comb_fn(jr *R, jr_scan *S)
+{
+    jl *L = R->L;
+    LLVMTypeRef pt[3] = {L->ptr, L->ptr, L->ptr};
+    LLVMValueRef f = jr_new_fn(R, "scomb", 0, LLVMFunctionType(L->vd, pt, 3, 0));
+    jr_fn_begin(R, f);
+    LLVMValueRef acc = LLVMGetParam(f, 1);
+    LLVMValueRef r = jr_scan_op(R, S, jr_load(R, S->ty, acc, 0),
+                                jr_load(R, S->ty, LLVMGetParam(f, 2), 0));
+    jr_store(R, r, acc, 0);
+    LLVMBuildRetVoid(L->b);
+    jr_fn_end(R);
+    return f;
+}
+
+/* INNER: one line. A blocked scan first offers its blocks to
+ * rt_scan_tasks (through rt_kargs.trees), which takes a long line when
+ * the launch runs on threads; otherwise, and for every other scan, the
+ * blocks run here in order. */
 static void jr_scan_position(jr *R, jr_scan *S)
 {
+    jl *L = R->L;
+    LLVMBasicBlockRef join = NULL;
+    if (S->blk) {
+        jr_ctx_ptrs(R, R->ctx, R->pos);
+        LLVMTypeRef pt[5] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i64};
+        LLVMValueRef a[5] = {R->trees, S->blk, S->comb, R->ctx, R->n};
+        LLVMValueRef took = LLVMBuildCall2(L->b, LLVMFunctionType(L->i1, pt, 5, 0), R->scan, a, 5, "");
+        join = jr_if_begin(R, LLVMBuildNot(L->b, took, ""), "inline");
+    }
     S->l = jr_alloca(R, S->ty, 0, "l");
     S->carry = jr_alloca(R, S->ty, 0, "carry");
     jr_store(R, LLVMConstNull(S->ty), S->carry, 0);
@@ -1844,6 +1929,8 @@ static void jr_scan_position(jr *R, jr_scan *S)
     if (S->blocked)
         jr_scan_carry(R, S, S->l, S->carry);
     jr_for_next(R, &fb, b1);
+    if (join)
+        jr_if_end(R, join);
     memcpy(R->L->opp, R->pos, (size_t)R->k->nops * sizeof *R->pos);
 }
 
@@ -2037,6 +2124,10 @@ int jit_lower_reduce(jl *L)
         Z.B.comb = jr_comb_fn(&R, &Z.B, "comb2_");
         Z.B.leaf = R.col >= 0 ? jr_outer_leaf(&R, &Z.B, "leaf2_") : jr_inner_leaf(&R, &Z.B, "leaf2_");
     }
+    if (!L->failed && scan && S.blocked && R.col < 0) { /* a line's blocks as tasks */
+        S.comb = jr_scan_comb_fn(&R, &S);
+        S.blk = jr_scan_blk_fn(&R, &S);
+    }
 
     /* the entry point */
     LLVMTypeRef ept[3] = {L->ptr, L->i64, L->i64};
@@ -2048,6 +2139,7 @@ int jit_lower_reduce(jl *L)
         field[f] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, ka, jr_i64(&R, f)), 8);
     R.trees = field[4];
     R.run = jr_load(&R, L->ptr, R.trees, 8); /* rt_trees.run */
+    R.scan = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 1)), 8); /* .scan */
     for (int o = 0; o < k->nops; o++)
         L->opp[o] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, field[0], jr_i64(&R, o)), 8);
     jr_geometry(&R, field[1], field[2]);
@@ -2058,6 +2150,7 @@ int jit_lower_reduce(jl *L)
     for (int d = R.nkeep; d < R.rank; d++)
         R.n = LLVMBuildMul(L->b, R.n, L->ext[d], "");
     LLVMValueRef ctx = jr_alloca(&R, R.ctx_ty, 16, "ctx");
+    R.ctx = ctx;
     jr_store(&R, field[3], jr_field(&R, ctx, JR_CTX_PARAMS), 8);
     jr_store(&R, field[2], jr_field(&R, ctx, JR_CTX_STRIDES), 8);
     jr_store(&R, field[1], jr_field(&R, ctx, JR_CTX_EXT), 8);

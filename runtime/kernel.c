@@ -47,7 +47,7 @@ int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_
 {
     if (!fn || !a || outer <= 0)
         return 0;
-    rt_trees trees = {rt_pw_tree_tasks, NULL, 0};
+    rt_trees trees = {rt_pw_tree_tasks, rt_scan_tasks, NULL, 0};
     rt_kargs ka = *a;
     ka.trees = &trees;
     int threads = par ? rt_par_threads(par) : 1;

@@ -213,6 +213,64 @@ void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *c
     rd_join(&T, 0, k);
 }
 
+enum { RD_SCAN_GROUP = 256 };
+
+typedef struct rd_scan_job {
+    rt_scan_block blk;
+    void *ctx;
+    int64_t n, first; /* the line's length; the group's first block */
+    bool write;
+    uint64_t total[RD_SCAN_GROUP], carry[RD_SCAN_GROUP]; /* one element of T each */
+} rd_scan_job;
+
+static void rd_scan_task(void *ud, int64_t i)
+{
+    rd_scan_job *J = ud;
+    int64_t b = J->first + i, b0 = b * RT_SCAN_BLOCK;
+    int64_t b1 = J->n - b0 < RT_SCAN_BLOCK ? J->n : b0 + RT_SCAN_BLOCK;
+    if (!J->write) {
+        J->blk(J->ctx, b0, b1, NULL, &J->total[i], 0);
+        return;
+    }
+    uint64_t next;
+    J->blk(J->ctx, b0, b1, b == 0 ? NULL : &J->carry[i], &next, 1);
+}
+
+static void rd_scan_pass(rt_trees *t, rd_scan_job *J, int64_t k)
+{
+    if (rt_par_run(t->par, k, rd_scan_task, J)) {
+        if (k > t->tasks)
+            t->tasks = k;
+        return;
+    }
+    for (int64_t i = 0; i < k; i++)
+        rd_scan_task(J, i);
+}
+
+bool rt_scan_tasks(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, void *ctx, int64_t n)
+{
+    if (!t || !t->par || n < 2 * RT_TREE_TASK || rt_par_threads(t->par) < 3)
+        return false;
+    rd_scan_job J = {.blk = blk, .ctx = ctx, .n = n};
+    int64_t nb = (n + RT_SCAN_BLOCK - 1) / RT_SCAN_BLOCK;
+    uint64_t carry = 0; /* into the next block (after block 0) */
+    for (J.first = 0; J.first < nb; J.first += RD_SCAN_GROUP) {
+        int64_t k = nb - J.first < RD_SCAN_GROUP ? nb - J.first : RD_SCAN_GROUP;
+        J.write = false;
+        rd_scan_pass(t, &J, k);
+        for (int64_t i = 0; i < k; i++) {
+            J.carry[i] = carry;
+            if (J.first + i == 0)
+                carry = J.total[0];
+            else
+                comb(ctx, &carry, &J.total[i]);
+        }
+        J.write = true;
+        rd_scan_pass(t, &J, k);
+    }
+    return true;
+}
+
 double rt_div_count_f64(double s, int64_t d) { return s / (double)d; }
 
 /* (double)s / (double)d is the exact quotient rounded once to double; a

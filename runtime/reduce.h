@@ -168,14 +168,40 @@ struct rt_par;
 typedef struct rt_trees rt_trees;
 typedef void (*rt_trees_fn)(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx,
                             int64_t n, void *out);
+
+/* ---- a blocked scan over threads ----------------------------------------------
+ * A float cumsum/cumprod line's blocks (RT_SCAN_BLOCK, above) as tasks,
+ * the same bits as one pass: generated code supplies
+ *   blk(ctx, b0, b1, carry, total, write)  block [b0, b1): l = its local
+ *       prefix; if write, y[i] = carry OP l[i] (l[i] if carry is NULL);
+ *       *total = carry OP l[last] (l[last] if carry is NULL): the carry
+ *       into the next block. carry and total point at one element of T.
+ *   comb(ctx, acc, right)  acc = acc OP right.
+ * rt_scan_tasks runs, for groups of up to 256 blocks in order: every
+ * block's total (carry NULL, no write) as tasks; the carries folded in
+ * block order on the caller, c[1] = total[0], c[b+1] = c[b] OP total[b]
+ * (comb); every block written with its carry as tasks. It returns false
+ * (nothing run: the caller scans the line itself) without t->par, below
+ * 2 * RT_TREE_TASK elements, or with fewer than 3 threads: a block's scan
+ * is one dependent chain of adds (latency-bound: cumsum of 10M f64 takes
+ * 2.5x the time of its sum here), and the tasks run that chain twice per
+ * element (totals, then writes), so T threads take 2n/T steps — no gain
+ * at 2 (measured 6.6 -> 9.5 ms on 10M f64). */
+typedef void (*rt_scan_block)(void *ctx, int64_t b0, int64_t b1, const void *carry, void *total,
+                              int64_t write);
+typedef bool (*rt_scans_fn)(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, void *ctx,
+                            int64_t n);
 struct rt_trees {
-    rt_trees_fn run;    /* rt_pw_tree_tasks (first field: the JIT loads it) */
+    rt_trees_fn run;    /* rt_pw_tree_tasks (the JIT loads fields 0 and 1) */
+    rt_scans_fn scan;   /* rt_scan_tasks */
     struct rt_par *par; /* threads for the tasks, or NULL: rt_pw_tree */
-    int64_t tasks;      /* out: the most tasks one tree ran over threads */
+    int64_t tasks;      /* out: the most tasks one tree (scan pass) ran */
 };
 _Static_assert(offsetof(rt_trees, run) == 0, "rt_trees layout (jit/reduce.c)");
+_Static_assert(offsetof(rt_trees, scan) == sizeof(void *), "rt_trees layout (jit/reduce.c)");
 void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n,
                       void *out);
+bool rt_scan_tasks(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, void *ctx, int64_t n);
 /* d(n) above: the depth at which rt_pw_tree_tasks cuts a tree of n. */
 int rt_pw_tree_depth(int64_t n);
 
