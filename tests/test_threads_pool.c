@@ -11,10 +11,9 @@
  *     reductions, scans, full reductions of lengths around the tree's task
  *     cut; and the same values in every mode (any NaN equal to any NaN);
  *   - KILN_COUNTER_PARALLEL_LAUNCHES shows which launches split, per case:
- *     every elementwise kernel; a reduction or scan over its outputs or as
- *     tree tasks exactly when the grain and the tree's cut allow (UNFUSED
- *     plans a reduction or scan as a kernel the JIT does not lower: the
- *     interpreter runs it, on one thread);
+ *     every elementwise kernel; in FUSED mode a reduction or scan over its
+ *     outputs or as tree (block) tasks exactly when the grain and the
+ *     cut allow;
  *   - small work runs inline: no launch is split, no thread is started, no
  *     calibration is run; big work is split exactly when the calibrated
  *     threshold says so;
@@ -192,9 +191,10 @@ typedef enum out_kind {
 
 /* Which launches of a case run on the threads (at 2 and 3 threads, the
  * threshold forced down) in FUSED mode: some (SPLIT_ALL: in UNFUSED mode
- * too; SPLIT_FUSED_3: at 3 threads only — a line's scan blocks), or none. UNFUSED runs reductions and scans on the interpreter: a
- * SPLIT_FUSED or SPLIT_NONE case splits there only if it has elementwise
- * kernels, which is not checked. */
+ * too; SPLIT_FUSED_3: at 3 threads only — a line's scan blocks), or none.
+ * UNFUSED plans other kernels (a reduction over its materialized
+ * producer, the producer apart): beyond SPLIT_ALL, whether a case splits
+ * there is not checked, only its bits. */
 typedef enum split_kind { SPLIT_ALL, SPLIT_FUSED, SPLIT_FUSED_3, SPLIT_NONE } split_kind;
 
 typedef struct tcase {
@@ -491,7 +491,7 @@ static void same_bits(int n, case_fn get)
                                                       (tc.split != SPLIT_FUSED_3 || threads >= 3)
                                             : modes[m] == KILN_MODE_UNFUSED ? tc.split == SPLIT_ALL
                                                                             : false);
-                /* UNFUSED: an elementwise producer of a reduction splits */
+                /* UNFUSED: not checked beyond SPLIT_ALL (see split_kind) */
                 if (split && !want && modes[m] == KILN_MODE_UNFUSED && tc.split != SPLIT_ALL)
                     want = true;
                 if (split != want)
