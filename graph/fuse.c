@@ -26,6 +26,8 @@
  *      input shape and axes, reading a common array, independent of each
  *      other: mean(d, 0) and std(d, 0), sum(x) and sum(x*x)) share one
  *      kernel (pl_sibling), whose lowering serves them in common passes;
+ *      elementwise roots only other roots of their shape read ("late",
+ *      pl_late_roots) come last, one kernel per shape;
  *   4. per kernel, the loop nest (pl_geometry): drop extent-1 dims, flip
  *      dims every operand walks backwards, order dims by stride, coalesce,
  *      classify strides; a reduction/scan kernel (pl_red_geometry) does so
@@ -1428,6 +1430,62 @@ static bool pl_sibling(const pl_ctx *c, const bool *cut, const bool *reads, bool
     return shares;
 }
 
+static bool pl_same_shape(const gr_node *a, const gr_node *b)
+{
+    return a->rank == b->rank && memcmp(a->shape, b->shape, (size_t)a->rank * sizeof *a->shape) == 0;
+}
+
+/* Late roots (late[i]): elementwise roots that no kernel reads except
+ * other late roots of the same shape, and no view reads. They are planned
+ * after every other kernel, those of one shape as ONE kernel whose body
+ * computes each root once and stores it: the seed's SMA, volatility and
+ * z-score (one shape, each reading the SMA, all reading the same two
+ * cumsums) are one pass, not three kernels that re-read the cumsums and
+ * each other's outputs. Such a kernel's non-member reads are all planned
+ * before it: they are not late. Found as a fixpoint: start from every
+ * elementwise root not absorbed as an epilogue, and unmark any read by a
+ * kernel that is not late (or of another shape) or by a view. A root
+ * finishing a reduction as its epilogue (epi[i] >= 0) is planned with it. */
+static void pl_late_roots(const pl_ctx *c, const bool *cut, const bool *absorbed, const int *epi,
+                          bool *seen, bool *late)
+{
+    const gr_graph *g = c->g;
+    int n = c->all.n;
+    for (int i = 0; i < n; i++) {
+        const gr_node *nd = gr_node_at(g, c->all.id[i]);
+        late[i] = cut[i] && !absorbed[i] && epi[i] < 0 && !pl_boundary(nd) &&
+                  !gr_is_view(nd->op) && gr_nin(nd) > 0;
+    }
+    for (bool changed = true; changed;) {
+        changed = false;
+        for (int i = 0; i < n; i++) {
+            if (!cut[i])
+                continue;
+            const gr_node *ni = gr_node_at(g, c->all.id[i]);
+            memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
+            seen[i] = true;
+            for (int k = i; k >= 0; k--) {
+                if (!seen[k])
+                    continue;
+                const gr_node *nk = gr_node_at(g, c->all.id[k]);
+                int x = -1;
+                if (k != i && cut[k])
+                    x = late[i] && pl_same_shape(ni, nk) ? -1 : k;
+                else if (gr_is_view(nk->op))
+                    x = pl_find(&c->all, nk->in[0]);
+                if (x >= 0 && late[x]) {
+                    late[x] = false;
+                    changed = true;
+                }
+                if ((k != i && cut[k]) || gr_is_view(nk->op))
+                    continue;
+                for (int j = 0; j < gr_nin(nk); j++)
+                    seen[pl_find(&c->all, nk->in[j])] = true;
+            }
+        }
+    }
+}
+
 static kiln_status pl_staged(pl_ctx *c)
 {
     gr_plan *p = c->p;
@@ -1486,8 +1544,12 @@ static kiln_status pl_staged(pl_ctx *c)
         if (epi[i] >= 0)
             absorbed[epi[i]] = true;
     }
+    bool *late = PL_NEW(p, bool, n);
+    if (!late)
+        return KILN_ENOMEM;
+    pl_late_roots(c, cut, absorbed, epi, seen, late);
     for (int i = 0; i < n; i++) {
-        if (!cut[i] || done[i] || absorbed[i])
+        if (!cut[i] || done[i] || absorbed[i] || late[i])
             continue;
         if (epi[i] >= 0) {
             done[i] = true;
@@ -1524,6 +1586,21 @@ static kiln_status pl_staged(pl_ctx *c)
         }
         for (int m = 0; m < nmem; m++)
             done[mem[m]] = true;
+        kiln_status s = pl_staged_kernel(c, loc, cut, need, vof, mem, nmem);
+        if (s != KILN_OK)
+            return s;
+    }
+    /* the late roots, last: those of one shape as one kernel */
+    for (int i = 0; i < n; i++) {
+        if (!late[i] || done[i])
+            continue;
+        int nmem = 0;
+        for (int j = i; j < n; j++)
+            if (late[j] && !done[j] && pl_same_shape(gr_node_at(g, c->all.id[i]),
+                                                     gr_node_at(g, c->all.id[j]))) {
+                mem[nmem++] = j;
+                done[j] = true;
+            }
         kiln_status s = pl_staged_kernel(c, loc, cut, need, vof, mem, nmem);
         if (s != KILN_OK)
             return s;

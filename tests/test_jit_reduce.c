@@ -800,7 +800,7 @@ static void test_epilogues(void **state)
     kiln_expr sm = kiln_sum(x, 1, &ax0, 0);
     kiln_expr twice[2] = {kiln_sqrt(sm), kiln_multiply(sm, kiln_f64(ctx, 2))};
     fused_counts(ctx, 2, twice, &l, &t, "read twice");
-    assert_int_equal(l, 3);
+    assert_int_equal(l, 2); /* the sum, then both readers in one kernel (late roots) */
     assert_int_equal(t, 40 * sizeof(double));
     kiln_expr also[2] = {sm, kiln_sqrt(sm)};
     fused_counts(ctx, 2, also, &l, &t, "also a root");
@@ -809,6 +809,53 @@ static void test_epilogues(void **state)
     kiln_array_release(a);
     kiln_array_release(rv);
     kiln_array_release(cv);
+    kiln_ctx_free(ctx);
+}
+
+/* Late roots (graph/fuse.c pl_late_roots): elementwise roots of one shape
+ * that only each other read are one kernel after the reductions and scans
+ * — the seed's features: returns, SMA, volatility and z-score over two
+ * cumsums are 4 launches (2 scans, the SMA/volatility/z-score kernel, the
+ * returns), the cumsums the only temporaries; a root that a reduction or
+ * a view reads is planned before its reader, apart. */
+static void test_late_roots(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    int64_t n = 5000;
+    kiln_array *pa = rnd_array(ctx, KILN_FLOAT64, 1, &n, false);
+    const char *names[1] = {"x"};
+#define SMA "((cumsum(x)[20:] - cumsum(x)[:-20]) / 20)"
+#define VOL "sqrt(maximum((cumsum(x*x)[20:] - cumsum(x*x)[:-20]) / 20 - square(" SMA "), 0))"
+    const char *src[4] = {"x[1:] / x[:-1] - 1", SMA, VOL,
+                          "where(" VOL " > 0, (x[20:] - " SMA ") / " VOL ", 0)"};
+#undef SMA
+#undef VOL
+    kiln_expr e[4];
+    for (int i = 0; i < 4; i++) {
+        e[i] = kiln_parse(ctx, src[i], 1, names, &pa);
+        assert_int_equal(kiln_expr_status(e[i]), KILN_OK);
+    }
+    uint64_t l, t;
+    fused_counts(ctx, 4, e, &l, &t, "features");
+    assert_int_equal(l, 4);
+    assert_int_equal(t, 2 * (uint64_t)n * sizeof(double));
+    /* sma also feeds a reduction, vol reads sma through a view: sma is its
+     * own kernel before them; still the interpreter's bits */
+    kiln_expr x = kiln_input(ctx, pa);
+    kiln_expr sma = e[1];
+    kiln_expr roots2[3] = {sma, kiln_sum(sma, 0, NULL, 0),
+                           kiln_multiply(sma, kiln_f64(ctx, 3))};
+    fused_counts(ctx, 3, roots2, &l, &t, "a root read by a reduction");
+    assert_int_equal(l, 4); /* cumsum; sma; sum(sma); 3*sma */
+    /* a = 2x and b = a + sum(x), one shape, b reading a: the sum, then one
+     * kernel storing both */
+    kiln_expr a2 = kiln_multiply(x, kiln_f64(ctx, 2));
+    kiln_expr ab[2] = {kiln_add(a2, kiln_sum(x, 0, NULL, 0)), a2};
+    fused_counts(ctx, 2, ab, &l, &t, "two roots, one reading the other");
+    assert_int_equal(l, 2);
+    assert_int_equal(t, sizeof(double));
+    kiln_array_release(pa);
     kiln_ctx_free(ctx);
 }
 
@@ -955,6 +1002,7 @@ int main(void)
         cmocka_unit_test(test_producers),
         cmocka_unit_test(test_siblings),
         cmocka_unit_test(test_epilogues),
+        cmocka_unit_test(test_late_roots),
         cmocka_unit_test(test_scans_1d),
         cmocka_unit_test(test_scans_2d),
         cmocka_unit_test(test_scan_fusion),
