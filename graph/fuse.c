@@ -1435,6 +1435,34 @@ static bool pl_same_shape(const gr_node *a, const gr_node *b)
     return a->rank == b->rank && memcmp(a->shape, b->shape, (size_t)a->rank * sizeof *a->shape) == 0;
 }
 
+/* What cut node all.id[i]'s kernel body reads, found by a reverse sweep
+ * that stops at other cut nodes and at views: each read cut node x as
+ * reads[r] = x + 1, each view's source as reads[r] = -(x + 1) (a view
+ * needs its source stored). Returns the count. */
+static int pl_body_reads(const pl_ctx *c, const bool *cut, bool *seen, int i, int *reads)
+{
+    const gr_graph *g = c->g;
+    int nr = 0;
+    memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
+    seen[i] = true;
+    for (int k = i; k >= 0; k--) {
+        if (!seen[k])
+            continue;
+        const gr_node *nk = gr_node_at(g, c->all.id[k]);
+        if (k != i && cut[k]) {
+            reads[nr++] = k + 1;
+            continue;
+        }
+        if (gr_is_view(nk->op)) {
+            reads[nr++] = -(pl_find(&c->all, nk->in[0]) + 1);
+            continue;
+        }
+        for (int j = 0; j < gr_nin(nk); j++)
+            seen[pl_find(&c->all, nk->in[j])] = true;
+    }
+    return nr;
+}
+
 /* Late roots (late[i]): elementwise roots that no kernel reads except
  * other late roots of the same shape, and no view reads. They are planned
  * after every other kernel, those of one shape as ONE kernel whose body
@@ -1447,7 +1475,7 @@ static bool pl_same_shape(const gr_node *a, const gr_node *b)
  * kernel that is not late (or of another shape) or by a view. A root
  * finishing a reduction as its epilogue (epi[i] >= 0) is planned with it. */
 static void pl_late_roots(const pl_ctx *c, const bool *cut, const bool *absorbed, const int *epi,
-                          bool *seen, bool *late)
+                          bool *seen, int *rd, bool *late)
 {
     const gr_graph *g = c->g;
     int n = c->all.n;
@@ -1462,25 +1490,14 @@ static void pl_late_roots(const pl_ctx *c, const bool *cut, const bool *absorbed
             if (!cut[i])
                 continue;
             const gr_node *ni = gr_node_at(g, c->all.id[i]);
-            memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
-            seen[i] = true;
-            for (int k = i; k >= 0; k--) {
-                if (!seen[k])
-                    continue;
-                const gr_node *nk = gr_node_at(g, c->all.id[k]);
-                int x = -1;
-                if (k != i && cut[k])
-                    x = late[i] && pl_same_shape(ni, nk) ? -1 : k;
-                else if (gr_is_view(nk->op))
-                    x = pl_find(&c->all, nk->in[0]);
-                if (x >= 0 && late[x]) {
+            int nr = pl_body_reads(c, cut, seen, i, rd);
+            for (int r = 0; r < nr; r++) {
+                int x = (rd[r] > 0 ? rd[r] : -rd[r]) - 1;
+                bool keep = rd[r] > 0 && late[i] && pl_same_shape(ni, gr_node_at(g, c->all.id[x]));
+                if (!keep && late[x]) {
                     late[x] = false;
                     changed = true;
                 }
-                if ((k != i && cut[k]) || gr_is_view(nk->op))
-                    continue;
-                for (int j = 0; j < gr_nin(nk); j++)
-                    seen[pl_find(&c->all, nk->in[j])] = true;
             }
         }
     }
@@ -1496,9 +1513,10 @@ static kiln_status pl_staged(pl_ctx *c)
     bool *reads = PL_NEW(p, bool, n), *seen = PL_NEW(p, bool, n);
     int *vof = PL_NEW(p, int, n), *mem = PL_NEW(p, int, n), *readers = PL_NEW(p, int, n);
     int *epi = PL_NEW(p, int, n); /* elementwise root -> the reduction it finishes */
+    int *rd = PL_NEW(p, int, n);  /* pl_body_reads's result */
     bool *absorbed = PL_NEW(p, bool, n);
     if (!loc || !cut || !need || !done || !reads || !seen || !vof || !mem || !readers || !epi ||
-        !absorbed)
+        !absorbed || !rd)
         return KILN_ENOMEM;
     for (size_t i = 0; i < c->n; i++) {
         int at = pl_find(&c->all, c->roots[i]);
@@ -1521,23 +1539,9 @@ static kiln_status pl_staged(pl_ctx *c)
     for (int i = 0; i < n; i++) {
         if (!cut[i])
             continue;
-        memset(seen, 0, (size_t)(i + 1) * sizeof *seen);
-        seen[i] = true;
-        for (int k = i; k >= 0; k--) {
-            if (!seen[k])
-                continue;
-            const gr_node *nk = gr_node_at(g, c->all.id[k]);
-            if (k != i && cut[k]) {
-                readers[k]++;
-                continue;
-            }
-            if (gr_is_view(nk->op)) {
-                readers[pl_find(&c->all, nk->in[0])] += 2; /* a view needs it stored */
-                continue;
-            }
-            for (int j = 0; j < gr_nin(nk); j++)
-                seen[pl_find(&c->all, nk->in[j])] = true;
-        }
+        int nr = pl_body_reads(c, cut, seen, i, rd);
+        for (int r = 0; r < nr; r++)
+            readers[(rd[r] > 0 ? rd[r] : -rd[r]) - 1] += rd[r] > 0 ? 1 : 2; /* a view: stored */
     }
     for (int i = 0; i < n; i++) {
         epi[i] = cut[i] ? pl_epilogue_of(c, cut, readers, seen, i) : -1;
@@ -1547,7 +1551,7 @@ static kiln_status pl_staged(pl_ctx *c)
     bool *late = PL_NEW(p, bool, n);
     if (!late)
         return KILN_ENOMEM;
-    pl_late_roots(c, cut, absorbed, epi, seen, late);
+    pl_late_roots(c, cut, absorbed, epi, seen, rd, late);
     for (int i = 0; i < n; i++) {
         if (!cut[i] || done[i] || absorbed[i] || late[i])
             continue;
