@@ -973,12 +973,26 @@ static int pl_unfused_input(pl_ctx *c, pl_kb *b, const pl_loc *loc, gr_id id)
         return kb_param(b, id, (kiln_dtype)nd->dtype, none, nd->a.scalar);
     }
     const pl_loc *l = &loc[pl_find(&c->all, id)];
+    if (!l->done && nd->op == GR_OP_CAST) { /* cast in the reader's loop */
+        int v = pl_unfused_input(c, b, loc, nd->in[0]);
+        return kb_op(b, c->g, id, 1, &v);
+    }
     int64_t st[KILN_MAX_RANK];
     if (l->src.temp >= 0)
         pl_temp_strides(&c->p->temps[l->src.temp], st);
     else
         memcpy(st, l->src.array->strides, sizeof st);
     return kb_input(b, id, (kiln_dtype)nd->dtype, l->src, nd->rank, nd->shape, st);
+}
+
+/* UNFUSED: a CAST that is not a root, of a value that is not a CAST, has
+ * no kernel nor temporary of its own: each reader casts in its loop, as
+ * a NumPy ufunc casts a mixed-dtype operand in its buffered inner loop
+ * (f32 + f64 allocates the sum, not a float64 copy of the f32 operand). */
+static bool pl_unfused_inline(const pl_ctx *c, const pl_loc *loc, int i)
+{
+    const gr_node *nd = gr_node_at(c->g, c->all.id[i]);
+    return !loc[i].done && nd->op == GR_OP_CAST && gr_node_at(c->g, nd->in[0])->op != GR_OP_CAST;
 }
 
 static bool pl_boundary(const gr_node *nd);
@@ -1000,10 +1014,6 @@ static kiln_status pl_unfused(pl_ctx *c)
     int *vof = PL_NEW(p, int, n);
     if (!loc || !cut || !need || !vof)
         return KILN_ENOMEM;
-    for (int i = 0; i < n; i++) { /* materialized: every node but leaves and views */
-        const gr_node *nd = gr_node_at(g, c->all.id[i]);
-        cut[i] = gr_nin(nd) > 0 && !gr_is_view(nd->op);
-    }
     /* roots' nodes live in their (first) output */
     for (size_t i = 0; i < c->n; i++) {
         pl_loc *l = &loc[pl_find(&c->all, c->roots[i])];
@@ -1013,6 +1023,11 @@ static kiln_status pl_unfused(pl_ctx *c)
         l->src = pl_out_src(c, i, st);
         l->done = true;
     }
+    /* materialized: every node but leaves, views and inlined casts */
+    for (int i = 0; i < n; i++) {
+        const gr_node *nd = gr_node_at(g, c->all.id[i]);
+        cut[i] = gr_nin(nd) > 0 && !gr_is_view(nd->op) && !pl_unfused_inline(c, loc, i);
+    }
     for (int i = 0; i < c->all.n; i++) {
         gr_id id = c->all.id[i];
         const gr_node *nd = gr_node_at(g, id);
@@ -1020,8 +1035,8 @@ static kiln_status pl_unfused(pl_ctx *c)
         if (nd->op == GR_OP_ERROR)
             return rt_err(p->env, KILN_EINTERNAL, "planner met an error node %u", id);
         if (!loc[i].done) {
-            if (leaf)
-                continue; /* read directly by consumers (a view: its source) */
+            if (leaf || !cut[i])
+                continue; /* read directly by consumers (a view: its source; a cast: cast) */
             loc[i].src = pl_src_temp(pl_new_temp(p, (kiln_dtype)nd->dtype, nd->rank, nd->shape));
             loc[i].done = true;
         }
@@ -1040,8 +1055,8 @@ static kiln_status pl_unfused(pl_ctx *c)
         int kidx = p->nkernels++;
         gr_kernel *k = &p->kernels[kidx];
         pl_kb b;
-        kiln_status s = kb_init(&b, p, k, nd->rank, nd->shape, GR_MAX_INPUTS + 1,
-                                GR_MAX_INPUTS + (nouts ? nouts : 1));
+        kiln_status s = kb_init(&b, p, k, nd->rank, nd->shape, 2 * GR_MAX_INPUTS + 1,
+                                GR_MAX_INPUTS + (nouts ? nouts : 1)); /* a cast per input */
         if (s != KILN_OK)
             return s;
         k->out_val = PL_NEW(p, uint16_t, nouts ? nouts : 1);

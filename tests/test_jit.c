@@ -246,6 +246,60 @@ static void test_many_outputs_one_kernel(void **state)
     tj_free(ctx);
 }
 
+/* UNFUSED casts a mixed-dtype operand in the reader's loop, as a NumPy
+ * ufunc does: f32 + f64 allocates the sum, not a float64 copy of the f32
+ * operand; a cast that is a root, or cast of a cast, is materialized. */
+static void test_unfused_casts(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = tj_new();
+    int64_t n = 1001;
+    kiln_array *a = NULL, *x = f64_vals(ctx, 1, &n, wave);
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT32, 1, &n, KILN_ORDER_C, &a), KILN_OK);
+    for (int64_t i = 0; i < n; i++)
+        ((float *)kiln_array_data(a))[i] = (float)wave(i) * 0.5f;
+    kiln_array *iv = tu_arange(ctx, KILN_INT32, 1, &n);
+    kiln_expr ae = kiln_input(ctx, a), xe = kiln_input(ctx, x), ie = kiln_input(ctx, iv);
+    static const struct {
+        int launches;
+        int temps; /* float64 temporaries of n elements */
+    } want[] = {{1, 0}, {2, 1}, {2, 1}, {2, 1}};
+    kiln_expr es[4] = {
+        kiln_add(ae, xe),                                  /* cast(a) + x */
+        kiln_multiply(kiln_add(ae, xe), ie),               /* (cast(a)+x) * cast(i) */
+        kiln_sqrt(kiln_add(ie, xe)),                       /* sqrt(cast(i) + x) */
+        /* a cast of a cast: the inner one in the outer's loop, the outer stored */
+        kiln_add(kiln_cast(kiln_cast(ie, KILN_FLOAT32), KILN_FLOAT64), xe),
+    };
+    for (int c = 0; c < 4; c++) {
+        check_modes(es[c]);
+        kiln_ctx_reset_counters(ctx);
+        kiln_array *u = tu_eval(es[c], KILN_MODE_UNFUSED);
+        uint64_t tb = cnt(ctx, KILN_COUNTER_TEMP_BYTES);
+        kiln_array *r = tu_eval(es[c], KILN_MODE_INTERP);
+        assert_true(same_elems(r, u));
+        assert_int_equal(kiln_expr_dtype(es[c]), KILN_FLOAT64);
+        if (cnt(ctx, KILN_COUNTER_LAUNCHES) != (uint64_t)want[c].launches)
+            fail_msg("case %d: %llu launches, want %d", c,
+                     (unsigned long long)cnt(ctx, KILN_COUNTER_LAUNCHES), want[c].launches);
+        uint64_t tw = (uint64_t)want[c].temps * (uint64_t)n * 8;
+        if (tb != tw)
+            fail_msg("case %d: %llu temporary bytes, want %llu", c, (unsigned long long)tb,
+                     (unsigned long long)tw);
+        kiln_array_release(u);
+        kiln_array_release(r);
+    }
+    /* a cast that is a root is written by its own kernel */
+    kiln_array *u = tu_eval(kiln_cast(ae, KILN_FLOAT64), KILN_MODE_UNFUSED);
+    for (int64_t i = 0; i < n; i++)
+        assert_true(kiln_array_get_f64(u, i) == (double)((float)wave(i) * 0.5f));
+    kiln_array_release(u);
+    kiln_array_release(iv);
+    kiln_array_release(a);
+    kiln_array_release(x);
+    tj_free(ctx);
+}
+
 /* Roots of different shapes: one kernel per shape. */
 static void test_two_shapes(void **state)
 {
@@ -728,6 +782,7 @@ int main(void)
         cmocka_unit_test(test_vectorizes),
         cmocka_unit_test(test_vector_math),
         cmocka_unit_test(test_many_outputs_one_kernel),
+        cmocka_unit_test(test_unfused_casts),
         cmocka_unit_test(test_two_shapes),
         cmocka_unit_test(test_broadcasting),
         cmocka_unit_test(test_fortran_order_plan),
