@@ -883,38 +883,37 @@ kiln_status kiln_npy_load_records(kiln_ctx *ctx, const char *path, kiln_array **
 
 /* ---- saving --------------------------------------------------------------------- */
 
-/* np.save's header for a: the dict with growth padding, wrapped to 64
- * bytes (numpy.lib.format._write_array_header, version 1.0). */
-static size_t fe_npy_header_bytes(const kiln_array *a, char *buf, size_t cap)
+/* np.save's header: the dict with descr (its Python repr), the shape's
+ * first rank extents and growth padding, wrapped to 64 bytes
+ * (numpy.lib.format._write_array_header, version 1.0). 0 if it does not
+ * fit cap. */
+static size_t fe_npy_header_bytes(const char *descr, int rank, const int64_t *dims, char *buf,
+                                  size_t cap)
 {
-    const rt_dtype_info *d = &rt_dtypes[a->dtype];
-    char kind = d->kind == RT_KIND_BOOL ? 'b'
-              : d->kind == RT_KIND_INT  ? 'i'
-              : d->kind == RT_KIND_UINT ? 'u'
-                                        : 'f';
-    char order = d->size == 1 ? '|' : fe_host_little() ? '<' : '>';
     /* Python's tuple repr, as np.save writes it: "(3,)", "(2, 3)", "()" */
     char shape[256];
     size_t sn = 0;
     shape[sn++] = '(';
-    for (int k = 0; k < a->rank; k++)
+    for (int k = 0; k < rank; k++)
         sn += (size_t)snprintf(shape + sn, sizeof shape - sn, k ? ", %lld" : "%lld",
-                               (long long)a->shape[k]);
-    snprintf(shape + sn, sizeof shape - sn, a->rank == 1 ? ",)" : ")");
-    char dict[512];
-    int n = snprintf(dict, sizeof dict, "{'descr': '%c%c%d', 'fortran_order': False, 'shape': %s, }",
-                     order, kind, (int)d->size, shape);
-    if (a->rank > 0) {
+                               (long long)dims[k]);
+    snprintf(shape + sn, sizeof shape - sn, rank == 1 ? ",)" : ")");
+    size_t cap_dict = cap > FE_NPY_ALIGN ? cap - FE_NPY_ALIGN : 0;
+    int n = snprintf(buf + FE_NPY_MAGIC_LEN + 4, cap_dict,
+                     "{'descr': %s, 'fortran_order': False, 'shape': %s, }", descr, shape);
+    if (n < 0 || (size_t)n + FE_NPY_GROWTH_DIGITS + 1 >= cap_dict)
+        return 0;
+    char *dict = buf + FE_NPY_MAGIC_LEN + 4;
+    if (rank > 0) {
         char first[32];
-        int w = snprintf(first, sizeof first, "%lld", (long long)a->shape[0]);
-        for (int k = w; k < FE_NPY_GROWTH_DIGITS && n + 1 < (int)sizeof dict; k++)
+        int w = snprintf(first, sizeof first, "%lld", (long long)dims[0]);
+        for (int k = w; k < FE_NPY_GROWTH_DIGITS; k++)
             dict[n++] = ' ';
-        dict[n] = '\0';
     }
     size_t hlen = (size_t)n + 1; /* + '\n' */
     size_t pad = FE_NPY_ALIGN - ((FE_NPY_MAGIC_LEN + 2 + 2 + hlen) % FE_NPY_ALIGN);
     size_t total = FE_NPY_MAGIC_LEN + 2 + 2 + hlen + pad;
-    if (total > cap)
+    if (total > cap || hlen + pad > 0xFFFF)
         return 0;
     size_t k = 0;
     memcpy(buf, FE_NPY_MAGIC, FE_NPY_MAGIC_LEN);
@@ -923,12 +922,23 @@ static size_t fe_npy_header_bytes(const kiln_array *a, char *buf, size_t cap)
     buf[k++] = 0;
     buf[k++] = (char)((hlen + pad) & 0xFF);
     buf[k++] = (char)((hlen + pad) >> 8);
-    memcpy(buf + k, dict, (size_t)n);
-    k += (size_t)n;
+    k += (size_t)n; /* the dict is in place */
     memset(buf + k, ' ', pad);
     k += pad;
     buf[k++] = '\n';
     return k;
+}
+
+/* A kiln dtype as a descr typestring: '<f8', '|b1', ... */
+static void fe_npy_typestr(kiln_dtype t, char out[8])
+{
+    const rt_dtype_info *d = &rt_dtypes[t];
+    char kind = d->kind == RT_KIND_BOOL ? 'b'
+              : d->kind == RT_KIND_INT  ? 'i'
+              : d->kind == RT_KIND_UINT ? 'u'
+                                        : 'f';
+    char order = d->size == 1 ? '|' : fe_host_little() ? '<' : '>';
+    snprintf(out, 8, "%c%c%d", order, kind, (int)d->size);
 }
 
 /* Writes a's elements in C order through a bounded gather buffer. */
@@ -969,17 +979,10 @@ static bool fe_npy_write_data(const kiln_array *a, FILE *f, unsigned char *chunk
     return fwrite(chunk, 1, used, f) == used;
 }
 
-kiln_status kiln_npy_save(const kiln_array *a, const char *path)
+/* Writes header[0..hn) and a's elements in C order to path. */
+static kiln_status fe_npy_save(const kiln_array *a, const char *header, size_t hn, const char *path)
 {
-    if (!a)
-        return KILN_ENULL;
     rt_env *env = a->env;
-    if (!path)
-        return rt_err(env, KILN_ENULL, "kiln_npy_save: path is NULL");
-    char header[1024];
-    size_t hn = fe_npy_header_bytes(a, header, sizeof header);
-    if (hn == 0)
-        return rt_err(env, KILN_EINTERNAL, "kiln_npy_save: header does not fit");
     unsigned char *chunk = NULL;
     if (!kiln_array_is_contiguous(a, KILN_ORDER_C) && a->size > 0) {
         chunk = rt_malloc(env, FE_NPY_CHUNK);
@@ -1017,5 +1020,127 @@ kiln_status kiln_npy_save(const kiln_array *a, const char *path)
     }
 done:
     rt_free(env, chunk, FE_NPY_CHUNK);
+    return st;
+}
+
+kiln_status kiln_npy_save(const kiln_array *a, const char *path)
+{
+    if (!a)
+        return KILN_ENULL;
+    if (!path)
+        return rt_err(a->env, KILN_ENULL, "kiln_npy_save: path is NULL");
+    char descr[16], header[512];
+    char ts[8];
+    fe_npy_typestr(a->dtype, ts);
+    snprintf(descr, sizeof descr, "'%s'", ts);
+    size_t hn = fe_npy_header_bytes(descr, a->rank, a->shape, header, sizeof header);
+    if (hn == 0)
+        return rt_err(a->env, KILN_EINTERNAL, "kiln_npy_save: header does not fit");
+    return fe_npy_save(a, header, hn, path);
+}
+
+/* A field name np.save would write as 'name' (Python's repr adds no
+ * escapes): printable ASCII without quote or backslash. */
+static bool fe_npy_plain_name(const char *s)
+{
+    if (!*s)
+        return false;
+    for (; *s; s++)
+        if (*s < 0x20 || *s > 0x7e || *s == '\'' || *s == '\\')
+            return false;
+    return true;
+}
+
+kiln_status kiln_npy_save_records(const kiln_array *a, const kiln_field *fields, size_t nfields,
+                                  const char *path)
+{
+    if (!a)
+        return KILN_ENULL;
+    rt_env *env = a->env;
+    if (!path || (!fields && nfields))
+        return rt_err(env, KILN_ENULL, "kiln_npy_save_records: %s is NULL",
+                      !path ? "path" : "fields");
+    if (nfields == 0)
+        return rt_err(env, KILN_EINVAL, "kiln_npy_save_records: no fields");
+    if ((a->dtype != KILN_UINT8 && a->dtype != KILN_INT8) || a->rank < 1)
+        return rt_err(env, KILN_EDTYPE,
+                      "kiln_npy_save_records: a record array is uint8 or int8 with the record's "
+                      "bytes as its last axis, not %s of rank %d",
+                      kiln_dtype_name(a->dtype), a->rank);
+    int64_t rsize = a->shape[a->rank - 1];
+    /* descr: the fields in offset order, gaps as ('', '|V<n>') as
+     * dtype.descr lists them; a header NumPy loads is at most
+     * FE_NPY_MAX_HEADER bytes */
+    char *descr = rt_malloc(env, FE_NPY_MAX_HEADER);
+    char *header = rt_malloc(env, FE_NPY_MAX_HEADER + 2 * FE_NPY_ALIGN);
+    kiln_status st = KILN_OK;
+    if (!descr || !header) {
+        st = rt_err(env, KILN_ENOMEM, "%s: out of memory saving", path);
+        goto done;
+    }
+    size_t dn = 0;
+    int64_t at = 0;
+    descr[dn++] = '[';
+    for (size_t i = 0; i < nfields && st == KILN_OK; i++) {
+        const kiln_field *fd = &fields[i];
+        if (!rt_dtype_valid((int)fd->dtype) || !memchr(fd->name, '\0', sizeof fd->name) ||
+            !fe_npy_plain_name(fd->name)) {
+            st = rt_err(env, KILN_EINVAL,
+                        "kiln_npy_save_records: field %zu: a name of printable ASCII without "
+                        "quotes or backslashes, and a kiln dtype, are needed", i);
+            break;
+        }
+        int64_t sz = (int64_t)rt_dtypes[fd->dtype].size;
+        if (fd->offset < at || fd->offset > rsize - sz) {
+            st = rt_err(env, KILN_EINVAL,
+                        "kiln_npy_save_records: field '%s' at offset %lld (%lld bytes) %s", fd->name,
+                        (long long)fd->offset, (long long)sz,
+                        fd->offset < at ? "overlaps the field before it or is out of order"
+                                        : "does not fit the record's bytes");
+            break;
+        }
+        char ts[8];
+        fe_npy_typestr(fd->dtype, ts);
+        int w = 0;
+        if (fd->offset > at)
+            w = snprintf(descr + dn, FE_NPY_MAX_HEADER - dn, "('', '|V%lld'), ",
+                         (long long)(fd->offset - at));
+        if (w >= 0 && (size_t)w < FE_NPY_MAX_HEADER - dn) {
+            dn += (size_t)w;
+            w = snprintf(descr + dn, FE_NPY_MAX_HEADER - dn, "('%s', '%s')%s", fd->name, ts,
+                         i + 1 < nfields || fd->offset + sz < rsize ? ", " : "");
+        }
+        if (w < 0 || (size_t)w >= FE_NPY_MAX_HEADER - dn) {
+            st = rt_err(env, KILN_EINVAL,
+                        "kiln_npy_save_records: %zu fields make a header longer than the %d "
+                        "bytes NumPy reads", nfields, FE_NPY_MAX_HEADER);
+            break;
+        }
+        dn += (size_t)w;
+        at = fd->offset + sz;
+    }
+    if (st == KILN_OK && at < rsize) {
+        int w = snprintf(descr + dn, FE_NPY_MAX_HEADER - dn, "('', '|V%lld')",
+                         (long long)(rsize - at));
+        if (w < 0 || (size_t)w >= FE_NPY_MAX_HEADER - dn)
+            st = rt_err(env, KILN_EINVAL, "kiln_npy_save_records: header too long");
+        else
+            dn += (size_t)w;
+    }
+    if (st == KILN_OK && dn + 2 > FE_NPY_MAX_HEADER)
+        st = rt_err(env, KILN_EINVAL, "kiln_npy_save_records: header too long");
+    if (st == KILN_OK) {
+        descr[dn++] = ']';
+        descr[dn] = '\0';
+        size_t hn = fe_npy_header_bytes(descr, a->rank - 1, a->shape, header,
+                                        FE_NPY_MAX_HEADER + 2 * FE_NPY_ALIGN);
+        st = hn ? fe_npy_save(a, header, hn, path)
+                : rt_err(env, KILN_EINVAL,
+                         "kiln_npy_save_records: %zu fields make a header longer than the %d "
+                         "bytes NumPy reads", nfields, FE_NPY_MAX_HEADER);
+    }
+done:
+    rt_free(env, descr, FE_NPY_MAX_HEADER);
+    rt_free(env, header, FE_NPY_MAX_HEADER + 2 * FE_NPY_ALIGN);
     return st;
 }

@@ -812,6 +812,17 @@ KILN_API kiln_status kiln_npy_load_records(kiln_ctx *ctx, const char *path, kiln
  * are gathered). On failure the partial file is removed; the error is
  * recorded on a's context. */
 KILN_API kiln_status kiln_npy_save(const kiln_array *a, const char *path);
+/* Writes record array a (uint8 or int8, the last axis the record's bytes,
+ * as kiln_npy_load_records makes) as a structured .npy file of shape
+ * a's shape without that axis, byte for byte as np.save writes a
+ * structured array: descr lists fields[0..nfields) in order, with gaps
+ * and trailing bytes as padding entries ('', '|V<n>'), as dtype.descr
+ * does. Fields must ascend by offset without overlap and fit the record;
+ * names are printable ASCII without quotes or backslashes. KILN_EINVAL
+ * (naming the field), KILN_EDTYPE (a not a record array), KILN_ENULL,
+ * KILN_ENOMEM, KILN_EIO; recorded on a's context. */
+KILN_API kiln_status kiln_npy_save_records(const kiln_array *a, const kiln_field *fields,
+                                           size_t nfields, const char *path);
 
 #ifdef __cplusplus
 }

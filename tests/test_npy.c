@@ -655,6 +655,91 @@ static void test_save_roundtrip(void **state)
     kiln_ctx_free(c);
 }
 
+/* kiln_npy_save_records writes np.save's bytes of a structured array:
+ * each record fixture loaded and saved again is the same file (packed,
+ * padded, 2-D); a view of the records (reversed) saves in C order; errors
+ * name the field. */
+static void test_save_records(void **state)
+{
+    (void)state;
+    kiln_ctx *c = kiln_ctx_new(NULL);
+    static const char *const files[] = {"rec.npy", "rec_padded.npy", "rec_2d.npy"};
+    kiln_field fl[8];
+    size_t nf = 0;
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s%s", FIX, files[i]);
+        kiln_array *r = NULL;
+        assert_int_equal(kiln_npy_load_records(c, path, &r, fl, 8, &nf), KILN_OK);
+        assert_int_equal(kiln_npy_save_records(r, fl, nf, tmp("rec.npy")), KILN_OK);
+        size_t n1, n2;
+        unsigned char *want = read_file(path, &n1), *got = read_file(tmp("rec.npy"), &n2);
+        if (n1 != n2 || memcmp(want, got, n1) != 0)
+            fail_msg("%s: kiln_npy_save_records wrote %zu bytes, np.save %zu, or they differ",
+                     files[i], n2, n1);
+        free(want);
+        free(got);
+        kiln_array_release(r);
+    }
+    /* rec.npy reversed: loads back as the records in reverse order */
+    kiln_array *r = NULL, *rev = NULL, *back = NULL;
+    assert_int_equal(kiln_npy_load_records(c, FIX "rec.npy", &r, fl, 8, &nf), KILN_OK);
+    kiln_slice s[2] = {{KILN_END, KILN_END, -1}, KILN_ALL};
+    assert_int_equal(kiln_array_slice(r, 2, s, &rev), KILN_OK);
+    assert_int_equal(kiln_npy_save_records(rev, fl, nf, tmp("rev.npy")), KILN_OK);
+    kiln_field fb[8];
+    size_t nb = 0;
+    assert_int_equal(kiln_npy_load_records(c, tmp("rev.npy"), &back, fb, 8, &nb), KILN_OK);
+    assert_int_equal(nb, nf);
+    for (size_t k = 0; k < nf; k++) {
+        assert_string_equal(fb[k].name, fl[k].name);
+        assert_int_equal(fb[k].offset, fl[k].offset);
+        assert_int_equal(fb[k].dtype, fl[k].dtype);
+    }
+    kiln_array *want = NULL;
+    assert_int_equal(kiln_array_copy(rev, KILN_ORDER_C, &want), KILN_OK);
+    assert_true(tu_bits_equal(back, want));
+    kiln_array_release(want);
+    kiln_array_release(back);
+    /* trailing bytes past the last field are a padding entry */
+    kiln_field first = fl[0];
+    assert_int_equal(kiln_npy_save_records(r, &first, 1, tmp("t.npy")), KILN_OK);
+    size_t n;
+    char *txt = (char *)read_file(tmp("t.npy"), &n);
+    char head[128] = ""; /* the dict starts after magic, version and length */
+    assert_true(n > 10);
+    memcpy(head, txt + 10, n - 10 < sizeof head - 1 ? n - 10 : sizeof head - 1);
+    assert_non_null(strstr(head, "{'descr': [('temperature', '<f8'), ('', '|V5')], "));
+    free(txt);
+    /* errors */
+    assert_int_equal(kiln_npy_save_records(NULL, fl, nf, tmp("e.npy")), KILN_ENULL);
+    assert_int_equal(kiln_npy_save_records(r, NULL, 1, tmp("e.npy")), KILN_ENULL);
+    assert_int_equal(kiln_npy_save_records(r, fl, nf, NULL), KILN_ENULL);
+    assert_int_equal(kiln_npy_save_records(r, fl, 0, tmp("e.npy")), KILN_EINVAL);
+    kiln_field bad[2] = {fl[1], fl[0]}; /* out of order */
+    assert_int_equal(kiln_npy_save_records(r, bad, 2, tmp("e.npy")), KILN_EINVAL);
+    assert_non_null(strstr(kiln_errmsg(c), "field 'temperature' at offset 0"));
+    bad[0] = fl[2];
+    bad[0].offset = 12; /* a bool at 12 fits 13 bytes; an f8 there does not */
+    bad[0].dtype = KILN_FLOAT64;
+    assert_int_equal(kiln_npy_save_records(r, bad, 1, tmp("e.npy")), KILN_EINVAL);
+    assert_non_null(strstr(kiln_errmsg(c), "does not fit the record's bytes"));
+    bad[0] = fl[0];
+    strcpy(bad[0].name, "it's");
+    assert_int_equal(kiln_npy_save_records(r, bad, 1, tmp("e.npy")), KILN_EINVAL);
+    assert_non_null(strstr(kiln_errmsg(c), "field 0"));
+    bad[0].name[0] = '\0';
+    assert_int_equal(kiln_npy_save_records(r, bad, 1, tmp("e.npy")), KILN_EINVAL);
+    kiln_array *f8 = tu_arange(c, KILN_FLOAT64, 1, (int64_t[]){4});
+    assert_int_equal(kiln_npy_save_records(f8, fl, 1, tmp("e.npy")), KILN_EDTYPE);
+    assert_non_null(strstr(kiln_errmsg(c), "not float64 of rank 1"));
+    assert_int_equal(access(tmp("e.npy"), F_OK), -1); /* nothing written */
+    kiln_array_release(f8);
+    kiln_array_release(rev);
+    kiln_array_release(r);
+    kiln_ctx_free(c);
+}
+
 static void test_save_errors(void **state)
 {
     (void)state;
@@ -842,6 +927,10 @@ static void test_oom(void **state)
                     assert_true(s2 == KILN_OK || s2 == KILN_ENOMEM);
                     kiln_array_release(v);
                 }
+                if (nf) { /* records: save them as records too */
+                    kiln_status s3 = kiln_npy_save_records(a, fl, nf, tmp("oomr.npy"));
+                    assert_true(s3 == KILN_OK || s3 == KILN_ENOMEM);
+                }
             } else {
                 assert_int_equal(s, KILN_ENOMEM);
                 assert_null(a);
@@ -945,6 +1034,7 @@ int main(void)
         cmocka_unit_test(test_header_parser),
         cmocka_unit_test(test_save_bytes),
         cmocka_unit_test(test_save_roundtrip),
+        cmocka_unit_test(test_save_records),
         cmocka_unit_test(test_save_errors),
         cmocka_unit_test(test_mmap),
         cmocka_unit_test(test_bool_normalized),
