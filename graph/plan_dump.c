@@ -190,6 +190,16 @@ static void pd_src(const gr_plan *p, gr_src s, FILE *f)
         fprintf(f, "constant");
 }
 
+/* The name fn is registered under in g (the kernel's table keeps only the
+ * address the JIT calls). */
+static const char *pd_udf_name(const gr_graph *g, kiln_udf_fn fn)
+{
+    for (uint32_t i = 0; i < gr_udf_count(g); i++)
+        if (gr_udf_at(g, i)->fn == fn)
+            return gr_udf_at(g, i)->name;
+    return "(unregistered)";
+}
+
 static void pd_kernel(const gr_plan *p, const gr_graph *g, bool fused, bool staged, int ki,
                       const char *const *names, bool focus, FILE *f)
 {
@@ -238,6 +248,8 @@ static void pd_kernel(const gr_plan *p, const gr_graph *g, bool fused, bool stag
             fprintf(f, "load in%d", kv->arg);
         else if (kv->op == GR_OP_SCALAR)
             fprintf(f, "param p%d", kv->arg);
+        else if (gr_is_udf(kv->op))
+            fprintf(f, "udf %s", pd_udf_name(g, k->udf[kv->arg]));
         else
             fprintf(f, "%s", gr_ops[kv->op].name);
         for (int j = 0; j < kv->nin; j++)

@@ -428,6 +428,17 @@ static void test_one_kernel(void **state)
     assert_non_null(strstr(dot, "mulsum\\nfloat32"));
     assert_non_null(strstr(dot, "big\\nbool"));
     free(dot);
+    /* so does the plan's body */
+    char *plan = NULL;
+    size_t planlen = 0;
+    f = open_memstream(&plan, &planlen);
+    assert_non_null(f);
+    gr_plan_write(&p, ctx->graph, true, NULL, -1, f);
+    fclose(f);
+    assert_non_null(strstr(plan, "= udf affine v"));
+    assert_non_null(strstr(plan, "= udf mulsum v"));
+    assert_non_null(strstr(plan, "= udf big v"));
+    free(plan);
     gr_plan_free(&p);
     kiln_array_release(out);
     kiln_array_release(x);
