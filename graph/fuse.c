@@ -1130,6 +1130,25 @@ static void pl_red_out_strides(const gr_node *nd, const gr_node *in, const int64
     }
 }
 
+/* Node id as a body value of the kernel b builds, its inputs being the
+ * values vof gives (indexed like c->all); var/std's ddof is a launch
+ * parameter after them. */
+static int pl_body_op(pl_ctx *c, pl_kb *b, const int *vof, gr_id id)
+{
+    const gr_node *nd = gr_node_at(c->g, id);
+    int in[GR_MAX_INPUTS + 1], ar = gr_nin(nd);
+    for (int j = 0; j < ar; j++)
+        in[j] = vof[pl_find(&c->all, nd->in[j])];
+    if (nd->op == GR_OP_VAR || nd->op == GR_OP_STD) {
+        gr_src none = {NULL, -1};
+        rt_scalar dv;
+        memset(&dv, 0, sizeof dv);
+        dv.i = nd->a.red.ddof;
+        in[ar++] = kb_param(b, id, KILN_INT64, none, dv);
+    }
+    return kb_op(b, c->g, id, ar, in);
+}
+
 /* The kernel computing materialized node all.id[im]: its outputs (the roots
  * naming it, else its temporary) and a body of the nodes below it that are
  * neither leaves nor materialized (cut), which are read instead. A
@@ -1233,17 +1252,7 @@ static kiln_status pl_staged_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, boo
             vof[i] = pl_unfused_input(c, &b, loc, ii);
             continue;
         }
-        int in[GR_MAX_INPUTS], ar = gr_nin(ni);
-        for (int j = 0; j < ar; j++)
-            in[j] = vof[pl_find(&c->all, ni->in[j])];
-        if (ni->op == GR_OP_VAR || ni->op == GR_OP_STD) { /* ddof: a launch parameter */
-            gr_src none = {NULL, -1};
-            rt_scalar dv;
-            memset(&dv, 0, sizeof dv);
-            dv.i = ni->a.red.ddof;
-            in[ar++] = kb_param(&b, ii, KILN_INT64, none, dv);
-        }
-        vof[i] = kb_op(&b, g, ii, ar, in);
+        vof[i] = pl_body_op(c, &b, vof, ii);
     }
     for (int o = 0; o < k->nout; o++)
         k->out_val[o] = (uint16_t)vof[out_of[o]];
@@ -1325,17 +1334,7 @@ static kiln_status pl_epilogue_kernel(pl_ctx *c, pl_loc *loc, const bool *cut, b
             vof[i] = pl_unfused_input(c, &b, loc, ii);
             continue;
         }
-        int in[GR_MAX_INPUTS], ar = gr_nin(ni);
-        for (int j = 0; j < ar; j++)
-            in[j] = vof[pl_find(&c->all, ni->in[j])];
-        if (ni->op == GR_OP_VAR || ni->op == GR_OP_STD) {
-            gr_src none = {NULL, -1};
-            rt_scalar dv;
-            memset(&dv, 0, sizeof dv);
-            dv.i = ni->a.red.ddof;
-            in[ar++] = kb_param(&b, ii, KILN_INT64, none, dv);
-        }
-        vof[i] = kb_op(&b, g, ii, ar, in);
+        vof[i] = pl_body_op(c, &b, vof, ii);
     }
     int xval = vof[ix];
     b.epi = xn;

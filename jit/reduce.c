@@ -479,6 +479,22 @@ static void jr_fill_body(jr *R, void *cx, LLVMValueRef s)
     }
 }
 
+/* acc[e] = acc[e] OP src[e][i] for i in [from, to), sequentially, for the
+ * n entries in lockstep; then out[e] = acc[e]. */
+static void jr_seq_tail(jr *R, const jr_entry *E, int n, LLVMValueRef *src, const unsigned *align,
+                        LLVMValueRef *acc, LLVMValueRef from, LLVMValueRef to, LLVMValueRef *out)
+{
+    jr_for f;
+    LLVMValueRef i = jr_for_begin(R, &f, from, to, "seq");
+    for (int e = 0; e < n; e++) {
+        LLVMValueRef x = jr_load(R, E[e].ty, jr_gep(R, E[e].ty, src[e], i), align[e]);
+        jr_store(R, jr_op(R, &E[e], jr_load(R, E[e].ty, acc[e], 0), x), acc[e], 0);
+    }
+    jr_for_end(R, &f, 1);
+    for (int e = 0; e < n; e++)
+        jr_store(R, jr_load(R, E[e].ty, acc[e], 0), out[e], 0);
+}
+
 /* PW's base case over src[e][0..len) (elements of entry e's T; align 1 if
  * the sources are user memory), result stored to out[e], for the n entries
  * of a pass in lockstep: their lane chains are independent, so one loop
@@ -502,15 +518,7 @@ static void jr_base_cases(jr *R, const jr_entry *E, int n, LLVMValueRef *src, LL
     LLVMPositionBuilderAtEnd(B, small);
     for (int e = 0; e < n; e++)
         jr_store(R, jr_ident(&E[e]), acc[e], 0);
-    jr_for f;
-    LLVMValueRef i = jr_for_begin(R, &f, jr_i64(R, 0), len, "sm");
-    for (int e = 0; e < n; e++) {
-        LLVMValueRef x = jr_load(R, E[e].ty, jr_gep(R, E[e].ty, src[e], i), align[e]);
-        jr_store(R, jr_op(R, &E[e], jr_load(R, E[e].ty, acc[e], 0), x), acc[e], 0);
-    }
-    jr_for_end(R, &f, 1);
-    for (int e = 0; e < n; e++)
-        jr_store(R, jr_load(R, E[e].ty, acc[e], 0), out[e], 0);
+    jr_seq_tail(R, E, n, src, align, acc, jr_i64(R, 0), len, out);
     LLVMBuildBr(B, done);
 
     /* 8 <= n <= 128: lanes r[j] = x[j], += x[i + j] per 8; combine; tail */
@@ -518,7 +526,8 @@ static void jr_base_cases(jr *R, const jr_entry *E, int n, LLVMValueRef *src, LL
     for (int e = 0; e < n; e++)
         jr_store(R, jr_load(R, E[e].vty, src[e], align[e]), vacc[e], 0);
     LLVMValueRef len8 = LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), "");
-    i = jr_for_begin(R, &f, jr_i64(R, JR_VEC), len8, "lane");
+    jr_for f;
+    LLVMValueRef i = jr_for_begin(R, &f, jr_i64(R, JR_VEC), len8, "lane");
     for (int e = 0; e < n; e++) {
         LLVMValueRef v = jr_load(R, E[e].vty, jr_gep(R, E[e].ty, src[e], i), align[e]);
         jr_store(R, jr_op(R, &E[e], jr_load(R, E[e].vty, vacc[e], 0), v), vacc[e], 0);
@@ -541,14 +550,7 @@ static void jr_base_cases(jr *R, const jr_entry *E, int n, LLVMValueRef *src, LL
                                  LLVMBuildExtractElement(B, q, LLVMConstInt(L->i32, 1, 0), ""));
         jr_store(R, res, acc[e], 0);
     }
-    i = jr_for_begin(R, &f, len8, len, "tail");
-    for (int e = 0; e < n; e++) {
-        LLVMValueRef x = jr_load(R, E[e].ty, jr_gep(R, E[e].ty, src[e], i), align[e]);
-        jr_store(R, jr_op(R, &E[e], jr_load(R, E[e].ty, acc[e], 0), x), acc[e], 0);
-    }
-    jr_for_end(R, &f, 1);
-    for (int e = 0; e < n; e++)
-        jr_store(R, jr_load(R, E[e].ty, acc[e], 0), out[e], 0);
+    jr_seq_tail(R, E, n, src, align, acc, len8, len, out);
     LLVMBuildBr(B, done);
     LLVMPositionBuilderAtEnd(B, done);
 }
