@@ -230,16 +230,6 @@ static bool pl_all_zero(int r, const int64_t *S, const int64_t *st)
     return true;
 }
 
-static bool pl_overlap(const kiln_array *a, const kiln_array *b)
-{
-    if (a->size == 0 || b->size == 0)
-        return false;
-    const char *alo, *ahi, *blo, *bhi;
-    rt_array_extent(a, &alo, &ahi);
-    rt_array_extent(b, &blo, &bhi);
-    return alo < bhi && blo < ahi;
-}
-
 /* True if input `in`, broadcast to out's shape, reads each element exactly
  * where out writes it (so reading then writing in one iteration is safe). */
 static bool pl_same_positions(const kiln_array *in, const kiln_array *out)
@@ -862,7 +852,7 @@ static kiln_status pl_finish_kernel(pl_ctx *c, pl_kb *b, int kidx)
     for (int o = k->nout; o < k->nops && k->noalias; o++)
         for (int q = 0; q < k->nout && k->noalias; q++)
             if (k->ops[o].src.array && k->ops[q].src.array &&
-                pl_overlap(k->ops[o].src.array, k->ops[q].src.array))
+                rt_arrays_overlap(k->ops[o].src.array, k->ops[q].src.array))
                 k->noalias = false;
     kiln_status s = b->kind == GR_KK_ELEM ? pl_geometry(b) : pl_red_geometry(b);
     return s == KILN_OK ? pl_canonicalize(c->p, b->k) : s;
@@ -1677,13 +1667,13 @@ kiln_status gr_plan_build(gr_plan *p, const gr_graph *g, bool fused, size_t n, c
         bool must = false, touches = false;
         for (int j = 0; j < c.all.n && !must; j++) {
             const gr_node *nd = gr_node_at(g, c.all.id[j]);
-            if (nd->op != GR_OP_INPUT || !pl_overlap(nd->a.array, o))
+            if (nd->op != GR_OP_INPUT || !rt_arrays_overlap(nd->a.array, o))
                 continue;
             touches = true;
             must = !fused || staged || ngroups > 1 || !pl_same_positions(nd->a.array, o);
         }
         for (size_t j = 0; j < n; j++)
-            if (j != i && outs[j] != o && pl_overlap(outs[j], o))
+            if (j != i && outs[j] != o && rt_arrays_overlap(outs[j], o))
                 c.outs_overlap = true;
         if (must && o->size > 0)
             c.redirect[i] = pl_new_temp(p, o->dtype, o->rank, o->shape);

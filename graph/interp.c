@@ -608,16 +608,6 @@ static void ip_release(ip_state *st, gr_id id)
         ip_release(st, n->in[0]);
 }
 
-static bool ip_overlap(const kiln_array *a, const kiln_array *b)
-{
-    if (a->size == 0 || b->size == 0)
-        return false;
-    const char *alo, *ahi, *blo, *bhi;
-    rt_array_extent(a, &alo, &ahi);
-    rt_array_extent(b, &blo, &bhi);
-    return alo < bhi && blo < ahi;
-}
-
 /* True if the one root may be computed straight into out: out is
  * C-contiguous (the layout of a temporary) and shares no byte with any
  * array the evaluation reads (INPUT leaves, bound values). The root is
@@ -640,7 +630,7 @@ static bool ip_direct_ok(const ip_state *st, const kiln_array *out)
         const kiln_array *a = s->bound ? st->bound[s->bound - 1].array
                               : n->op == GR_OP_INPUT ? n->a.array
                                                      : NULL;
-        if (a && ip_overlap(a, out))
+        if (a && rt_arrays_overlap(a, out))
             return false;
     }
     return true;

@@ -86,6 +86,16 @@ void rt_array_extent(const kiln_array *a, const char **lo, const char **hi)
     *hi = a->data + h;
 }
 
+bool rt_arrays_overlap(const kiln_array *a, const kiln_array *b)
+{
+    if (a->size == 0 || b->size == 0)
+        return false;
+    const char *alo, *ahi, *blo, *bhi;
+    rt_array_extent(a, &alo, &ahi);
+    rt_array_extent(b, &blo, &bhi);
+    return (uintptr_t)alo < (uintptr_t)bhi && (uintptr_t)blo < (uintptr_t)ahi;
+}
+
 /* ---- buffers ------------------------------------------------------------ */
 
 static rt_buffer *rt_buffer_new(rt_env *e)
@@ -271,11 +281,7 @@ kiln_status rt_array_copy_into(rt_env *e, const kiln_array *src, kiln_array *dst
     }
     if (src->size == 0)
         return KILN_OK;
-    const char *slo, *shi, *dlo, *dhi;
-    rt_array_extent(src, &slo, &shi);
-    rt_array_extent(dst, &dlo, &dhi);
-    bool overlap = (uintptr_t)slo < (uintptr_t)dhi && (uintptr_t)dlo < (uintptr_t)shi;
-    if (!overlap) {
+    if (!rt_arrays_overlap(src, dst)) {
         rt_copy_elems(src, dst);
         return KILN_OK;
     }

@@ -186,6 +186,8 @@ void rt_contiguous_strides(kiln_dtype t, int rank, const int64_t *shape, kiln_or
                            int64_t *strides);
 /* [lo, hi) byte range the array's elements touch (lo == hi when empty). */
 void rt_array_extent(const kiln_array *a, const char **lo, const char **hi);
+/* True if the byte ranges a and b touch intersect (never for an empty one). */
+bool rt_arrays_overlap(const kiln_array *a, const kiln_array *b);
 /* Copies src into dst elementwise (same shape, any strides, dtype converted
  * with rt_convert); correct even if they overlap. */
 kiln_status rt_array_copy_into(rt_env *e, const kiln_array *src, kiln_array *dst);
