@@ -57,6 +57,11 @@ static bool gr_blocked_scan(const gr_kval *v)
     return flt && (v->op == GR_OP_CUMSUM || v->op == GR_OP_CUMPROD);
 }
 
+/* A reduction of the FLAT family (integer sum/prod, min, max, argmin,
+ * argmax, all, any, count_nonzero): a long sequence runs in blocks,
+ * which rt_flat_tasks may run as tasks (INNER kernels: jit/reduce.c). */
+static bool gr_flat_reduce(const gr_kval *v) { return gr_is_reduce(v->op) && !gr_tree_reduce(v); }
+
 /* The grain of a reduction or scan kernel's outer loop (a kept dim).
  * Splitting it never cuts a sequence; it only has to keep each output in
  * the same vector code as at one thread. That matters where the split dim
@@ -80,24 +85,25 @@ static int64_t gr_kept_grain(const gr_kernel *k)
 rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k)
 {
     bool staged = k->kind == GR_KK_REDUCE || k->kind == GR_KK_SCAN;
-    rt_work w = {0, k->rank == 1 ? GR_VECTOR_GRAIN : 1, true, 0};
+    rt_work w = {0, k->rank == 1 ? GR_VECTOR_GRAIN : 1, true, 0, 0};
     double per_elem = 0, elems = 1;
-    bool trees = false;
+    bool trees = false, flat = false;
     for (int v = 0; v < k->nvals; v++) {
         int op = k->vals[v].op;
         if (!staged && (gr_is_reduce(op) || gr_is_scan(op)))
             w.parallel = false; /* not a kernel of jit/reduce.c */
         trees |= k->kind == GR_KK_REDUCE && gr_is_reduce(op) && gr_tree_reduce(&k->vals[v]);
         trees |= k->kind == GR_KK_SCAN && !k->outer && gr_blocked_scan(&k->vals[v]);
+        flat |= k->kind == GR_KK_REDUCE && !k->outer && gr_flat_reduce(&k->vals[v]);
         per_elem += gr_op_weight(op);
     }
     if (staged)
         w.grain = gr_kept_grain(k);
-    if (trees) {
-        w.trees = 1;
-        for (int d = k->rank - k->nred; d < k->rank; d++)
-            w.trees *= k->extent[d];
-    }
+    int64_t seq = 1; /* the reduced (scanned) sequence's length */
+    for (int d = k->rank - k->nred; d < k->rank; d++)
+        seq *= k->extent[d];
+    w.trees = trees ? seq : 0;
+    w.flat = flat ? seq : 0;
     for (int d = 0; d < k->rank; d++)
         elems *= (double)k->extent[d];
     w.cost = (double)gr_kernel_bytes(p, k) + per_elem * elems;

@@ -29,7 +29,11 @@
  *             elements each), else 1;
  *   trees     the length of a reduction kernel's pairwise trees (float
  *             sum, prod, mean, var, std), whose top subtrees may run as
- *             tasks (runtime/reduce.h, rt_pw_tree_tasks), or 0. */
+ *             tasks (runtime/reduce.h, rt_pw_tree_tasks), or 0;
+ *   flat      the length of an INNER reduction kernel's FLAT sequences
+ *             (integer sum/prod, min, max, argmin, argmax, all, any,
+ *             count_nonzero), whose blocks may run as tasks
+ *             (rt_flat_tasks), or 0. */
 enum { GR_VECTOR_GRAIN = 1024 };
 rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k);
 

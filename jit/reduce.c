@@ -91,6 +91,10 @@ typedef struct jr {
     LLVMTypeRef tree_ty;       /* rt_trees_fn's type */
     LLVMValueRef trees, run;   /* rt_kargs.trees and its run (kernel function) */
     LLVMValueRef scan;         /* rt_trees.scan (kernel function) */
+    LLVMValueRef flat;         /* rt_trees.flat (kernel function) */
+    LLVMValueRef s0;           /* the first position of the range a FLAT
+                                  loop runs over (NumPy's argmin loop takes
+                                  the element there) */
     LLVMValueRef ctx;          /* the kernel's ctx (the leaves' view of it) */
     int wc;                    /* OUTER: columns per chunk */
     bool *prod;                /* [nvals] below a reduction or scan (its producer) */
@@ -1226,6 +1230,7 @@ typedef struct jr_reds {
     jr_red *x;
     int n;
     jr_pass A, B;
+    LLVMValueRef fblk, fcomb; /* INNER FLAT: rt_flat_tasks's block and combine */
 } jr_reds;
 
 /* The result of TREE value X from its pass-A PW r (pass B's for var/std). */
@@ -1280,6 +1285,21 @@ static LLVMValueRef jr_flat_init(jr *R, jr_red *X)
     }
 }
 
+/* minimum(a, b) (maximum if mx) of gr_apply, with the first NaN winning
+ * with its bits: a if it is NaN, else b if it is NaN (runtime/reduce.h). */
+static LLVMValueRef jr_minmax_nan(jr *R, kiln_dtype t, LLVMValueRef a, LLVMValueRef b, bool mx)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMValueRef ab[2] = {a, b};
+    LLVMValueRef r = jl_minmax(L, t, ab, mx);
+    if (!jl_flt(t))
+        return r;
+    LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
+    LLVMValueRef bn = LLVMBuildFCmp(B, LLVMRealUNO, b, b, "");
+    return LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, bn, b, r, ""), "");
+}
+
 /* NumPy's argmin (argmax) step: does y replace best? */
 static LLVMValueRef jr_arg_better(jr *R, jr_red *X, LLVMValueRef y, LLVMValueRef best)
 {
@@ -1313,12 +1333,8 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
     case GR_OP_MIN:
     case GR_OP_MAX: {
         LLVMValueRef ab[2] = {a, y};
-        r = jl_minmax(L, t, ab, X->op == GR_OP_MAX);
-        if (X->exact && jl_flt(t)) { /* the first NaN wins, bits kept */
-            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
-            LLVMValueRef yn = LLVMBuildFCmp(B, LLVMRealUNO, y, y, "");
-            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, yn, y, r, ""), "");
-        }
+        r = X->exact ? jr_minmax_nan(R, t, a, y, X->op == GR_OP_MAX) /* the first NaN wins */
+                     : jl_minmax(L, t, ab, X->op == GR_OP_MAX);
         break;
     }
     case GR_OP_ALL: r = LLVMBuildAnd(B, a, jl_truth(L, y, t), ""); break;
@@ -1332,7 +1348,7 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
             r = jl_minmax(L, t, ab, X->op == GR_OP_ARGMAX);
             break;
         }
-        LLVMValueRef rep = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntEQ, s, jr_i64(R, 0), ""),
+        LLVMValueRef rep = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntEQ, s, R->s0, ""),
                                        jr_arg_better(R, X, y, a), "");
         r = LLVMBuildSelect(B, rep, y, a, "");
         LLVMValueRef i = jr_load(R, L->i64, idxp, 0);
@@ -1395,30 +1411,145 @@ static void jr_arg_exact_body(jr *R, void *cx, LLVMValueRef s)
     jr_flat_step(R, X, X->acc, X->idx, jr_producer(R, X->r), s);
 }
 
-/* INNER argmin/argmax after pass 1 (X->acc holds the sequence's min, or
- * max, as min/max computes it: NaN if there is one): NumPy's answer is the
- * first index holding that value (-0.0 == +0.0), or the first NaN. Pass 2
- * finds it (jr_argpos_body). Both passes vectorize; NumPy's own loop
+/* INNER argmin/argmax after pass 1 over positions [lo, hi) of the
+ * sequence at base[] (X->acc holds their min, or max, as min/max computes
+ * it: NaN if there is one): NumPy's answer is the first index holding that
+ * value (-0.0 == +0.0), or the first NaN. Pass 2 finds it
+ * (jr_argpos_body) into X->idx. Both passes vectorize; NumPy's own loop
  * (x[i] replaces the best if !(x[i] >= best)) does not. If pass 2 finds
  * nothing — an approximate producer computed by other (vector or scalar)
- * code in the two passes — NumPy's loop runs instead. Returns the index. */
-static LLVMValueRef jr_inner_arg(jr *R, jr_red *X)
+ * code in the two passes — NumPy's loop runs instead (X->acc then holds
+ * its best value). */
+static void jr_inner_arg(jr *R, jr_red *X, const LLVMValueRef *base, LLVMValueRef lo,
+                         LLVMValueRef hi)
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
     X->want = jr_load(R, X->aty, X->acc, 0);
     jr_store(R, jr_i64(R, INT64_MAX), X->idx, 0);
-    jr_seq_loop_n(R, R->pos, jr_i64(R, 0), R->n, jr_argpos_body, X, JR_FLAT_INTERLEAVE);
+    jr_seq_loop_n(R, base, lo, hi, jr_argpos_body, X, JR_FLAT_INTERLEAVE);
     LLVMValueRef none = LLVMBuildICmp(B, LLVMIntEQ, jr_load(R, L->i64, X->idx, 0),
                                       jr_i64(R, INT64_MAX), "");
     LLVMBasicBlockRef join = jr_if_begin(R, none, "argslow");
     X->exact = true;
     jr_store(R, jr_flat_init(R, X), X->acc, 0);
-    jr_store(R, jr_i64(R, 0), X->idx, 0);
-    jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_arg_exact_body, X);
+    jr_store(R, lo, X->idx, 0);
+    R->s0 = lo;
+    jr_seq_loop(R, base, lo, hi, jr_arg_exact_body, X);
+    R->s0 = jr_i64(R, 0);
     X->exact = false;
     jr_if_end(R, join);
-    return jr_load(R, L->i64, X->idx, 0);
+}
+
+/* ---- FLAT in blocks (rt_flat_tasks, runtime/reduce.h) ------------------------------
+ * A partial holds FLAT reduction x's accumulator at byte x * JR_FLAT_SLOT
+ * and, for argmin/argmax, the index of its value 8 bytes further. */
+enum { JR_FLAT_SLOT = 16 };
+_Static_assert(JR_FLAT_SLOT * GR_SIBLINGS <= RT_FLAT_PARTIAL, "FLAT partials (runtime/reduce.h)");
+
+static bool jr_is_arg(const jr_red *X) { return X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX; }
+
+static LLVMValueRef jr_flat_slot(jr *R, LLVMValueRef part, int x, int field)
+{
+    return jr_gep(R, R->L->i8, part, jr_i64(R, x * JR_FLAT_SLOT + 8 * field));
+}
+
+/* Every FLAT reduction of Z over positions [lo, hi) of the sequence at
+ * base[], into its slot of part: one loop for all of them, then per
+ * reduction the range's second pass if it needs one (a float min/max
+ * whose result is NaN: the first NaN's bits; argmin/argmax: the index). */
+static void jr_flat_seq(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueRef lo,
+                        LLVMValueRef hi, LLVMValueRef part)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    for (int x = 0; x < Z->n; x++) {
+        jr_red *X = &Z->x[x];
+        if (X->fam != JR_FLAT)
+            continue;
+        X->acc = jr_alloca(R, X->aty, 0, "acc");
+        X->idx = jr_alloca(R, L->i64, 0, "idx");
+        jr_store(R, jr_flat_init(R, X), X->acc, 0);
+        jr_store(R, lo, X->idx, 0);
+    }
+    jr_seq_loop_n(R, base, lo, hi, jr_flat_body, Z, JR_FLAT_INTERLEAVE);
+    for (int x = 0; x < Z->n; x++) {
+        jr_red *X = &Z->x[x];
+        if (X->fam != JR_FLAT)
+            continue;
+        if ((X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t)) {
+            LLVMValueRef res = jr_load(R, X->aty, X->acc, 0);
+            X->first = X->acc;
+            X->found = jr_alloca(R, L->i1, 0, "found");
+            LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(B, LLVMRealUNO, res, res, ""), "nan");
+            jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
+            jr_seq_loop(R, base, lo, hi, jr_nan_body, X);
+            jr_if_end(R, join);
+        }
+        if (jr_is_arg(X))
+            jr_inner_arg(R, X, base, lo, hi);
+        jr_store(R, jr_load(R, X->aty, X->acc, 0), jr_flat_slot(R, part, x, 0), 0);
+        jr_store(R, jr_load(R, L->i64, X->idx, 0), jr_flat_slot(R, part, x, 1), 0);
+    }
+}
+
+/* rt_tree_comb for rt_flat_tasks: void comb(ctx, noalias acc, noalias
+ * right), acc the earlier blocks' partial — runtime/reduce.h's rule. */
+static LLVMValueRef jr_flat_comb_fn(jr *R, jr_reds *Z)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    LLVMTypeRef pt[3] = {L->ptr, L->ptr, L->ptr};
+    LLVMValueRef f = jr_new_fn(R, "fcomb", 0, LLVMFunctionType(L->vd, pt, 3, 0));
+    jr_noalias(R, f, 1);
+    jr_noalias(R, f, 2);
+    jr_fn_begin(R, f);
+    LLVMValueRef acc = LLVMGetParam(f, 1), right = LLVMGetParam(f, 2);
+    for (int x = 0; x < Z->n; x++) {
+        jr_red *X = &Z->x[x];
+        if (X->fam != JR_FLAT)
+            continue;
+        LLVMValueRef ap = jr_flat_slot(R, acc, x, 0), ip = jr_flat_slot(R, acc, x, 1);
+        LLVMValueRef a = jr_load(R, X->aty, ap, 0);
+        LLVMValueRef b = jr_load(R, X->aty, jr_flat_slot(R, right, x, 0), 0), r;
+        kiln_dtype t = X->t;
+        switch (X->op) {
+        case GR_OP_SUM: r = jl_bool(t) ? LLVMBuildOr(B, a, b, "") : LLVMBuildAdd(B, a, b, ""); break;
+        case GR_OP_PROD: r = jl_bool(t) ? LLVMBuildAnd(B, a, b, "") : LLVMBuildMul(B, a, b, ""); break;
+        case GR_OP_MIN:
+        case GR_OP_MAX: r = jr_minmax_nan(R, t, a, b, X->op == GR_OP_MAX); break;
+        case GR_OP_ALL: r = LLVMBuildAnd(B, a, b, ""); break;
+        case GR_OP_ANY: r = LLVMBuildOr(B, a, b, ""); break;
+        case GR_OP_COUNT_NONZERO: r = LLVMBuildAdd(B, a, b, ""); break;
+        default: { /* argmin, argmax: a tie keeps the earlier index */
+            LLVMValueRef take = jr_arg_better(R, X, b, a);
+            LLVMValueRef ib = jr_load(R, L->i64, jr_flat_slot(R, right, x, 1), 0);
+            jr_store(R, LLVMBuildSelect(B, take, ib, jr_load(R, L->i64, ip, 0), ""), ip, 0);
+            r = LLVMBuildSelect(B, take, b, a, "");
+            break;
+        }
+        }
+        jr_store(R, r, ap, 0);
+    }
+    LLVMBuildRetVoid(B);
+    jr_fn_end(R);
+    return f;
+}
+
+/* rt_tree_leaf for rt_flat_tasks: void blk(ctx, s0, len, noalias part) =
+ * jr_flat_seq over the position's [s0, s0+len). */
+static LLVMValueRef jr_flat_blk_fn(jr *R, jr_reds *Z)
+{
+    jl *L = R->L;
+    LLVMValueRef f = jr_new_fn(R, "fblk", 0, jr_leaf_type(R));
+    jr_noalias(R, f, 3);
+    jr_fn_begin(R, f);
+    LLVMValueRef s0 = LLVMGetParam(f, 1), base[256];
+    jr_leaf_prologue(R, LLVMGetParam(f, 0), base);
+    jr_flat_seq(R, Z, base, s0, LLVMBuildAdd(L->b, s0, LLVMGetParam(f, 2), ""), LLVMGetParam(f, 3));
+    LLVMBuildRetVoid(L->b);
+    jr_fn_end(R);
+    return f;
 }
 
 /* ---- one position (INNER) and one chunk (OUTER) ---------------------------------------- */
@@ -1466,7 +1597,7 @@ static void jr_inner_pass(jr *R, jr_pass *P, LLVMValueRef ctx, LLVMValueRef part
 /* Every reduction at one kept position: pass A (the trees), the FLAT
  * reductions in one loop, pass B (var/std's squared deviations). */
 static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef partA,
-                              LLVMValueRef partB, LLVMValueRef means)
+                              LLVMValueRef partB, LLVMValueRef means, LLVMValueRef fpart)
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
@@ -1487,33 +1618,29 @@ static void jr_inner_position(jr *R, jr_reds *Z, LLVMValueRef ctx, LLVMValueRef 
         }
     }
     if (jr_any_flat(Z)) {
+        /* a sequence of several blocks goes to rt_flat_tasks (which takes
+         * it: the same rule, n > RT_FLAT_BLOCK), a shorter one is one loop
+         * here */
+        LLVMBasicBlockRef blocks = LLVMAppendBasicBlockInContext(L->c, R->fn, "blocks");
+        LLVMBasicBlockRef inl = LLVMAppendBasicBlockInContext(L->c, R->fn, "flat");
+        LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(L->c, R->fn, "flatdone");
+        LLVMBuildCondBr(B, LLVMBuildICmp(B, LLVMIntSGT, R->n, jr_i64(R, RT_FLAT_BLOCK), ""), blocks, inl);
+        LLVMPositionBuilderAtEnd(B, blocks);
+        jr_ctx_ptrs(R, ctx, R->pos);
+        LLVMTypeRef pt[6] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i64, L->ptr};
+        LLVMValueRef a[6] = {R->trees, Z->fblk, Z->fcomb, ctx, R->n, fpart};
+        LLVMValueRef took = LLVMBuildCall2(B, LLVMFunctionType(L->i1, pt, 6, 0), R->flat, a, 6, "");
+        LLVMBuildCondBr(B, took, done, inl);
+        LLVMPositionBuilderAtEnd(B, inl);
+        jr_flat_seq(R, Z, R->pos, jr_i64(R, 0), R->n, fpart);
+        LLVMBuildBr(B, done);
+        LLVMPositionBuilderAtEnd(B, done);
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
             if (X->fam != JR_FLAT)
                 continue;
-            X->acc = jr_alloca(R, X->aty, 0, "acc");
-            X->idx = jr_alloca(R, L->i64, 0, "idx");
-            jr_store(R, jr_flat_init(R, X), X->acc, 0);
-            jr_store(R, jr_i64(R, 0), X->idx, 0);
-        }
-        jr_seq_loop_n(R, R->pos, jr_i64(R, 0), R->n, jr_flat_body, Z, JR_FLAT_INTERLEAVE);
-        for (int x = 0; x < Z->n; x++) {
-            jr_red *X = &Z->x[x];
-            if (X->fam != JR_FLAT)
-                continue;
-            LLVMValueRef res = jr_load(R, X->aty, X->acc, 0);
-            if ((X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t)) {
-                X->first = jr_alloca(R, X->aty, 0, "nan");
-                X->found = jr_alloca(R, L->i1, 0, "found");
-                jr_store(R, res, X->first, 0);
-                LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(B, LLVMRealUNO, res, res, ""), "nan");
-                jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
-                jr_seq_loop(R, R->pos, jr_i64(R, 0), R->n, jr_nan_body, X);
-                jr_if_end(R, join);
-                res = jr_load(R, X->aty, X->first, 0);
-            }
-            if (X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX)
-                res = jr_inner_arg(R, X);
+            LLVMValueRef res = jr_is_arg(X) ? jr_load(R, L->i64, jr_flat_slot(R, fpart, x, 1), 0)
+                                            : jr_load(R, X->aty, jr_flat_slot(R, fpart, x, 0), 0);
             jr_finish(R, R->pos, X->r, res, X->rt);
         }
     }
@@ -1740,16 +1867,8 @@ static LLVMValueRef jr_scan_op(jr *R, jr_scan *S, LLVMValueRef a, LLVMValueRef b
         if (jl_flt(t))
             return LLVMBuildFMul(B, a, b, "");
         return jl_bool(t) ? LLVMBuildAnd(B, a, b, "") : LLVMBuildMul(B, a, b, "");
-    default: { /* cummin, cummax: gr_apply's rule, the first NaN kept with its bits */
-        LLVMValueRef ab[2] = {a, b};
-        LLVMValueRef r = jl_minmax(L, t, ab, S->op == GR_OP_CUMMAX);
-        if (jl_flt(t)) {
-            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
-            LLVMValueRef bn = LLVMBuildFCmp(B, LLVMRealUNO, b, b, "");
-            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, bn, b, r, ""), "");
-        }
-        return r;
-    }
+    default: /* cummin, cummax: gr_apply's rule, the first NaN kept with its bits */
+        return jr_minmax_nan(R, t, a, b, S->op == GR_OP_CUMMAX);
     }
 }
 
@@ -1982,7 +2101,7 @@ static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValue
 /* The kept loops: dims [d, nloop) around the per-position (INNER) or
  * per-chunk (OUTER) code for every REDUCE value (or the scan). */
 typedef struct jr_scratch {
-    LLVMValueRef ctx, partA, partB, means;
+    LLVMValueRef ctx, partA, partB, means, fpart;
 } jr_scratch;
 
 static void jr_kept(jr *R, jr_reds *Z, jr_scan *S, const jr_scratch *sc, int d)
@@ -2007,7 +2126,7 @@ static void jr_kept(jr *R, jr_reds *Z, jr_scan *S, const jr_scratch *sc, int d)
         if (S)
             jr_scan_position(R, S);
         else
-            jr_inner_position(R, Z, sc->ctx, sc->partA, sc->partB, sc->means);
+            jr_inner_position(R, Z, sc->ctx, sc->partA, sc->partB, sc->means, sc->fpart);
         return;
     }
     /* OUTER: chunks of the column dim */
@@ -2036,6 +2155,7 @@ int jit_lower_reduce(jl *L)
     R.nred = k->nred;
     R.nkeep = k->rank - k->nred;
     R.col = k->outer ? R.nkeep - 1 : -1;
+    R.s0 = jl_i64c(L, 0);
     if (R.nkeep < 1 || k->nops > 256 || (k->outer && R.nred < 1)) {
         jl_fail(L, "%s", "reduction kernel shape not lowered (no kept dim, or too many operands)");
         return -1;
@@ -2126,6 +2246,10 @@ int jit_lower_reduce(jl *L)
         Z.B.comb = jr_comb_fn(&R, &Z.B, "comb2_");
         Z.B.leaf = R.col >= 0 ? jr_outer_leaf(&R, &Z.B, "leaf2_") : jr_inner_leaf(&R, &Z.B, "leaf2_");
     }
+    if (!L->failed && !scan && R.col < 0 && jr_any_flat(&Z)) { /* FLAT blocks as tasks */
+        Z.fcomb = jr_flat_comb_fn(&R, &Z);
+        Z.fblk = jr_flat_blk_fn(&R, &Z);
+    }
     if (!L->failed && scan && S.blocked && R.col < 0) { /* a line's blocks as tasks */
         S.comb = jr_scan_comb_fn(&R, &S);
         S.blk = jr_scan_blk_fn(&R, &S);
@@ -2142,6 +2266,7 @@ int jit_lower_reduce(jl *L)
     R.trees = field[4];
     R.run = jr_load(&R, L->ptr, R.trees, 8); /* rt_trees.run */
     R.scan = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 1)), 8); /* .scan */
+    R.flat = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 2)), 8); /* .flat */
     for (int o = 0; o < k->nops; o++)
         L->opp[o] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, field[0], jr_i64(&R, o)), 8);
     jr_geometry(&R, field[1], field[2]);
@@ -2159,7 +2284,7 @@ int jit_lower_reduce(jl *L)
     jr_store(&R, jr_i64(&R, 1), jr_field(&R, ctx, JR_CTX_W), 8);
     jr_store(&R, LLVMConstNull(L->ptr), jr_field(&R, ctx, JR_CTX_MEAN), 8);
     jr_store(&R, R.n, jr_field(&R, ctx, JR_CTX_N), 8);
-    jr_scratch sc = {ctx, NULL, NULL, NULL};
+    jr_scratch sc = {ctx, NULL, NULL, NULL, NULL};
     uint64_t pbytes = (uint64_t)RT_TREE_PARTIAL / 8;
     if (Z.A.n)
         sc.partA = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "partA");
@@ -2168,6 +2293,8 @@ int jit_lower_reduce(jl *L)
         sc.means = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "means");
         jr_store(&R, sc.means, jr_field(&R, ctx, JR_CTX_MEAN), 8);
     }
+    if (Z.fblk)
+        sc.fpart = jr_alloca(&R, LLVMArrayType2(L->i64, RT_FLAT_PARTIAL / 8), 64, "fpart");
     if (!L->failed)
         jr_kept(&R, &Z, scan ? &S : NULL, &sc, 0);
     LLVMBuildRetVoid(L->b);

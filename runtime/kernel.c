@@ -11,16 +11,19 @@
  *             each chunk a multiple of w->grain iterations (elementwise
  *             kernels, and reductions/scans over their kept dims)
  *   tasks     a reduction with fewer grains of outputs than threads (a
- *             full reduction: one output) and trees long enough to cut:
- *             inline, each pairwise tree running its top subtrees as tasks
- *             on the threads (rt_pw_tree_tasks, through rt_kargs.trees)
+ *             full reduction: one output) and trees long enough to cut or
+ *             FLAT sequences of several blocks: inline, each pairwise tree
+ *             running its top subtrees as tasks on the threads
+ *             (rt_pw_tree_tasks), each FLAT sequence its blocks
+ *             (rt_flat_tasks), both through rt_kargs.trees
  *
  * Invariants: a launch runs every index of [0, outer) exactly once; how it
  * is split never changes a result — the planner asks for a grain when the
  * outer loop is the vectorized one, so every element is computed by the
- * same (vector or scalar) code at any thread count, and a tree's cut
- * depends on its length only (runtime/reduce.h). Deciding to run inline
- * costs a few loads and compares: small work wakes no thread.
+ * same (vector or scalar) code at any thread count, and a tree's cut and
+ * a FLAT sequence's blocks depend on its length only (runtime/reduce.h).
+ * Deciding to run inline costs a few loads and compares: small work wakes
+ * no thread.
  */
 #include "runtime/kernel.h"
 #include "runtime/pool.h"
@@ -47,7 +50,7 @@ int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_
 {
     if (!fn || !a || outer <= 0)
         return 0;
-    rt_trees trees = {rt_pw_tree_tasks, rt_scan_tasks, NULL, 0};
+    rt_trees trees = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, NULL, 0};
     rt_kargs ka = *a;
     ka.trees = &trees;
     int threads = par ? rt_par_threads(par) : 1;
@@ -56,7 +59,8 @@ int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_
         if (min_cost && w->cost >= (double)min_cost) {
             int64_t grain = w->grain > 0 ? w->grain : 1;
             int64_t units = (outer + grain - 1) / grain;
-            bool tasks = units < threads && rt_pw_tree_depth(w->trees) > 0;
+            bool tasks = units < threads &&
+                         (rt_pw_tree_depth(w->trees) > 0 || rt_flat_blocks(w->flat) > 1);
             if (w->parallel && units > 1 && !tasks) {
                 int64_t want = (int64_t)threads * RT_CHUNKS_PER_THREAD;
                 int64_t per = (units + want - 1) / want; /* grains per chunk */

@@ -69,6 +69,9 @@ typedef struct rt_work {
     int64_t trees; /* a reduction kernel with pairwise trees: their length
                       n (rt_pw_tree_tasks may run their top subtrees as
                       tasks); 0 if it has none */
+    int64_t flat;  /* a reduction kernel whose FLAT reductions run in
+                      blocks (rt_flat_tasks, runtime/reduce.h): their
+                      length n; 0 if it has none */
 } rt_work;
 
 struct rt_par;
@@ -76,13 +79,15 @@ struct rt_par;
 /* Runs fn over the whole outer loop [0, outer), every index exactly once.
  * With par (may be NULL), work whose cost reaches the context's calibrated
  * threshold (runtime/pool.h, rt_par_min_cost) runs on the context's
- * threads: inline with each tree's top subtrees as tasks if its trees are
- * long enough to cut (rt_pw_tree_depth(w->trees) > 0) and [0, outer) has
- * fewer grains than there are threads (a full reduction: one output);
- * else split into contiguous chunks of [0, outer) if w->parallel.
+ * threads: inline with each tree's top subtrees and each FLAT sequence's
+ * blocks as tasks if its trees are long enough to cut
+ * (rt_pw_tree_depth(w->trees) > 0) or its FLAT sequences span several
+ * blocks (rt_flat_blocks(w->flat) > 1) and [0, outer) has fewer grains
+ * than there are threads (a full reduction: one output); else split into
+ * contiguous chunks of [0, outer) if w->parallel.
  * Anything else runs on the caller's thread. outer <= 0 runs nothing.
- * Returns the number of chunks (or the most tasks of one tree) the work
- * ran in over threads: 1 inline, 0 nothing. */
+ * Returns the number of chunks (or the most tasks of one tree or group of
+ * blocks) the work ran in over threads: 1 inline, 0 nothing. */
 int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_t outer,
                   const rt_work *w);
 

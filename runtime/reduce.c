@@ -271,6 +271,51 @@ bool rt_scan_tasks(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, void *ctx,
     return true;
 }
 
+int64_t rt_flat_blocks(int64_t n)
+{
+    return n <= RT_FLAT_BLOCK ? 1 : (n + RT_FLAT_BLOCK - 1) / RT_FLAT_BLOCK;
+}
+
+typedef struct rd_flat_job {
+    rt_tree_leaf blk;
+    void *ctx;
+    int64_t n, first; /* the sequence's length; the group's first block */
+    _Alignas(64) unsigned char part[RT_FLAT_GROUP][RT_FLAT_PARTIAL];
+} rd_flat_job;
+
+static void rd_flat_task(void *ud, int64_t i)
+{
+    rd_flat_job *J = ud;
+    int64_t s0 = (J->first + i) * RT_FLAT_BLOCK;
+    int64_t len = J->n - s0 < RT_FLAT_BLOCK ? J->n - s0 : RT_FLAT_BLOCK;
+    J->blk(J->ctx, s0, len, J->part[i]);
+}
+
+bool rt_flat_tasks(rt_trees *t, rt_tree_leaf blk, rt_tree_comb comb, void *ctx, int64_t n,
+                   void *out)
+{
+    int64_t nb = rt_flat_blocks(n);
+    if (nb < 2)
+        return false;
+    rd_flat_job J = {.blk = blk, .ctx = ctx, .n = n};
+    for (J.first = 0; J.first < nb; J.first += RT_FLAT_GROUP) {
+        int64_t k = nb - J.first < RT_FLAT_GROUP ? nb - J.first : RT_FLAT_GROUP;
+        if (t && t->par && k > 1 && rt_par_run(t->par, k, rd_flat_task, &J)) {
+            if (k > t->tasks)
+                t->tasks = k;
+        } else {
+            for (int64_t i = 0; i < k; i++)
+                rd_flat_task(&J, i);
+        }
+        int64_t i = 0;
+        if (J.first == 0)
+            memcpy(out, J.part[i++], RT_FLAT_PARTIAL);
+        for (; i < k; i++)
+            comb(ctx, out, J.part[i]);
+    }
+    return true;
+}
+
 double rt_div_count_f64(double s, int64_t d) { return s / (double)d; }
 
 /* (double)s / (double)d is the exact quotient rounded once to double; a

@@ -191,17 +191,58 @@ typedef void (*rt_scan_block)(void *ctx, int64_t b0, int64_t b1, const void *car
                               int64_t write);
 typedef bool (*rt_scans_fn)(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, void *ctx,
                             int64_t n);
+
+/* ---- FLAT reductions in blocks ---------------------------------------------------
+ * Integer sum/prod, min, max, argmin, argmax, all, any, count_nonzero of
+ * one long sequence: any decomposition gives their result (above), so the
+ * sequence is cut into blocks of RT_FLAT_BLOCK positions — [bB, min(n,
+ * (b+1)B)), a decomposition that depends on n alone — each block's
+ * partial computed by generated code and the partials combined in block
+ * order on the caller:
+ *   blk(ctx, s0, len, part)  part = the block [s0, s0+len) of the
+ *                            position's sequence: per reduction its
+ *                            accumulator and, argmin/argmax, the index of
+ *                            its value (at most RT_FLAT_PARTIAL bytes, laid
+ *                            out as the JIT likes);
+ *   comb(ctx, acc, right)    acc = acc OP right, acc the earlier blocks':
+ *                            min/max keep acc's NaN, else take right's, else
+ *                            the minimum (maximum, -0.0 < +0.0); argmin
+ *                            (argmax) take right's index only if acc's
+ *                            value is not NaN and right's is NaN or below
+ *                            (above) it — a tie keeps the earlier index;
+ *                            integers wrap; all/any/count and, or, +.
+ * So min/max give the first NaN's bits, argmin/argmax the first index of
+ * the extreme or of the first NaN: the definition above, at any thread
+ * count. rt_flat_tasks returns false (nothing run: the kernel loops over
+ * the sequence itself) when n <= RT_FLAT_BLOCK; else it runs the blocks in
+ * groups of up to RT_FLAT_GROUP, each group's blocks as tasks on t->par's
+ * threads (without t->par, or with the pool busy: on the caller, in
+ * order), folding each group's partials into out in block order on the
+ * caller. The partials of a group live on the caller's stack
+ * (RT_FLAT_GROUP x RT_FLAT_PARTIAL bytes). Blocks of 32768 positions keep
+ * a block's second pass (argmin/argmax's index, a NaN's rescan) in L2. */
+enum { RT_FLAT_BLOCK = 32768, RT_FLAT_GROUP = 128, RT_FLAT_PARTIAL = 128 };
+typedef bool (*rt_flats_fn)(rt_trees *t, rt_tree_leaf blk, rt_tree_comb comb, void *ctx,
+                            int64_t n, void *out);
 struct rt_trees {
-    rt_trees_fn run;    /* rt_pw_tree_tasks (the JIT loads fields 0 and 1) */
+    rt_trees_fn run;    /* rt_pw_tree_tasks (the JIT loads fields 0, 1, 2) */
     rt_scans_fn scan;   /* rt_scan_tasks */
-    struct rt_par *par; /* threads for the tasks, or NULL: rt_pw_tree */
-    int64_t tasks;      /* out: the most tasks one tree (scan pass) ran */
+    rt_flats_fn flat;   /* rt_flat_tasks */
+    struct rt_par *par; /* threads for the tasks, or NULL: on the caller */
+    int64_t tasks;      /* out: the most tasks one tree (scan pass, group of
+                           blocks) ran */
 };
 _Static_assert(offsetof(rt_trees, run) == 0, "rt_trees layout (jit/reduce.c)");
 _Static_assert(offsetof(rt_trees, scan) == sizeof(void *), "rt_trees layout (jit/reduce.c)");
+_Static_assert(offsetof(rt_trees, flat) == 2 * sizeof(void *), "rt_trees layout (jit/reduce.c)");
 void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n,
                       void *out);
 bool rt_scan_tasks(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, void *ctx, int64_t n);
+bool rt_flat_tasks(rt_trees *t, rt_tree_leaf blk, rt_tree_comb comb, void *ctx, int64_t n,
+                   void *out);
+/* The number of blocks rt_flat_tasks cuts a sequence of n into (1: it
+ * does not take it). */
+int64_t rt_flat_blocks(int64_t n);
 /* d(n) above: the depth at which rt_pw_tree_tasks cuts a tree of n. */
 int rt_pw_tree_depth(int64_t n);
 

@@ -286,13 +286,25 @@ static const tcase RCASES[] = {
     RC("sum(xf)", SPLIT_FUSED),
     RC("prod(xl*0.001 + 1.0)", SPLIT_FUSED),
     RC_NAN("sum(xn)", SPLIT_FUSED),
-    /* full FLAT reductions run on one thread */
-    RC("max(xn)", SPLIT_NONE),
-    RC("argmax(xn)", SPLIT_NONE),
-    RC("argmin(xl[1000:] * 0.0)", SPLIT_NONE),
-    RC("argmax(xl[::-1] * -1.0)", SPLIT_NONE),
-    RC("argmin(xf)", SPLIT_NONE),
-    RC("sum(I)", SPLIT_NONE),
+    /* full FLAT reductions: their blocks as tasks (runtime/reduce.h,
+     * rt_flat_tasks), from RT_FLAT_BLOCK + 1 elements */
+    RC("max(xn)", SPLIT_FUSED),
+    RC("argmax(xn)", SPLIT_FUSED),
+    RC("argmin(xl[1000:] * 0.0)", SPLIT_FUSED),
+    RC("argmax(xl[::-1] * -1.0)", SPLIT_FUSED),
+    RC("argmin(xf)", SPLIT_FUSED),
+    RC("sum(I)", SPLIT_FUSED),
+    RC("min(xn[::-1]) + max(xn) * 2.0 - argmin(xn)", SPLIT_FUSED), /* siblings, one pass */
+    RC("sum(xl) + max(xl) - min(xf)", SPLIT_FUSED), /* TREE and FLAT siblings */
+    RC("count_nonzero(xn) + sum(xn > 0.0) + any(xn < -5.5)", SPLIT_FUSED),
+    RC("all(xl[:30000] > -4.0) + prod(ia % 3 + 1)", SPLIT_NONE), /* one block each */
+    RC_APPROX("max(sin(xl)) + argmax(exp(xf * 0.1))"),
+    RC("max(I, axis=1)", SPLIT_FUSED), /* 40 rows: over the outputs */
+    RC("argmax(c[:2] * xn, axis=1)", SPLIT_FUSED), /* 2 rows of NX: their blocks */
+    RC("min(c[:3] + xn[::-1], axis=1)", SPLIT_FUSED),
+    /* OUTER (5 columns side by side, under one grain): one thread */
+    RC("argmax(N.T, axis=1)", SPLIT_NONE),
+    RC("min(N, axis=0)", SPLIT_NONE),
     /* scans over their lines */
     RC("cumsum(W, axis=0)", SPLIT_FUSED),
     RC("cumsum(W, axis=1)", SPLIT_FUSED),
@@ -582,7 +594,7 @@ static void test_tree_cut(void **state)
         int64_t n = TREE_LENS[l];
         double want = rt_pw_add_f64((const char *)x, n, 8), got;
         for (int with = 0; with < 2; with++) {
-            rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, with ? &par : NULL, 0};
+            rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, with ? &par : NULL, 0};
             _Alignas(64) unsigned char out[RT_TREE_PARTIAL];
             rt_pw_tree_tasks(&t, t_leaf, t_comb, x, n, out);
             memcpy(&got, out, 8);
@@ -636,7 +648,7 @@ static void test_scan_blocks(void **state)
     for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
         int64_t n = lens[l];
         rt_scan_sum(KILN_FLOAT64, (const char *)x, 8, (char *)want, 8, n);
-        rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, &par, 0};
+        rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, &par, 0};
         memset(y, 0, (size_t)n * sizeof *y);
         bool took = rt_scan_tasks(&t, s_blk, t_comb, &line, n);
         assert_int_equal(took, n >= 2 * RT_TREE_TASK);
