@@ -10,6 +10,14 @@
  *     and epilogues, argmin/argmax with ties and NaNs, integer and float32
  *     reductions, scans, full reductions of lengths around the tree's task
  *     cut; and the same values in every mode (any NaN equal to any NaN);
+ *   - FLAT reductions in blocks (rt_flat_tasks): the runtime function
+ *     against the interpreter's argmax at lengths around the block and the
+ *     group; every FLAT op and dtype through the JIT around the block
+ *     size, with ties across blocks, signed zeros and NaNs in the first, a
+ *     middle or the last block, empty and one-element arrays: the
+ *     interpreter's bits and the answer from the definition at 1, 2 and 3
+ *     threads, split exactly when the sequence has several blocks; past
+ *     one group of blocks;
  *   - KILN_COUNTER_PARALLEL_LAUNCHES shows which launches split, per case:
  *     every elementwise kernel; in FUSED mode a reduction or scan over its
  *     outputs or as tree (block) tasks exactly when the grain and the
@@ -17,8 +25,8 @@
  *   - small work runs inline: no launch is split, no thread is started, no
  *     calibration is run; big work is split exactly when the calibrated
  *     threshold says so;
- *   - an application's parallel-for is used when set, and kiln then starts
- *     no thread;
+ *   - an application's parallel-for is used when set (tree tasks and FLAT
+ *     blocks included), and kiln then starts no thread;
  *   - several application threads launching on one context at once;
  *     changing the thread count while others evaluate;
  *   - the buffer pool reuses freed buffers (counters, same memory), keeps
@@ -663,6 +671,352 @@ static void test_scan_blocks(void **state)
     rt_par_fini(&par);
 }
 
+/* ---- FLAT reductions in blocks ------------------------------------------------ */
+
+/* rt_flat_tasks against rt_reduce_argmax (the interpreter's) through a
+ * block and a combine written here with runtime/reduce.h's rule, at
+ * lengths around the block and the group of blocks, ties across blocks
+ * and groups and NaNs in later blocks, without threads and with 3: the
+ * same index, every position in exactly one block, the tasks per group. */
+typedef struct f_seq {
+    const double *x;
+    atomic_llong covered; /* positions the blocks were given */
+} f_seq;
+
+static void f_blk(void *ctx, int64_t s0, int64_t len, void *part)
+{
+    f_seq *S = ctx;
+    int64_t i;
+    rt_reduce_argmax(KILN_FLOAT64, (const char *)(S->x + s0), len, 8, &i);
+    atomic_fetch_add(&S->covered, len);
+    double v = S->x[s0 + i];
+    i += s0;
+    memcpy(part, &v, 8);
+    memcpy((char *)part + 8, &i, 8);
+}
+
+static void f_comb(void *ctx, void *acc, const void *right)
+{
+    (void)ctx;
+    double a, b;
+    memcpy(&a, acc, 8);
+    memcpy(&b, right, 8);
+    if (!isnan(a) && (isnan(b) || b > a)) /* a tie keeps the earlier block's */
+        memcpy(acc, right, 16);
+}
+
+static void test_flat_tasks(void **state)
+{
+    (void)state;
+    enum { B = RT_FLAT_BLOCK, G = RT_FLAT_GROUP };
+    assert_int_equal(rt_flat_blocks(0), 1);
+    assert_int_equal(rt_flat_blocks(B), 1);
+    assert_int_equal(rt_flat_blocks(B + 1), 2);
+    assert_int_equal(rt_flat_blocks(3 * (int64_t)B), 3);
+    rt_par par;
+    assert_true(rt_par_init(&par, 3));
+    const int64_t lens[] = {1, B, B + 1, 2 * B, 3 * B + 5, (int64_t)G * B, (int64_t)G * B + 1,
+                            (int64_t)(G + 2) * B + 7};
+    int64_t nmax = lens[sizeof lens / sizeof *lens - 1];
+    double *x = malloc((size_t)nmax * sizeof *x);
+    assert_non_null(x);
+    for (int nan = 0; nan < 2; nan++) {
+        for (int64_t i = 0; i < nmax; i++)
+            x[i] = f_ties(i);
+        /* the maximum 9 first in block 2, again in block 3 and in the
+         * second group; NaNs in block 3, then in the second group */
+        x[2 * B + 5] = x[3 * B] = x[(int64_t)G * B + 3] = 9.0;
+        if (nan) {
+            x[3 * B + 2] = NAN;
+            x[(int64_t)G * B] = -NAN;
+        }
+        for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
+            int64_t n = lens[l], nb = (n + B - 1) / B, want;
+            rt_reduce_argmax(KILN_FLOAT64, (const char *)x, n, 8, &want);
+            for (int with = 0; with < 2; with++) {
+                rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, with ? &par : NULL, 0};
+                f_seq S = {x, 0};
+                _Alignas(64) unsigned char out[RT_FLAT_PARTIAL];
+                bool took = rt_flat_tasks(&t, f_blk, f_comb, &S, n, out);
+                assert_int_equal(took, n > B);
+                assert_int_equal(rt_flat_blocks(n), took ? nb : 1);
+                if (!took) {
+                    assert_int_equal(atomic_load(&S.covered), 0);
+                    continue;
+                }
+                int64_t got;
+                memcpy(&got, out + 8, 8);
+                if (got != want)
+                    fail_msg("n %lld, nan %d, threads %d: index %lld, want %lld", (long long)n,
+                             nan, with, (long long)got, (long long)want);
+                assert_int_equal(atomic_load(&S.covered), n);
+                assert_int_equal(t.tasks, with ? (nb < G ? nb : G) : 0);
+            }
+        }
+    }
+    free(x);
+    rt_par_fini(&par);
+}
+
+/* Every FLAT reduction of every dtype over lengths around the block
+ * (RT_FLAT_BLOCK) and its multiples, at 1, 2 and 3 threads fused and
+ * unfused, splitting forced: the interpreter's bits, and the answer
+ * computed here from the definition; split into tasks exactly when the
+ * sequence has several blocks. Data: few distinct values (ties within
+ * and across blocks) with a smallest and a largest value planted twice
+ * after block 0; floats also as signed zeros, and with a NaN (a payload
+ * of its own, then one of another sign) in the first, a middle or the
+ * last block. Empty min/max/argmin/argmax are construction errors. */
+enum { FB = RT_FLAT_BLOCK };
+static const int64_t FLAT_LENS[] = {0, 1, 2, FB - 1, FB, FB + 1, 2 * FB, 2 * FB + 1, 3 * FB + 5};
+static const kiln_dtype FLAT_DTYPES[] = {KILN_BOOL,   KILN_INT8,   KILN_INT16,  KILN_INT32,
+                                         KILN_INT64,  KILN_UINT8,  KILN_UINT16, KILN_UINT32,
+                                         KILN_UINT64, KILN_FLOAT32, KILN_FLOAT64};
+typedef enum fvar { FV_PLAIN, FV_POSZ, FV_NEGZ, FV_NAN_FIRST, FV_NAN_MID, FV_NAN_LAST, FV_COUNT } fvar;
+typedef enum fop {
+    FO_SUM, FO_PROD, FO_MIN, FO_MAX, FO_ARGMIN, FO_ARGMAX, FO_ALL, FO_ANY, FO_COUNT, FO_NOPS
+} fop;
+static const char *const FOP_NAMES[] = {"sum", "prod", "min", "max", "argmin",
+                                        "argmax", "all", "any", "count_nonzero"};
+enum { NFLAT = 2 * FV_COUNT * 9 * (FO_NOPS - 2) + 9 * 9 * FO_NOPS };
+
+typedef struct fcase {
+    kiln_dtype t;
+    fvar v;
+    int64_t n;
+    fop op;
+} fcase;
+
+static int flat_cases(fcase *c)
+{
+    int k = 0;
+    for (size_t d = 0; d < sizeof FLAT_DTYPES / sizeof *FLAT_DTYPES; d++) {
+        kiln_dtype t = FLAT_DTYPES[d];
+        bool flt = t == KILN_FLOAT32 || t == KILN_FLOAT64;
+        for (int v = 0; v < (flt ? FV_COUNT : 1); v++)
+            for (size_t l = 0; l < sizeof FLAT_LENS / sizeof *FLAT_LENS; l++)
+                for (int op = 0; op < FO_NOPS; op++)
+                    if (!flt || (op != FO_SUM && op != FO_PROD)) /* float sum/prod: trees */
+                        c[k++] = (fcase){t, (fvar)v, FLAT_LENS[l], (fop)op};
+    }
+    return k;
+}
+
+static const int64_t PLANT_LO[] = {2 * FB - 1, 2 * FB + 3, 3 * FB};
+static const int64_t PLANT_HI[] = {FB + 7, 2 * FB, 3 * FB + 1};
+
+static void flat_nan(kiln_dtype t, char *p, bool second)
+{
+    if (t == KILN_FLOAT64) {
+        uint64_t b = second ? 0xfff8000000000456ull : 0x7ff8000000000123ull;
+        memcpy(p, &b, 8);
+    } else {
+        uint32_t b = second ? 0xffc00456u : 0x7fc00123u;
+        memcpy(p, &b, 4);
+    }
+}
+
+/* The case's input: tu_array's conversion of the values, NaNs as bits. */
+static kiln_array *flat_input(kiln_ctx *ctx, const fcase *c)
+{
+    int64_t n = c->n;
+    double *v = malloc((size_t)(n ? n : 1) * sizeof *v);
+    assert_non_null(v);
+    for (int64_t i = 0; i < n; i++) {
+        switch (c->v) {
+        case FV_POSZ: v[i] = 0.0; break;
+        case FV_NEGZ: v[i] = -0.0; break;
+        default: v[i] = c->t == KILN_BOOL ? 1.0 : 20.0 + (double)((i * 7919) % 13); break;
+        }
+    }
+    for (int j = 0; j < 3; j++) {
+        if (PLANT_LO[j] < n)
+            v[PLANT_LO[j]] = c->v == FV_POSZ ? -0.0 : c->v == FV_NEGZ ? 0.0 : c->t == KILN_BOOL ? 0.0 : 3.0;
+        if (PLANT_HI[j] < n && c->v != FV_POSZ && c->v != FV_NEGZ && c->t != KILN_BOOL)
+            v[PLANT_HI[j]] = 90.0;
+    }
+    kiln_array *a = tu_array(ctx, c->t, 1, &n, v);
+    free(v);
+    int64_t at = c->v == FV_NAN_FIRST ? 5 : c->v == FV_NAN_MID ? FB + 11 : n - 1;
+    if (c->v >= FV_NAN_FIRST && n > 0) {
+        size_t sz = kiln_dtype_size(c->t);
+        char *p = kiln_array_data(a);
+        flat_nan(c->t, p + (size_t)(at < n ? at : n - 1) * sz, false);
+        if ((at < n ? at : n - 1) + 2 < n)
+            flat_nan(c->t, p + (size_t)(n - 1) * sz, true);
+    }
+    return a;
+}
+
+static kiln_expr flat_expr(kiln_expr x, fop op)
+{
+    switch (op) {
+    case FO_SUM: return kiln_sum(x, 0, NULL, 0);
+    case FO_PROD: return kiln_prod(x, 0, NULL, 0);
+    case FO_MIN: return kiln_min(x, 0, NULL, 0);
+    case FO_MAX: return kiln_max(x, 0, NULL, 0);
+    case FO_ARGMIN: return kiln_argmin(x, KILN_AXIS_NONE);
+    case FO_ARGMAX: return kiln_argmax(x, KILN_AXIS_NONE);
+    case FO_ALL: return kiln_all(x, 0, NULL, 0);
+    case FO_ANY: return kiln_any(x, 0, NULL, 0);
+    default: return kiln_count_nonzero(x, 0, NULL, 0);
+    }
+}
+
+/* The answer from the definition (runtime/reduce.h) over a's elements as
+ * doubles: the result r (one element) checked; min/max by the bytes of the
+ * element they must be (the first NaN, the first -0.0 of a min, ...). */
+static void flat_known(const fcase *c, const kiln_array *a, const kiln_array *r, const char *what)
+{
+    int64_t n = c->n, best = -1, first_nan = -1, nz = 0;
+    double sum = 0;
+    bool mx = c->op == FO_MAX || c->op == FO_ARGMAX;
+    for (int64_t i = 0; i < n; i++) {
+        double x = kiln_array_get_f64(a, i);
+        nz += x != 0;
+        sum += x;
+        if (isnan(x) && first_nan < 0)
+            first_nan = i;
+        if (isnan(x) || best < 0)
+            best = best < 0 ? i : best;
+        double b = kiln_array_get_f64(a, best);
+        if (isnan(x))
+            continue;
+        if (c->op == FO_MIN || c->op == FO_MAX) { /* the order with -0.0 < +0.0 */
+            bool lt = x < b || (x == b && signbit(x) && !signbit(b));
+            bool gt = x > b || (x == b && !signbit(x) && signbit(b));
+            if (mx ? gt : lt)
+                best = i;
+        } else if (mx ? x > b : x < b) { /* IEEE: zeros equal, the first wins */
+            best = i;
+        }
+    }
+    if (first_nan >= 0)
+        best = first_nan;
+    double got = kiln_array_get_f64(r, 0), want;
+    switch (c->op) {
+    case FO_MIN:
+    case FO_MAX: {
+        size_t sz = kiln_dtype_size(c->t);
+        if (memcmp(kiln_array_data(r), (const char *)kiln_array_data(a) + (size_t)best * sz, sz))
+            fail_msg("%s: not the bits of element %lld", what, (long long)best);
+        return;
+    }
+    case FO_ARGMIN:
+    case FO_ARGMAX: want = (double)best; break;
+    case FO_ALL: want = nz == n; break;
+    case FO_ANY: want = nz > 0; break;
+    case FO_COUNT: want = (double)nz; break;
+    case FO_SUM: want = sum; break;
+    default: return; /* prod: wraps; the interpreter's bits are checked */
+    }
+    if (got != want)
+        fail_msg("%s: %.17g, want %.17g", what, got, want);
+}
+
+static void test_flat_blocks(void **state)
+{
+    (void)state;
+    fcase *cases = malloc(NFLAT * sizeof *cases);
+    unsigned char(*ref)[8] = calloc(NFLAT, sizeof *ref);
+    assert_true(cases && ref);
+    int nc = flat_cases(cases);
+    assert_int_equal(nc, NFLAT);
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    char what[160];
+    uint64_t tasks = 0;
+    for (int threads = 1; threads <= 3; threads++) {
+        assert_int_equal(kiln_ctx_set_threads(ctx, threads), KILN_OK);
+        force_split(ctx);
+        for (int k = 0; k < nc; k++) {
+            const fcase *c = &cases[k];
+            snprintf(what, sizeof what, "%s of %lld %s (variant %d), %d threads",
+                     FOP_NAMES[c->op], (long long)c->n, kiln_dtype_name(c->t), (int)c->v, threads);
+            uint64_t scope = kiln_scope_begin(ctx);
+            kiln_array *a = flat_input(ctx, c);
+            kiln_expr e = flat_expr(kiln_input(ctx, a), c->op);
+            if (c->n == 0 && c->op >= FO_MIN && c->op <= FO_ARGMAX) {
+                assert_int_equal(kiln_expr_status(e), KILN_EINVAL); /* no identity */
+            } else {
+                size_t sz = kiln_dtype_size(kiln_expr_dtype(e));
+                if (threads == 1) { /* the interpreter's bits, and the answer */
+                    kiln_array *r = tu_eval(e, KILN_MODE_INTERP);
+                    memcpy(ref[k], kiln_array_data(r), sz);
+                    flat_known(c, a, r, what);
+                    kiln_array_release(r);
+                }
+                for (int m = 0; m < 2; m++) {
+                    kiln_ctx_reset_counters(ctx);
+                    kiln_array *r = tu_eval(e, m ? KILN_MODE_UNFUSED : KILN_MODE_FUSED);
+                    uint64_t split = cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES);
+                    tasks += split;
+                    if (memcmp(kiln_array_data(r), ref[k], sz) != 0)
+                        fail_msg("%s, %s: not the interpreter's bits", what, m ? "unfused" : "fused");
+                    if ((split > 0) != (threads > 1 && c->n > FB))
+                        fail_msg("%s, %s: %s", what, m ? "unfused" : "fused", split ? "split" : "not split");
+                    kiln_array_release(r);
+                }
+            }
+            kiln_array_release(a);
+            assert_int_equal(kiln_scope_end(ctx, scope), KILN_OK);
+        }
+    }
+    assert_true(tasks > 0);
+    kiln_ctx_free(ctx);
+    free(cases);
+    free(ref);
+}
+
+/* Groups of blocks (RT_FLAT_GROUP): max, argmax and argmin of float64
+ * past one group, ties across groups, a NaN in the second group, at 1
+ * and 3 threads: the interpreter's functions' bits (runtime/reduce.c). */
+static void test_flat_groups(void **state)
+{
+    (void)state;
+    int64_t g = (int64_t)RT_FLAT_GROUP * FB, n = g + 3 * FB + 5;
+    kiln_ctx *ctx = kiln_ctx_new(NULL);
+    assert_non_null(ctx);
+    kiln_array *a = NULL;
+    assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 1, &n, KILN_ORDER_C, &a), KILN_OK);
+    double *x = kiln_array_data(a);
+    for (int nan = 0; nan < 2; nan++) {
+        for (int64_t i = 0; i < n; i++)
+            x[i] = f_ties(i);
+        x[g + 1] = x[g + 9] = -50.0; /* the least value: first in the second group */
+        x[g - 1] = x[g + 2] = 50.0;  /* the largest: last block of the first */
+        if (nan) {
+            flat_nan(KILN_FLOAT64, (char *)&x[g + FB + 1], false);
+            flat_nan(KILN_FLOAT64, (char *)&x[n - 1], true);
+        }
+        for (int threads = 1; threads <= 3; threads += 2) {
+            assert_int_equal(kiln_ctx_set_threads(ctx, threads), KILN_OK);
+            force_split(ctx);
+            for (int op = FO_MIN; op <= FO_ARGMAX; op++) {
+                uint64_t scope = kiln_scope_begin(ctx);
+                kiln_ctx_reset_counters(ctx);
+                kiln_array *r = tu_eval(flat_expr(kiln_input(ctx, a), (fop)op), KILN_MODE_FUSED);
+                unsigned char want[8];
+                void (*ref)(kiln_dtype, const char *, int64_t, int64_t, void *) =
+                    op == FO_MIN ? rt_reduce_min : op == FO_MAX ? rt_reduce_max
+                    : op == FO_ARGMIN ? rt_reduce_argmin : rt_reduce_argmax;
+                ref(KILN_FLOAT64, (const char *)x, n, 8, want);
+                if (memcmp(kiln_array_data(r), want, 8) != 0)
+                    fail_msg("%s with%s NaN, %d threads", FOP_NAMES[op], nan ? "" : "out", threads);
+                if (op == FO_ARGMIN)
+                    assert_true(kiln_array_get_f64(r, 0) == (double)(nan ? g + FB + 1 : g + 1));
+                if (op == FO_ARGMAX)
+                    assert_true(kiln_array_get_f64(r, 0) == (double)(nan ? g + FB + 1 : g - 1));
+                assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), threads > 1);
+                kiln_array_release(r);
+                assert_int_equal(kiln_scope_end(ctx, scope), KILN_OK);
+            }
+        }
+    }
+    kiln_array_release(a);
+    kiln_ctx_free(ctx);
+}
+
 /* ---- the launch policy ------------------------------------------------------- */
 
 static kiln_array *eval_src(kiln_ctx *ctx, const char *src, kiln_array *x)
@@ -773,9 +1127,15 @@ static void test_parallel_for_callback(void **state)
     unsigned char *ref[NCASES];
     for (int c = 0; c < NCASES; c++)
         ref[c] = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &len[c]);
-    static const tcase TREE_CASE = {"sum(xl*xl)", OUT_FRESH, true, SPLIT_FUSED, false};
-    size_t tree_len;
-    unsigned char *tree_ref = run_case(ctx, &in, &TREE_CASE, KILN_MODE_FUSED, &tree_len);
+    /* a full reduction's tree tasks; FLAT blocks (one group: one call) */
+    static const tcase TASK_CASES[2] = {
+        {"sum(xl*xl)", OUT_FRESH, true, SPLIT_FUSED, false},
+        {"argmax(xn) + min(xn*2.0)", OUT_FRESH, true, SPLIT_FUSED, false},
+    };
+    size_t task_len[2];
+    unsigned char *task_ref[2];
+    for (int c = 0; c < 2; c++)
+        task_ref[c] = run_case(ctx, &in, &TASK_CASES[c], KILN_MODE_FUSED, &task_len[c]);
 
     /* kiln's own workers exist, then the callback replaces them */
     assert_int_equal(kiln_ctx_set_threads(ctx, 2), KILN_OK);
@@ -801,14 +1161,16 @@ static void test_parallel_for_callback(void **state)
     assert_int_equal(atomic_load(&pool.calls), NCASES);
     assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES);
     assert_true(atomic_load(&pool.tasks) >= 2 * NCASES);
-    /* a full reduction's tree tasks through the callback: the same bits */
-    b = run_case(ctx, &in, &TREE_CASE, KILN_MODE_FUSED, &l);
-    assert_int_equal(l, tree_len);
-    assert_memory_equal(b, tree_ref, l);
-    free(b);
-    free(tree_ref);
-    assert_int_equal(atomic_load(&pool.calls), NCASES + 1);
-    assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES + 1);
+    /* a full reduction's tasks through the callback: the same bits */
+    for (int c = 0; c < 2; c++) {
+        b = run_case(ctx, &in, &TASK_CASES[c], KILN_MODE_FUSED, &l);
+        assert_int_equal(l, task_len[c]);
+        assert_memory_equal(b, task_ref[c], l);
+        free(b);
+        free(task_ref[c]);
+        assert_int_equal(atomic_load(&pool.calls), NCASES + 1 + c);
+        assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES + 1 + c);
+    }
     assert_int_equal(rt_par_workers(&ctx->par), 0);
     assert_int_equal(threads_settle(threads_before - 1), threads_before - 1); /* helpers joined, no kiln thread */
 
@@ -1149,6 +1511,9 @@ int main(void)
         cmocka_unit_test(test_reductions_same_bits),
         cmocka_unit_test(test_tree_cut),
         cmocka_unit_test(test_scan_blocks),
+        cmocka_unit_test(test_flat_tasks),
+        cmocka_unit_test(test_flat_blocks),
+        cmocka_unit_test(test_flat_groups),
         cmocka_unit_test(test_small_work_inline),
         cmocka_unit_test(test_parallel_for_callback),
         cmocka_unit_test(test_concurrent_launches),
