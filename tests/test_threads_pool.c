@@ -303,7 +303,13 @@ static const tcase RCASES[] = {
     RC("argmin(xf)", SPLIT_FUSED),
     RC("sum(I)", SPLIT_FUSED),
     RC("min(xn[::-1]) + max(xn) * 2.0 - argmin(xn)", SPLIT_FUSED), /* siblings, one pass */
-    RC("sum(xl) + max(xl) - min(xf)", SPLIT_FUSED), /* TREE and FLAT siblings */
+    /* TREE and FLAT siblings: the trees' pass, then the FLAT one */
+    RC("sum(xl) + max(xl) - min(xf)", SPLIT_FUSED),
+    RC("var(xl) + argmax(xl) + min(xl)", SPLIT_FUSED),
+    RC_NAN("mean(xn) + argmin(xn) + max(xn) + all(xn)", SPLIT_FUSED),
+    RC_NAN("sum(c[:2] * xn, axis=1) + argmin(c[:2] * xn, axis=1)", SPLIT_FUSED),
+    RC("sum(xl[:1000]*2.0) + max(xl[:1000]*2.0) + count_nonzero(xl[:1000] > 0.5)", SPLIT_NONE),
+    RC("sum(xl[:5]) + argmax(xl[:5]) - min(xl[:5])", SPLIT_NONE), /* n < 8: inline */
     RC("count_nonzero(xn) + sum(xn > 0.0) + any(xn < -5.5)", SPLIT_FUSED),
     RC("all(xl[:30000] > -4.0) + prod(ia % 3 + 1)", SPLIT_NONE), /* one block each */
     RC_APPROX("max(sin(xl)) + argmax(exp(xf * 0.1))"),
@@ -1127,14 +1133,16 @@ static void test_parallel_for_callback(void **state)
     unsigned char *ref[NCASES];
     for (int c = 0; c < NCASES; c++)
         ref[c] = run_case(ctx, &in, &CASES[c], KILN_MODE_FUSED, &len[c]);
-    /* a full reduction's tree tasks; FLAT blocks (one group: one call) */
-    static const tcase TASK_CASES[2] = {
+    /* a full reduction's tree tasks; FLAT blocks (one group: one call);
+     * both (the trees' pass, then the FLAT one: two calls) */
+    static const tcase TASK_CASES[3] = {
         {"sum(xl*xl)", OUT_FRESH, true, SPLIT_FUSED, false},
         {"argmax(xn) + min(xn*2.0)", OUT_FRESH, true, SPLIT_FUSED, false},
+        {"sum(xl) + max(xl) + argmin(xl)", OUT_FRESH, true, SPLIT_FUSED, false},
     };
-    size_t task_len[2];
-    unsigned char *task_ref[2];
-    for (int c = 0; c < 2; c++)
+    size_t task_len[3];
+    unsigned char *task_ref[3];
+    for (int c = 0; c < 3; c++)
         task_ref[c] = run_case(ctx, &in, &TASK_CASES[c], KILN_MODE_FUSED, &task_len[c]);
 
     /* kiln's own workers exist, then the callback replaces them */
@@ -1162,13 +1170,13 @@ static void test_parallel_for_callback(void **state)
     assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES);
     assert_true(atomic_load(&pool.tasks) >= 2 * NCASES);
     /* a full reduction's tasks through the callback: the same bits */
-    for (int c = 0; c < 2; c++) {
+    for (int c = 0; c < 3; c++) {
         b = run_case(ctx, &in, &TASK_CASES[c], KILN_MODE_FUSED, &l);
         assert_int_equal(l, task_len[c]);
         assert_memory_equal(b, task_ref[c], l);
         free(b);
         free(task_ref[c]);
-        assert_int_equal(atomic_load(&pool.calls), NCASES + 1 + c);
+        assert_int_equal(atomic_load(&pool.calls), NCASES + 1 + c + (c == 2));
         assert_int_equal(cnt(ctx, KILN_COUNTER_PARALLEL_LAUNCHES), NCASES + 1 + c);
     }
     assert_int_equal(rt_par_workers(&ctx->par), 0);
