@@ -213,8 +213,8 @@ typedef bool (*rt_scans_fn)(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, v
  *                            integers wrap; all/any/count and, or, +.
  * So min/max give the first NaN's bits, argmin/argmax the first index of
  * the extreme or of the first NaN: the definition above, at any thread
- * count. rt_flat_tasks returns false (nothing run: the kernel loops over
- * the sequence itself) when n <= RT_FLAT_BLOCK; else it runs the blocks in
+ * count. rt_flat_tasks returns false (nothing run: the kernel calls blk
+ * over [0, n) itself) when n <= RT_FLAT_BLOCK; else it runs the blocks in
  * groups of up to RT_FLAT_GROUP, each group's blocks as tasks on t->par's
  * threads (without t->par, or with the pool busy: on the caller, in
  * order), folding each group's partials into out in block order on the
