@@ -313,6 +313,8 @@ static const tcase RCASES[] = {
     RC("count_nonzero(xn) + sum(xn > 0.0) + any(xn < -5.5)", SPLIT_FUSED),
     RC("all(xl[:30000] > -4.0) + prod(ia % 3 + 1)", SPLIT_NONE), /* one block each */
     RC_APPROX("max(sin(xl)) + argmax(exp(xf * 0.1))"),
+    RC("sqrt(max(xl*xl)) * 2.0", SPLIT_FUSED), /* an epilogue */
+    RC("argmax(xl) * 3 - 1", SPLIT_FUSED),
     RC("max(I, axis=1)", SPLIT_FUSED), /* 40 rows: over the outputs */
     RC("argmax(c[:2] * xn, axis=1)", SPLIT_FUSED), /* 2 rows of NX: their blocks */
     RC("min(c[:3] + xn[::-1], axis=1)", SPLIT_FUSED),
