@@ -57,6 +57,7 @@
  * allocated; a kernel touches only its operands.
  */
 #include "jit/lower.h"
+#include "graph/cost.h"
 #include "runtime/reduce.h"
 
 #include <llvm-c/DebugInfo.h>
@@ -68,12 +69,10 @@ enum {
     JR_VEC = RT_PW_UNROLL, /* lanes of the base case's accumulator */
     /* ctx fields (the leaves' view of the kernel's current position) */
     JR_CTX_PARAMS = 0, JR_CTX_STRIDES, JR_CTX_EXT, JR_CTX_W, JR_CTX_MEAN, JR_CTX_N, JR_CTX_OPP,
-    /* OUTER: rows ahead whose chunk segment is prefetched (a column chunk
-     * is a short piece of each of many rows: the hardware prefetchers see
-     * no stream; measured on 5000x5000 f64 column sums, 2 rows ahead took
-     * them from 1.9x to ~1.4x the time of row sums) */
-    JR_PREFETCH_ROWS = 2,
-    JR_FLAT_INTERLEAVE = 4 /* see jr_interleave */
+    JR_FLAT_INTERLEAVE = 4, /* see jr_interleave */
+    JR_CHAIN = 8,    /* OUTER: rows per chain (jr_outer_chain) */
+    JR_GROUP_MAX = 32 /* OUTER: the widest chunk whose rows a leaf adds as
+                         one run (jr_rows_contiguous) */
 };
 
 typedef enum jr_family { JR_TREE, JR_FLAT } jr_family;
@@ -90,9 +89,11 @@ typedef struct jr {
     LLVMValueRef *pos;         /* [nops] kept position's pointers (kernel function) */
     LLVMTypeRef tree_ty;       /* rt_trees_fn's type */
     LLVMValueRef trees, run;   /* rt_kargs.trees and its run (kernel function) */
+    LLVMValueRef scratch;      /* the trees' scratch (kernel function) */
     LLVMValueRef scan;         /* rt_trees.scan (kernel function) */
     LLVMValueRef ctx;          /* the kernel's ctx (the leaves' view of it) */
-    int wc;                    /* OUTER: columns per chunk */
+    int wc;                    /* OUTER: columns per chunk, at most */
+    LLVMValueRef slotw;        /* OUTER: the current chunk's width (jr_slot) */
     bool *prod;                /* [nvals] below a reduction or scan (its producer) */
     bool *epi;                 /* [nvals] above one: the epilogue */
     bool has_epi;
@@ -447,12 +448,22 @@ static LLVMValueRef jr_op(jr *R, const jr_entry *E, LLVMValueRef a, LLVMValueRef
 
 static LLVMValueRef jr_ident(const jr_entry *E) { return LLVMConstReal(E->ty, E->mul ? 1.0 : -0.0); }
 
-/* Entry e's slot of a partial (or of the mean buffer). */
+/* Entry e's slot of a partial (or of the mean buffer): 8 bytes per
+ * column of the chunk (R->slotw columns, in the function being emitted). */
 static LLVMValueRef jr_slot(jr *R, LLVMValueRef part, int e)
 {
     jl *L = R->L;
-    int64_t slot = R->col >= 0 ? 8 * (int64_t)R->wc : 8;
-    return jr_gep(R, L->i8, part, jr_i64(R, e * slot));
+    if (R->col < 0)
+        return jr_gep(R, L->i8, part, jr_i64(R, 8 * (int64_t)e));
+    return jr_gep(R, L->i64, part, LLVMBuildMul(L->b, R->slotw, jr_i64(R, e), ""));
+}
+
+/* The bytes of pass P's partials for chunks of W columns (OUTER). */
+static LLVMValueRef jr_pbytes(jr *R, const jr_pass *P, LLVMValueRef W)
+{
+    if (R->col < 0)
+        return jr_i64(R, 8 * (int64_t)P->n);
+    return LLVMBuildMul(R->L->b, W, jr_i64(R, 8 * (int64_t)P->n), "");
 }
 
 /* Entry E's value at the current element, after jr_producer_all; in pass
@@ -898,43 +909,6 @@ static LLVMValueRef jr_lanes_fn(jr *R, const jr_entry *E)
     return f;
 }
 
-/* OUTER: prefetches the chunk's segment of every contiguous input operand
- * at sequence position min(s + JR_PREFETCH_ROWS, n - 1), a cache line at a
- * time (prefetches never fault; the clamp keeps the address in bounds). */
-static void jr_prefetch_row(jr *R, const LLVMValueRef *base, LLVMValueRef s, LLVMValueRef n,
-                            LLVMValueRef W)
-{
-    jl *L = R->L;
-    LLVMBuilderRef B = L->b;
-    const gr_kernel *k = R->k;
-    LLVMValueRef ahead = jr_min64(R, LLVMBuildAdd(B, s, jr_i64(R, JR_PREFETCH_ROWS), ""),
-                                  LLVMBuildSub(B, n, jr_i64(R, 1), ""));
-    LLVMValueRef row[256];
-    bool any = false;
-    for (int o = k->nout; o < k->nops; o++)
-        any |= k->ops[o].sclass[R->col] == GR_SC_UNIT || k->ops[o].sclass[R->col] == GR_SC_RUNIT;
-    if (!any)
-        return;
-    jr_seq_ptrs(R, base, ahead, row);
-    LLVMTypeRef pty = L->ptr;
-    for (int o = k->nout; o < k->nops; o++) {
-        gr_sclass c = (gr_sclass)k->ops[o].sclass[R->col];
-        if (c != GR_SC_UNIT && c != GR_SC_RUNIT)
-            continue;
-        int64_t step = 64 / (int64_t)rt_dtypes[k->ops[o].dtype].size;
-        jr_for f;
-        LLVMValueRef j = jr_loop_begin(R, &f, jr_i64(R, 0), W, "pf", false);
-        LLVMValueRef save = L->opp[o];
-        L->opp[o] = row[o];
-        LLVMValueRef p = jl_advance(L, o, R->col, j);
-        L->opp[o] = save;
-        LLVMValueRef args[4] = {p, LLVMConstInt(L->i32, 0, 0), LLVMConstInt(L->i32, 3, 0),
-                                LLVMConstInt(L->i32, 1, 0)};
-        jl_intrin(L, "llvm.prefetch", &pty, 1, 4, args);
-        jr_for_end(R, &f, step);
-    }
-}
-
 /* The byte stride of operand o along loop dim d, as a value. */
 static LLVMValueRef jr_stride(jr *R, int o, int d)
 {
@@ -957,9 +931,9 @@ static LLVMValueRef jr_stride(jr *R, int o, int d)
 static LLVMValueRef jr_rows_contiguous(jr *R, LLVMValueRef W)
 {
     jl *L = R->L;
-    LLVMValueRef ok = LLVMConstInt(L->i1, 1, 0);
     if (R->nred != 1)
         return LLVMConstInt(L->i1, 0, 0);
+    LLVMValueRef ok = LLVMBuildICmp(L->b, LLVMIntSLE, W, jr_i64(R, JR_GROUP_MAX), "");
     for (int o = R->k->nout; o < R->k->nops; o++) {
         LLVMValueRef want = LLVMBuildMul(L->b, W, jr_stride(R, o, R->col), "");
         ok = LLVMBuildAnd(L->b, ok, LLVMBuildICmp(L->b, LLVMIntEQ, jr_stride(R, o, R->rank - 1), want, ""), "");
@@ -990,6 +964,36 @@ static void jr_outer_add(jr *R, jr_pass *P, const LLVMValueRef *rowp, LLVMValueR
     jr_for_end(R, &f, 1);
 }
 
+/* OUTER leaf: rows[0..nrows) of one lane, added in order into that lane
+ * of each entry's acc (from element lw) in one loop over the W
+ * columns: acc = (((acc + y0) + y1) + ...) per column, one load and store
+ * of acc per nrows elements instead of per element (the loop otherwise
+ * waits on stores: 5000x5000 column sums 1.9x -> ~1.4x the row sums'
+ * time, measured in C). */
+static void jr_outer_chain(jr *R, jr_pass *P, LLVMValueRef rows[][256], int nrows,
+                           LLVMValueRef W, LLVMValueRef lw)
+{
+    jl *L = R->L;
+    jr_for f;
+    LLVMValueRef j = jr_cols_begin(R, &f, W, "chain");
+    LLVMValueRef v[GR_SIBLINGS], m[GR_SIBLINGS], ap[GR_SIBLINGS];
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        ap[e] = jr_gep(R, E->ty, E->acc, LLVMBuildAdd(L->b, lw, j, ""));
+        v[e] = jr_load(R, E->ty, ap[e], 0);
+        m[e] = E->m ? jr_load(R, E->ty, jr_gep(R, E->ty, E->m, j), 0) : NULL;
+    }
+    for (int q = 0; q < nrows; q++) {
+        jr_adv_all(R, rows[q], R->col, j, L->opp);
+        jr_producer_all(R);
+        for (int e = 0; e < P->n; e++)
+            v[e] = jr_op(R, &P->e[e], v[e], jr_entry_y(R, P, &P->e[e], m[e]));
+    }
+    for (int e = 0; e < P->n; e++)
+        jr_store(R, v[e], ap[e], 0);
+    jr_for_end(R, &f, 1);
+}
+
 /* OUTER leaf: if (c) each entry's out = the lane combine of its acc. */
 static void jr_lanes_if(jr *R, jr_pass *P, LLVMValueRef c, LLVMValueRef W)
 {
@@ -1017,8 +1021,8 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
     LLVMValueRef ctx = LLVMGetParam(f, 0), s0 = LLVMGetParam(f, 1), len = LLVMGetParam(f, 2);
     LLVMValueRef out = LLVMGetParam(f, 3), base[256];
     LLVMValueRef W = jr_leaf_prologue(R, ctx, base);
+    R->slotw = W;
     LLVMValueRef means = P->pass2 ? jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8) : NULL;
-    LLVMValueRef n = jr_load(R, L->i64, jr_field(R, ctx, JR_CTX_N), 8);
     /* len8: where the lanes end (-1 if len < 8: no lanes, no combine) */
     LLVMValueRef has8 = LLVMBuildICmp(B, LLVMIntSGE, len, jr_i64(R, JR_VEC), "");
     LLVMValueRef len8 = LLVMBuildSelect(B, has8, LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), ""),
@@ -1047,7 +1051,7 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
             E->buf = NULL;
             if (!E->m)
                 continue;
-            E->buf = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * (uint64_t)R->wc), 64, "m8");
+            E->buf = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * JR_GROUP_MAX), 64, "m8");
             jr_for ft;
             LLVMValueRef k = jr_cols_begin(R, &ft, W8, "tile");
             LLVMValueRef mc = jr_load(R, E->ty, jr_gep(R, E->ty, E->m, LLVMBuildURem(B, k, W, "")), 0);
@@ -1063,22 +1067,51 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
         jr_for_end(R, &fg, JR_VEC);
     }
     jr_if_end(R, gjoin);
-    LLVMValueRef start = LLVMBuildSelect(B, grouped, len8, jr_i64(R, 0), "");
+    /* else rows [0, len8) lane by lane: lane l's rows l, l+8, ... in
+     * chains of JR_CHAIN (the lanes' sums are the same, row for row) */
+    LLVMValueRef chained = LLVMBuildAnd(B, has8, LLVMBuildNot(B, grouped, ""), "");
+    LLVMBasicBlockRef cjoin = jr_if_begin(R, chained, "chained");
+    {
+        LLVMValueRef per = LLVMBuildLShr(B, len8, jr_i64(R, 3), ""); /* rows per lane */
+        jr_for fl;
+        LLVMValueRef l = jr_cols_begin(R, &fl, jr_i64(R, JR_VEC), "lane");
+        LLVMValueRef lw = LLVMBuildMul(B, l, W, ""); /* lane l's first element in acc */
+        jr_for fk;
+        LLVMValueRef kend = LLVMBuildSub(B, per, jr_i64(R, JR_CHAIN - 1), "");
+        LLVMValueRef k = jr_for_begin(R, &fk, jr_i64(R, 0), kend, "chains");
+        LLVMValueRef rows[JR_CHAIN][256];
+        for (int q = 0; q < JR_CHAIN; q++) {
+            LLVMValueRef r = LLVMBuildAdd(B, l, LLVMBuildMul(B, LLVMBuildAdd(B, k, jr_i64(R, q), ""),
+                                                             jr_i64(R, JR_VEC), ""), "");
+            jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, r, ""), rows[q]);
+        }
+        jr_outer_chain(R, P, rows, JR_CHAIN, W, lw);
+        jr_for_end(R, &fk, JR_CHAIN);
+        /* the lane's last rows, fewer than a chain */
+        LLVMValueRef kdone = LLVMBuildMul(B, LLVMBuildUDiv(B, per, jr_i64(R, JR_CHAIN), ""),
+                                          jr_i64(R, JR_CHAIN), "");
+        jr_for fr1;
+        LLVMValueRef k1 = jr_for_begin(R, &fr1, kdone, per, "chain1");
+        LLVMValueRef row1[1][256];
+        jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, LLVMBuildAdd(B, l, LLVMBuildMul(B, k1, jr_i64(R, JR_VEC), ""), ""), ""),
+                    row1[0]);
+        jr_outer_chain(R, P, row1, 1, W, lw);
+        jr_for_end(R, &fr1, 1);
+        jr_for_end(R, &fl, 1);
+    }
+    jr_if_end(R, cjoin);
+    jr_lanes_if(R, P, has8, W);
 
+    /* the tail rows [len8, len) (all rows if len < 8) into the results */
+    LLVMValueRef start = LLVMBuildSelect(B, has8, len8, jr_i64(R, 0), "");
+    for (int e = 0; e < P->n; e++)
+        P->e[e].tgt = P->e[e].out;
     jr_for fr;
     LLVMValueRef i = jr_for_begin(R, &fr, start, len, "rows");
-    jr_lanes_if(R, P, LLVMBuildICmp(B, LLVMIntEQ, i, len8, ""), W);
-    LLVMValueRef lane = LLVMBuildMul(B, LLVMBuildAnd(B, i, jr_i64(R, JR_VEC - 1), ""), W, "");
-    LLVMValueRef in_lanes = LLVMBuildICmp(B, LLVMIntSLT, i, len8, "");
-    for (int e = 0; e < P->n; e++)
-        P->e[e].tgt = LLVMBuildSelect(B, in_lanes, jr_gep(R, P->e[e].ty, P->e[e].acc, lane),
-                                      P->e[e].out, "");
-    LLVMValueRef s = LLVMBuildAdd(B, s0, i, ""), row[256];
-    jr_prefetch_row(R, base, s, n, W);
-    jr_seq_ptrs(R, base, s, row);
+    LLVMValueRef row[256];
+    jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, i, ""), row);
     jr_outer_add(R, P, row, W, false);
     jr_for_end(R, &fr, 1);
-    jr_lanes_if(R, P, LLVMBuildICmp(B, LLVMIntEQ, len8, len, ""), W);
     LLVMBuildRetVoid(B);
     jr_fn_end(R);
     return f;
@@ -1096,6 +1129,7 @@ static LLVMValueRef jr_comb_fn(jr *R, jr_pass *P, const char *nm)
     jr_fn_begin(R, f);
     LLVMValueRef W = R->col < 0 ? jr_i64(R, 1)
                                 : jr_load(R, L->i64, jr_field(R, LLVMGetParam(f, 0), JR_CTX_W), 8);
+    R->slotw = W;
     for (int e = 0; e < P->n; e++) {
         jr_entry *E = &P->e[e];
         LLVMValueRef acc = jr_slot(R, LLVMGetParam(f, 1), e), right = jr_slot(R, LLVMGetParam(f, 2), e);
@@ -1191,8 +1225,9 @@ static LLVMValueRef jr_dof(jr *R, int r)
  * and compile its body twice). */
 static void jr_tree_call(jr *R, jr_pass *P, LLVMValueRef ctx, LLVMValueRef out)
 {
-    LLVMValueRef ta[6] = {R->trees, P->leaf, P->comb, ctx, R->n, out};
-    LLVMBuildCall2(R->L->b, R->tree_ty, R->run, ta, 6, "");
+    LLVMValueRef ta[8] = {R->trees, P->leaf, P->comb, ctx, R->n, out, jr_pbytes(R, P, R->slotw),
+                          R->scratch};
+    LLVMBuildCall2(R->L->b, R->tree_ty, R->run, ta, 8, "");
 }
 
 /* ctx.opp[o] = p[o] for every operand. */
@@ -1567,6 +1602,7 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
     LLVMValueRef optr[256];
+    R->slotw = W;
     if (R->has_epi)
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
@@ -1614,7 +1650,6 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
         jr_for fr;
         LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
         LLVMValueRef row[256];
-        jr_prefetch_row(R, base, s, R->n, W);
         jr_seq_ptrs(R, base, s, row);
         jr_for fc;
         LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
@@ -1959,7 +1994,6 @@ static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValue
     jr_for fr;
     LLVMValueRef s = jr_for_begin(R, &fr, b0, b1, "rows");
     LLVMValueRef row[256];
-    jr_prefetch_row(R, base, s, R->n, W);
     jr_seq_ptrs(R, base, s, row);
     jr_for fc;
     c = jr_cols_begin(R, &fc, W, "cols");
@@ -2087,8 +2121,8 @@ int jit_lower_reduce(jl *L)
     LLVMTypeRef ft[JR_CTX_OPP + 1] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr, L->i64,
                                       LLVMArrayType2(L->ptr, (uint64_t)k->nops)};
     R.ctx_ty = LLVMStructTypeInContext(L->c, ft, JR_CTX_OPP + 1, 0);
-    LLVMTypeRef tt[6] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i64, L->ptr};
-    R.tree_ty = LLVMFunctionType(L->vd, tt, 6, 0);
+    LLVMTypeRef tt[8] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i64, L->ptr, L->i64, L->ptr};
+    R.tree_ty = LLVMFunctionType(L->vd, tt, 8, 0);
 
     jr_red X[GR_SIBLINGS];
     jr_reds Z;
@@ -2108,13 +2142,22 @@ int jit_lower_reduce(jl *L)
         }
     }
 
-    /* OUTER: columns per chunk, so that a partial of every entry of a pass
-     * fits RT_TREE_PARTIAL bytes (8 per element, whatever the dtype); a
-     * power of two, so that chunks start at the same columns however the
-     * launch splits the column dim (graph/cost.c's grain is a multiple):
-     * each column is then in the same lane of the same vector code */
-    int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n;
-    R.wc = RT_TREE_PARTIAL / (8 * (slots > 0 ? slots : 1));
+    /* OUTER: columns per chunk. Wide (a chunk is a piece of each of its
+     * rows: 5000x5000 f64 column sums took 1.9x the row sums' time in
+     * chunks of 256 columns, ~1.1x in chunks of 4096, with jr_outer_chain),
+     * but bounded so that the chunk's arrays stay within RT_TREE_PARTIAL
+     * bytes per slot: a pass's partial (8 bytes per column and entry), a
+     * FLAT reduction's accumulators and indices (16). The leaf's lanes
+     * take 8 slots more, the scratch of rt_pw_tree_tasks one per level: a
+     * few hundred KB of stack at most. A power of two: with a libm
+     * function in the body, at most the split grain, so that chunks start
+     * at the same columns at any thread count (graph/cost.h). */
+    int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n, words = slots;
+    for (int x = 0; x < Z.n; x++)
+        words += Z.x[x].fam == JR_FLAT ? 2 : 0;
+    R.wc = RT_TREE_PARTIAL / (8 * (words > 0 ? words : 1));
+    if (gr_kernel_has_math(k) && R.wc > GR_VECTOR_GRAIN) /* its split grain (graph/cost.h) */
+        R.wc = GR_VECTOR_GRAIN;
     while (R.wc & (R.wc - 1))
         R.wc &= R.wc - 1;
     Z.B.pass2 = true;
@@ -2160,13 +2203,28 @@ int jit_lower_reduce(jl *L)
     jr_store(&R, LLVMConstNull(L->ptr), jr_field(&R, ctx, JR_CTX_MEAN), 8);
     jr_store(&R, R.n, jr_field(&R, ctx, JR_CTX_N), 8);
     jr_scratch sc = {ctx, NULL, NULL, NULL};
-    uint64_t pbytes = (uint64_t)RT_TREE_PARTIAL / 8;
+    /* partials of the widest chunk: the first (INNER: one column) */
+    LLVMValueRef span = R.col < 0 ? jr_i64(&R, 1)
+                        : R.col == 0 ? LLVMBuildSub(L->b, L->end, L->begin, "")
+                                     : L->ext[R.col];
+    LLVMValueRef wmax = jr_min64(&R, jr_i64(&R, R.wc), span);
+    uint64_t pmax = (uint64_t)(R.col < 0 ? 8 : 8 * R.wc) * (uint64_t)(slots > 0 ? slots : 1);
     if (Z.A.n)
-        sc.partA = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "partA");
+        sc.partA = jr_alloca(&R, LLVMArrayType2(L->i8, pmax), 64, "partA");
     if (Z.B.n) {
-        sc.partB = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "partB");
-        sc.means = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "means");
+        sc.partB = jr_alloca(&R, LLVMArrayType2(L->i8, pmax), 64, "partB");
+        sc.means = jr_alloca(&R, LLVMArrayType2(L->i8, pmax), 64, "means");
         jr_store(&R, sc.means, jr_field(&R, ctx, JR_CTX_MEAN), 8);
+    }
+    if (Z.A.n || Z.B.n) { /* the trees' scratch: one block for either pass */
+        LLVMTypeRef spt[3] = {L->ptr, L->i64, L->i64};
+        LLVMTypeRef sty = LLVMFunctionType(L->i64, spt, 3, 0);
+        LLVMValueRef sfn = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 2)), 8);
+        LLVMValueRef pb = jr_pbytes(&R, Z.A.n > Z.B.n ? &Z.A : &Z.B, wmax);
+        LLVMValueRef sa[3] = {R.trees, R.n, pb};
+        LLVMValueRef bytes = LLVMBuildCall2(L->b, sty, sfn, sa, 3, "scratch_bytes");
+        R.scratch = LLVMBuildArrayAlloca(L->b, L->i8, bytes, "scratch");
+        LLVMSetAlignment(R.scratch, 64);
     }
     if (!L->failed)
         jr_kept(&R, &Z, scan ? &S : NULL, &sc, 0);

@@ -69,6 +69,8 @@ typedef struct rt_work {
     int64_t trees; /* a reduction kernel with pairwise trees: their length
                       n (rt_pw_tree_tasks may run their top subtrees as
                       tasks); 0 if it has none */
+    bool wide;     /* split into one chunk per thread: the kernel is faster
+                      on wider slices (a column reduction's chunks) */
 } rt_work;
 
 struct rt_par;

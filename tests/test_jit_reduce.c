@@ -174,6 +174,8 @@ static const struct {
     {"sum(x*x)", r_sumsq, false},
 };
 
+static uint64_t cnt(kiln_ctx *ctx, kiln_counter c) { return kiln_ctx_counter(ctx, c); }
+
 static kiln_ctx *new_ctx(void)
 {
     kiln_ctx *ctx = kiln_ctx_new(NULL);
@@ -265,8 +267,8 @@ static void matrix_case(kiln_ctx *ctx, kiln_dtype t, const int64_t *shape, const
 }
 
 /* Column sums of a C-order matrix and row sums of an F-order one run across
- * the contiguous axis (OUTER); widths above one chunk (256 float64, 512
- * float32 columns) span several. */
+ * the contiguous axis (OUTER); test_wide_columns has widths above one
+ * chunk of columns. */
 static void test_matrices(void **state)
 {
     (void)state;
@@ -291,6 +293,52 @@ static void test_matrices(void **state)
         matrix_case(ctx, KILN_INT32, shapes[s], int_ops, sizeof int_ops / sizeof *int_ops);
         matrix_case(ctx, KILN_UINT8, shapes[s], int_ops + 4, 1);
         matrix_case(ctx, KILN_BOOL, shapes[s], bool_ops, sizeof bool_ops / sizeof *bool_ops);
+    }
+    kiln_ctx_free(ctx);
+}
+
+/* Column reductions wider than one chunk of columns (4096 float64 for one
+ * tree, fewer with siblings: jit/reduce.c), with row counts that exercise
+ * each part of a leaf — no lanes (< 8 rows), lanes in chains of 8 rows
+ * and the rows left over per lane, tail rows, several leaves — C order
+ * and reversed, alone and as siblings in one launch. */
+static void test_wide_columns(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const int64_t rows[] = {3, 8, 9, 100, 261};
+    const int ops[] = {R_SUM, R_MEAN, R_STD, R_MAX, R_ARGMIN, R_SUMSQ};
+    for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+        int64_t shape[2] = {rows[r], 4100};
+        for (int t = 0; t < 2; t++) {
+            kiln_dtype dt = t ? KILN_FLOAT32 : KILN_FLOAT64;
+            kiln_array *a = rnd_array(ctx, dt, 2, shape, false);
+            for (int l = L_C; l <= L_REVERSED; l += L_REVERSED - L_C) {
+                kiln_array *lay = in_layout(ctx, a, l);
+                kiln_expr x = kiln_input(ctx, lay);
+                int axis = 0;
+                for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
+                    check(ctx, g_red[ops[o]].fn(x, 1, &axis, 0), false, "%s %s %s (%lld, 4100)",
+                          g_red[ops[o]].name, kiln_dtype_name(dt), g_layout[l], (long long)rows[r]);
+                kiln_expr sib[4] = {kiln_sum(x, 1, &axis, 0),
+                                    kiln_sum(kiln_multiply(x, x), 1, &axis, 0),
+                                    kiln_std(x, 1, &axis, 0, 1), kiln_max(x, 1, &axis, 0)};
+                kiln_array *want[4] = {NULL}, *got[4] = {NULL};
+                assert_int_equal(kiln_eval_many(ctx, KILN_MODE_INTERP, 4, sib, want), KILN_OK);
+                uint64_t l0 = cnt(ctx, KILN_COUNTER_LAUNCHES);
+                assert_int_equal(kiln_eval_many(ctx, KILN_MODE_FUSED, 4, sib, got), KILN_OK);
+                assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, 1);
+                for (int i = 0; i < 4; i++) {
+                    if (!tu_bits_equal(want[i], got[i]))
+                        fail_msg("sibling %d, %s %s (%lld, 4100): fused differs from the interpreter",
+                                 i, kiln_dtype_name(dt), g_layout[l], (long long)rows[r]);
+                    kiln_array_release(want[i]);
+                    kiln_array_release(got[i]);
+                }
+                kiln_array_release(lay);
+            }
+            kiln_array_release(a);
+        }
     }
     kiln_ctx_free(ctx);
 }
@@ -439,7 +487,6 @@ static void test_nan_and_zeros(void **state)
 
 /* ---- fusion and code -------------------------------------------------------------- */
 
-static uint64_t cnt(kiln_ctx *ctx, kiln_counter c) { return kiln_ctx_counter(ctx, c); }
 
 /* sum(x*x) is one kernel reading x once: no temporary, no fallback; the
  * consumer of mean/std reads the reduced vectors (no d - mean temporary). */
@@ -994,6 +1041,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_1d),
         cmocka_unit_test(test_matrices),
+        cmocka_unit_test(test_wide_columns),
         cmocka_unit_test(test_multi_axes),
         cmocka_unit_test(test_nan_and_zeros),
         cmocka_unit_test(test_producer_and_consumer_fusion),
