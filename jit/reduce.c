@@ -964,14 +964,13 @@ static void jr_outer_add(jr *R, jr_pass *P, const LLVMValueRef *rowp, LLVMValueR
     jr_for_end(R, &f, 1);
 }
 
-/* OUTER leaf: rows[0..nrows) of one lane, added in order into that lane
- * of each entry's acc (from element lw) in one loop over the W
- * columns: acc = (((acc + y0) + y1) + ...) per column, one load and store
- * of acc per nrows elements instead of per element (the loop otherwise
- * waits on stores: 5000x5000 column sums 1.9x -> ~1.4x the row sums'
- * time, measured in C). */
-static void jr_outer_chain(jr *R, jr_pass *P, LLVMValueRef rows[][256], int nrows,
-                           LLVMValueRef W, LLVMValueRef lw)
+/* OUTER leaf: rows[0..nrows), added in order into each entry's target
+ * E->tgt (a lane of acc, or the result) in one loop over the W columns:
+ * t = (((t + y0) + y1) + ...) per column, one load and store of t per
+ * nrows elements instead of per element (the loop otherwise waits on
+ * stores: 5000x5000 column sums 1.9x -> ~1.4x the row sums' time,
+ * measured in C). */
+static void jr_outer_chain(jr *R, jr_pass *P, LLVMValueRef rows[][256], int nrows, LLVMValueRef W)
 {
     jl *L = R->L;
     jr_for f;
@@ -979,7 +978,7 @@ static void jr_outer_chain(jr *R, jr_pass *P, LLVMValueRef rows[][256], int nrow
     LLVMValueRef v[GR_SIBLINGS], m[GR_SIBLINGS], ap[GR_SIBLINGS];
     for (int e = 0; e < P->n; e++) {
         jr_entry *E = &P->e[e];
-        ap[e] = jr_gep(R, E->ty, E->acc, LLVMBuildAdd(L->b, lw, j, ""));
+        ap[e] = jr_gep(R, E->ty, E->tgt, j);
         v[e] = jr_load(R, E->ty, ap[e], 0);
         m[e] = E->m ? jr_load(R, E->ty, jr_gep(R, E->ty, E->m, j), 0) : NULL;
     }
@@ -1076,6 +1075,8 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
         jr_for fl;
         LLVMValueRef l = jr_cols_begin(R, &fl, jr_i64(R, JR_VEC), "lane");
         LLVMValueRef lw = LLVMBuildMul(B, l, W, ""); /* lane l's first element in acc */
+        for (int e = 0; e < P->n; e++)
+            P->e[e].tgt = jr_gep(R, P->e[e].ty, P->e[e].acc, lw);
         jr_for fk;
         LLVMValueRef kend = LLVMBuildSub(B, per, jr_i64(R, JR_CHAIN - 1), "");
         LLVMValueRef k = jr_for_begin(R, &fk, jr_i64(R, 0), kend, "chains");
@@ -1085,7 +1086,7 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
                                                              jr_i64(R, JR_VEC), ""), "");
             jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, r, ""), rows[q]);
         }
-        jr_outer_chain(R, P, rows, JR_CHAIN, W, lw);
+        jr_outer_chain(R, P, rows, JR_CHAIN, W);
         jr_for_end(R, &fk, JR_CHAIN);
         /* the lane's last rows, fewer than a chain */
         LLVMValueRef kdone = LLVMBuildMul(B, LLVMBuildUDiv(B, per, jr_i64(R, JR_CHAIN), ""),
@@ -1095,7 +1096,7 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
         LLVMValueRef row1[1][256];
         jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, LLVMBuildAdd(B, l, LLVMBuildMul(B, k1, jr_i64(R, JR_VEC), ""), ""), ""),
                     row1[0]);
-        jr_outer_chain(R, P, row1, 1, W, lw);
+        jr_outer_chain(R, P, row1, 1, W);
         jr_for_end(R, &fr1, 1);
         jr_for_end(R, &fl, 1);
     }

@@ -343,6 +343,39 @@ static void test_wide_columns(void **state)
     kiln_ctx_free(ctx);
 }
 
+/* Sequences shorter than 8 (the coordinates of points) run across the
+ * innermost kept dim when it has 8 outputs or more, whatever the strides
+ * say: distances of points with 1..7 coordinates, contiguous and
+ * reversed, every reduction, with the interpreter's bits in one kernel. */
+static void test_short_sequences(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const char *names[] = {"p", "q"};
+    const char *src[] = {"sqrt(sum(square(p[:, None, :] - q[None, :, :]), axis=2))",
+                         "mean(p[:, None, :] * q[None, ::-1, :], axis=-1)",
+                         "var(p[:, None, :] - q[None, :, :], axis=2)",
+                         "max(p[:, None, :] - q[None, :, :], axis=2)",
+                         "argmin(abs(p[:, None, :] - q[None, :, :]), axis=2)",
+                         "sum(p[:, None, ::-1] * 2.0, axis=(2,))"};
+    for (int64_t k = 1; k < 8; k++) {
+        int64_t sp[2] = {40, k}, sq[2] = {37, k};
+        kiln_array *in[2] = {rnd_array(ctx, KILN_FLOAT64, 2, sp, false),
+                             rnd_array(ctx, KILN_FLOAT64, 2, sq, false)};
+        for (size_t i = 0; i < sizeof src / sizeof *src; i++) {
+            uint64_t scope = kiln_scope_begin(ctx);
+            kiln_expr e = kiln_parse(ctx, src[i], 2, names, in);
+            uint64_t l0 = cnt(ctx, KILN_COUNTER_LAUNCHES);
+            check(ctx, e, false, "%s, %lld coordinates", src[i], (long long)k);
+            assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, 1);
+            assert_int_equal(kiln_scope_end(ctx, scope), KILN_OK);
+        }
+        kiln_array_release(in[0]);
+        kiln_array_release(in[1]);
+    }
+    kiln_ctx_free(ctx);
+}
+
 /* ---- several reduced axes: the sequence in C order of their indices ------------- */
 
 static void test_multi_axes(void **state)
@@ -646,6 +679,20 @@ static void test_vector_code(void **state)
         assert_null(strstr(opt, " fast "));
         free(opt);
     }
+    /* distances: sequences of 3 coordinates run across the outputs, so
+     * the square root of the sums is vector code too */
+    int64_t sp[2] = {50, 3};
+    kiln_array *p = rnd_array(ctx, KILN_FLOAT64, 2, sp, false);
+    const char *names[] = {"p"};
+    kiln_array *r = tu_eval(kiln_parse(ctx, "sqrt(sum((p[:, None, :] - p[None, :, :])**2, axis=2))",
+                                       1, names, &p),
+                            KILN_MODE_FUSED);
+    kiln_array_release(r);
+    char *opt = last_text(ctx, JIT_STAGE_OPT);
+    print_message("distances: <%d x double>\n", max_width(opt, "double"));
+    assert_non_null(strstr(opt, "@llvm.sqrt.v"));
+    free(opt);
+    kiln_array_release(p);
     kiln_array_release(a);
     kiln_array_release(m);
     kiln_ctx_free(ctx);
@@ -1042,6 +1089,7 @@ int main(void)
         cmocka_unit_test(test_sizes_1d),
         cmocka_unit_test(test_matrices),
         cmocka_unit_test(test_wide_columns),
+        cmocka_unit_test(test_short_sequences),
         cmocka_unit_test(test_multi_axes),
         cmocka_unit_test(test_nan_and_zeros),
         cmocka_unit_test(test_producer_and_consumer_fusion),
