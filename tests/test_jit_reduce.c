@@ -183,7 +183,6 @@ static kiln_ctx *new_ctx(void)
     return ctx;
 }
 
-
 /* ---- 1-D: every size around the tree's boundaries ----------------------------- */
 
 /* Sizes around the tree's boundaries (8: lanes; 128: one leaf; 2 * 128 +
@@ -520,7 +519,6 @@ static void test_nan_and_zeros(void **state)
 
 /* ---- fusion and code -------------------------------------------------------------- */
 
-
 /* sum(x*x) is one kernel reading x once: no temporary, no fallback; the
  * consumer of mean/std reads the reduced vectors (no d - mean temporary). */
 static void test_producer_and_consumer_fusion(void **state)
@@ -631,27 +629,6 @@ static void test_unfused(void **state)
 }
 
 /* The widest vector of T in an IR text ("<8 x double>" -> 8). */
-static int max_width(const char *ir, const char *ty)
-{
-    int best = 0;
-    for (const char *p = strchr(ir, '<'); p; p = strchr(p + 1, '<')) {
-        int w;
-        char t[16];
-        if (sscanf(p, "<%d x %15[a-z0-9]>", &w, t) == 2 && strcmp(t, ty) == 0 && w > best)
-            best = w;
-    }
-    return best;
-}
-
-static char *last_text(kiln_ctx *ctx, jit_stage st)
-{
-    size_t n = jit_debug_last(ctx->jit, st, NULL, 0);
-    char *buf = malloc(n + 1);
-    assert_non_null(buf);
-    jit_debug_last(ctx->jit, st, buf, n + 1);
-    return buf;
-}
-
 /* sum(x) on float64 is vector code without fast-math flags (the order is
  * explicit); column sums too. */
 static void test_vector_code(void **state)
@@ -671,8 +648,8 @@ static void test_vector_code(void **state)
     for (int i = 0; i < 2; i++) {
         kiln_array *r = tu_eval(kiln_sum(xs[i], i, &ax0, 0), KILN_MODE_FUSED);
         kiln_array_release(r);
-        char *opt = last_text(ctx, JIT_STAGE_OPT);
-        int w = max_width(opt, "double");
+        char *opt = tu_jit_last(ctx, JIT_STAGE_OPT);
+        int w = tu_max_width(opt, "double");
         print_message("%s f64: <%d x double>\n", i ? "column sums" : "sum", w);
         assert_true(w >= 2);
         assert_null(strstr(opt, "reassoc"));
@@ -688,8 +665,8 @@ static void test_vector_code(void **state)
                                        1, names, &p),
                             KILN_MODE_FUSED);
     kiln_array_release(r);
-    char *opt = last_text(ctx, JIT_STAGE_OPT);
-    print_message("distances: <%d x double>\n", max_width(opt, "double"));
+    char *opt = tu_jit_last(ctx, JIT_STAGE_OPT);
+    print_message("distances: <%d x double>\n", tu_max_width(opt, "double"));
     assert_non_null(strstr(opt, "@llvm.sqrt.v"));
     free(opt);
     kiln_array_release(p);
