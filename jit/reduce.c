@@ -1330,6 +1330,40 @@ static LLVMValueRef jr_arg_better(jr *R, jr_red *X, LLVMValueRef y, LLVMValueRef
     return LLVMBuildICmp(L->b, p, y, best, "");
 }
 
+/* A FLAT reduction's element y as the accumulator's type: its truth for
+ * all/any, 1 or 0 for count_nonzero, else y itself. */
+static LLVMValueRef jr_flat_map(jr *R, jr_red *X, LLVMValueRef y)
+{
+    jl *L = R->L;
+    switch (X->op) {
+    case GR_OP_ALL:
+    case GR_OP_ANY: return jl_truth(L, y, X->t);
+    case GR_OP_COUNT_NONZERO: return LLVMBuildZExt(L->b, jl_truth(L, y, X->t), L->i64, "");
+    default: return y;
+    }
+}
+
+/* a OP b of two accumulator values (mapped elements or accumulators), any
+ * order giving the same result: not for argmin/argmax's exact rule. */
+static LLVMValueRef jr_flat_comb(jr *R, jr_red *X, LLVMValueRef a, LLVMValueRef b)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    kiln_dtype t = X->t;
+    switch (X->op) {
+    case GR_OP_SUM: return jl_bool(t) ? LLVMBuildOr(B, a, b, "") : LLVMBuildAdd(B, a, b, "");
+    case GR_OP_PROD: return jl_bool(t) ? LLVMBuildAnd(B, a, b, "") : LLVMBuildMul(B, a, b, "");
+    case GR_OP_ALL: return LLVMBuildAnd(B, a, b, "");
+    case GR_OP_ANY: return LLVMBuildOr(B, a, b, "");
+    case GR_OP_COUNT_NONZERO: return LLVMBuildAdd(B, a, b, "");
+    default: { /* min, max; argmin/argmax's pass 1: their min/max */
+        LLVMValueRef ab[2] = {a, b};
+        bool mx = X->op == GR_OP_MAX || X->op == GR_OP_ARGMAX;
+        return jl_minmax(L, t, ab, mx);
+    }
+    }
+}
+
 /* One step a = a OP y of a FLAT reduction (and idx for argmin/argmax) on
  * the accumulator at accp (idxp). */
 static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp, LLVMValueRef y,
@@ -1337,44 +1371,21 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
-    LLVMValueRef a = jr_load(R, X->aty, accp, 0), r = NULL;
-    kiln_dtype t = X->t;
-    switch (X->op) {
-    case GR_OP_SUM:
-        r = jl_bool(t) ? LLVMBuildOr(B, a, y, "") : LLVMBuildAdd(B, a, y, "");
-        break;
-    case GR_OP_PROD:
-        r = jl_bool(t) ? LLVMBuildAnd(B, a, y, "") : LLVMBuildMul(B, a, y, "");
-        break;
-    case GR_OP_MIN:
-    case GR_OP_MAX: {
-        LLVMValueRef ab[2] = {a, y};
-        r = jl_minmax(L, t, ab, X->op == GR_OP_MAX);
-        if (X->exact && jl_flt(t)) { /* the first NaN wins, bits kept */
-            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
-            LLVMValueRef yn = LLVMBuildFCmp(B, LLVMRealUNO, y, y, "");
-            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, yn, y, r, ""), "");
-        }
-        break;
-    }
-    case GR_OP_ALL: r = LLVMBuildAnd(B, a, jl_truth(L, y, t), ""); break;
-    case GR_OP_ANY: r = LLVMBuildOr(B, a, jl_truth(L, y, t), ""); break;
-    case GR_OP_COUNT_NONZERO:
-        r = LLVMBuildAdd(B, a, LLVMBuildZExt(B, jl_truth(L, y, t), L->i64, ""), "");
-        break;
-    default: { /* argmin, argmax */
-        if (!X->exact) { /* pass 1 of jr_inner_arg: the min (max) */
-            LLVMValueRef ab[2] = {a, y};
-            r = jl_minmax(L, t, ab, X->op == GR_OP_ARGMAX);
-            break;
-        }
+    LLVMValueRef a = jr_load(R, X->aty, accp, 0), r;
+    bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+    if (X->exact && arg) { /* NumPy's loop */
         LLVMValueRef rep = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntEQ, s, jr_i64(R, 0), ""),
                                        jr_arg_better(R, X, y, a), "");
         r = LLVMBuildSelect(B, rep, y, a, "");
         LLVMValueRef i = jr_load(R, L->i64, idxp, 0);
         jr_store(R, LLVMBuildSelect(B, rep, s, i, ""), idxp, 0);
-        break;
-    }
+    } else {
+        r = jr_flat_comb(R, X, a, jr_flat_map(R, X, y));
+        if (X->exact && jl_flt(X->t)) { /* min/max: the first NaN wins, bits kept */
+            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
+            LLVMValueRef yn = LLVMBuildFCmp(B, LLVMRealUNO, y, y, "");
+            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, yn, y, r, ""), "");
+        }
     }
     jr_store(R, r, accp, 0);
 }
@@ -1596,6 +1607,73 @@ static void jr_outer_epilogue(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMV
     jr_for_end(R, &fe, 1);
 }
 
+/* A float min or max: llvm.minimum/maximum give a NaN if there is one,
+ * not which; jr_first_nan then finds the first. */
+static bool jr_nan_rescan(const jr_red *X)
+{
+    return (X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t);
+}
+
+/* A float min/max's result res at the kept position pos[]: res, or if it
+ * is NaN, the first NaN of the sequence, its bits kept (a second pass over
+ * the sequence, only then). */
+static LLVMValueRef jr_first_nan(jr *R, jr_red *X, const LLVMValueRef *pos, LLVMValueRef res)
+{
+    jl *L = R->L;
+    X->first = jr_alloca(R, X->aty, 0, "nan");
+    X->found = jr_alloca(R, L->i1, 0, "found");
+    jr_store(R, res, X->first, 0);
+    LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(L->b, LLVMRealUNO, res, res, ""), "nan");
+    jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
+    jr_seq_loop(R, pos, jr_i64(R, 0), R->n, jr_nan_body, X);
+    jr_if_end(R, join);
+    return jr_load(R, X->aty, X->first, 0);
+}
+
+/* OUTER: the FLAT reductions' steps for rows s, s+1, ..., s+nrows-1 of a
+ * chunk of W columns in one loop over the columns: an accumulator is
+ * loaded and stored once per nrows rows, as jr_outer_chain does for the
+ * trees — argmin/argmax step row by row (NumPy's rule; LLVM forwards the
+ * accumulator from step to step), the others combine the rows first. */
+static void jr_flat_rows(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueRef s, int nrows,
+                         LLVMValueRef W)
+{
+    jl *L = R->L;
+    LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN], y[GR_SIBLINGS][JR_CHAIN];
+    for (int q = 0; q < nrows; q++) {
+        at[q] = LLVMBuildAdd(L->b, s, jr_i64(R, q), "");
+        jr_seq_ptrs(R, base, at[q], rows[q]);
+    }
+    jr_for fc;
+    LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
+    for (int q = 0; q < nrows; q++) {
+        jr_adv_all(R, rows[q], R->col, c, L->opp);
+        jr_producer_all(R);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            LLVMValueRef v = X->fam == JR_FLAT ? jr_val(R, R->k->vals[X->r].in[0]) : NULL;
+            if (X->fam == JR_FLAT && X->exact)
+                jr_flat_step(R, X, jr_gep(R, X->aty, X->acc, c), jr_gep(R, L->i64, X->idx, c), v,
+                             at[q]);
+            else if (v)
+                y[x][q] = jr_flat_map(R, X, v);
+        }
+    }
+    /* the others in any order: the rows' values as a tree, then once into
+     * the accumulator (a chain of nrows dependent steps otherwise) */
+    for (int x = 0; x < Z->n; x++) {
+        jr_red *X = &Z->x[x];
+        if (X->fam != JR_FLAT || X->exact)
+            continue;
+        for (int w = 1; w < nrows; w *= 2)
+            for (int q = 0; q + w < nrows; q += 2 * w)
+                y[x][q] = jr_flat_comb(R, X, y[x][q], y[x][q + w]);
+        LLVMValueRef ap = jr_gep(R, X->aty, X->acc, c);
+        jr_store(R, jr_flat_comb(R, X, jr_load(R, X->aty, ap, 0), y[x][0]), ap, 0);
+    }
+    jr_for_end(R, &fc, 1);
+}
+
 /* Every reduction for a chunk of W columns (OUTER), in the same passes. */
 static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueRef *base,
                            LLVMValueRef W, LLVMValueRef partA, LLVMValueRef partB, LLVMValueRef means)
@@ -1639,33 +1717,31 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             if (X->fam != JR_FLAT)
                 continue;
             X->acc = jr_alloca(R, LLVMArrayType2(X->aty, (uint64_t)R->wc), 64, "accs");
-            X->idx = jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wc), 64, "idxs");
-            X->exact = true;
+            /* argmin/argmax step by NumPy's rule; the others in any order
+             * (float min/max as llvm.minimum/maximum, a NaN result then
+             * found again: jr_first_nan) */
+            X->exact = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+            X->idx = X->exact ? jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wc), 64, "idxs")
+                              : NULL;
             jr_for fi;
             LLVMValueRef c = jr_cols_begin(R, &fi, W, "init");
             jr_store(R, jr_flat_init(R, X), jr_gep(R, X->aty, X->acc, c), 0);
-            jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
+            if (X->exact)
+                jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
             jr_for_end(R, &fi, 1);
             jr_scalar_loop(R, &fi);
         }
+        /* rows in chains of JR_CHAIN, then the rest one by one */
+        LLVMValueRef n8 = LLVMBuildAnd(B, R->n, jr_i64(R, ~(int64_t)(JR_CHAIN - 1)), "");
         jr_for fr;
-        LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
-        LLVMValueRef row[256];
-        jr_seq_ptrs(R, base, s, row);
-        jr_for fc;
-        LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
-        jr_adv_all(R, row, R->col, c, L->opp);
-        jr_producer_all(R);
-        for (int x = 0; x < Z->n; x++) {
-            jr_red *X = &Z->x[x];
-            if (X->fam == JR_FLAT)
-                jr_flat_step(R, X, jr_gep(R, X->aty, X->acc, c), jr_gep(R, L->i64, X->idx, c),
-                             jr_val(R, R->k->vals[X->r].in[0]), s);
-        }
-        jr_for_end(R, &fc, 1);
+        LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), n8, "chains");
+        jr_flat_rows(R, Z, base, s, JR_CHAIN, W);
+        jr_for_end(R, &fr, JR_CHAIN);
+        s = jr_for_begin(R, &fr, n8, R->n, "rows");
+        jr_flat_rows(R, Z, base, s, 1, W);
         jr_for_end(R, &fr, 1);
         jr_for fo;
-        c = jr_cols_begin(R, &fo, W, "fin");
+        LLVMValueRef c = jr_cols_begin(R, &fo, W, "fin");
         jr_adv_all(R, base, R->col, c, optr);
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
@@ -1674,6 +1750,8 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
             LLVMValueRef v = arg ? jr_load(R, L->i64, jr_gep(R, L->i64, X->idx, c), 0)
                                  : jr_load(R, X->aty, jr_gep(R, X->aty, X->acc, c), 0);
+            if (jr_nan_rescan(X))
+                v = jr_first_nan(R, X, optr, v);
             jr_col_finish(R, X, optr, c, v);
         }
         jr_for_end(R, &fo, 1);
@@ -2148,14 +2226,16 @@ int jit_lower_reduce(jl *L)
      * chunks of 256 columns, ~1.1x in chunks of 4096, with jr_outer_chain),
      * but bounded so that the chunk's arrays stay within RT_TREE_PARTIAL
      * bytes per slot: a pass's partial (8 bytes per column and entry), a
-     * FLAT reduction's accumulators and indices (16). The leaf's lanes
+     * FLAT reduction's accumulators (8) and argmin/argmax's indices (8
+     * more). The leaf's lanes
      * take 8 slots more, the scratch of rt_pw_tree_tasks one per level: a
      * few hundred KB of stack at most. A power of two: with a libm
      * function in the body, at most the split grain, so that chunks start
      * at the same columns at any thread count (graph/cost.h). */
     int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n, words = slots;
-    for (int x = 0; x < Z.n; x++)
-        words += Z.x[x].fam == JR_FLAT ? 2 : 0;
+    for (int x = 0; x < Z.n; x++) /* a FLAT accumulator, and argmin/argmax's index */
+        if (Z.x[x].fam == JR_FLAT)
+            words += Z.x[x].op == GR_OP_ARGMIN || Z.x[x].op == GR_OP_ARGMAX ? 2 : 1;
     R.wc = RT_TREE_PARTIAL / (8 * (words > 0 ? words : 1));
     if (gr_kernel_has_math(k) && R.wc > GR_VECTOR_GRAIN) /* its split grain (graph/cost.h) */
         R.wc = GR_VECTOR_GRAIN;
