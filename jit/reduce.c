@@ -317,6 +317,17 @@ static void jr_seq_ptrs(jr *R, const LLVMValueRef *from, LLVMValueRef s, LLVMVal
     }
 }
 
+/* at[q] = s + q and rows[q][] = the operands' pointers at sequence
+ * position at[q], for q in [0, nrows). */
+static void jr_rows_at(jr *R, const LLVMValueRef *base, LLVMValueRef s, int nrows,
+                       LLVMValueRef rows[][256], LLVMValueRef *at)
+{
+    for (int q = 0; q < nrows; q++) {
+        at[q] = LLVMBuildAdd(R->L->b, s, jr_i64(R, q), "");
+        jr_seq_ptrs(R, base, at[q], rows[q]);
+    }
+}
+
 /* For each s in [lo, hi) of the sequence: L->opp[] = the element's
  * pointers (from base[], the kept position), then body(R, cx, s). With
  * several reduced dims the walk is in runs along the innermost one. */
@@ -1640,10 +1651,7 @@ static void jr_flat_rows(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueR
 {
     jl *L = R->L;
     LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN], y[GR_SIBLINGS][JR_CHAIN];
-    for (int q = 0; q < nrows; q++) {
-        at[q] = LLVMBuildAdd(L->b, s, jr_i64(R, q), "");
-        jr_seq_ptrs(R, base, at[q], rows[q]);
-    }
+    jr_rows_at(R, base, s, nrows, rows, at);
     jr_for fc;
     LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
     for (int q = 0; q < nrows; q++) {
@@ -1939,6 +1947,24 @@ static void jr_scan_body(jr *R, void *cx, LLVMValueRef s)
     jr_scan_step(R, S, s, S->l, S->carry);
 }
 
+/* OUTER: the scan's steps for rows s, ..., s+nrows-1 of a chunk of W
+ * columns, in order, in one loop over the columns (the running value is
+ * forwarded from step to step, not stored and loaded per row). */
+static void jr_scan_rows(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValueRef s, int nrows,
+                         LLVMValueRef W)
+{
+    jl *L = R->L;
+    LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN];
+    jr_rows_at(R, base, s, nrows, rows, at);
+    jr_for fc;
+    LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
+    for (int q = 0; q < nrows; q++) {
+        jr_adv_all(R, rows[q], R->col, c, L->opp);
+        jr_scan_step(R, S, at[q], jr_gep(R, S->ty, S->l, c), jr_gep(R, S->ty, S->carry, c));
+    }
+    jr_for_end(R, &fc, 1);
+}
+
 /* The blocks of [0, n): the body between jr_blocks_begin and _end runs
  * for b0 = 0, B, 2B, ... with *b1 = min(b0 + B, n) (B = n unblocked). */
 static LLVMValueRef jr_blocks_begin(jr *R, jr_scan *S, jr_for *f, LLVMValueRef *b1)
@@ -2070,15 +2096,16 @@ static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValue
     jr_store(R, jr_scan_ident(R, S), jr_gep(R, S->ty, S->l, c), 0);
     jr_for_end(R, &fl, 1);
     jr_scalar_loop(R, &fl);
+    /* the block's rows in groups of JR_CHAIN, then the rest one by one */
+    LLVMValueRef b8 = LLVMBuildAdd(L->b, b0,
+                                   LLVMBuildAnd(L->b, LLVMBuildSub(L->b, b1, b0, ""),
+                                                jr_i64(R, ~(int64_t)(JR_CHAIN - 1)), ""), "");
     jr_for fr;
-    LLVMValueRef s = jr_for_begin(R, &fr, b0, b1, "rows");
-    LLVMValueRef row[256];
-    jr_seq_ptrs(R, base, s, row);
-    jr_for fc;
-    c = jr_cols_begin(R, &fc, W, "cols");
-    jr_adv_all(R, row, R->col, c, L->opp);
-    jr_scan_step(R, S, s, jr_gep(R, S->ty, S->l, c), jr_gep(R, S->ty, S->carry, c));
-    jr_for_end(R, &fc, 1);
+    LLVMValueRef s = jr_for_begin(R, &fr, b0, b8, "chains");
+    jr_scan_rows(R, S, base, s, JR_CHAIN, W);
+    jr_for_end(R, &fr, JR_CHAIN);
+    s = jr_for_begin(R, &fr, b8, b1, "rows");
+    jr_scan_rows(R, S, base, s, 1, W);
     jr_for_end(R, &fr, 1);
     if (S->blocked) {
         jr_for fk;
@@ -2090,8 +2117,6 @@ static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValue
     jr_for_next(R, &fb, b1);
 }
 
-/* The kept loops: dims [d, nloop) around the per-position (INNER) or
- * per-chunk (OUTER) code for every REDUCE value. */
 /* The kept loops: dims [d, nloop) around the per-position (INNER) or
  * per-chunk (OUTER) code for every REDUCE value (or the scan). */
 typedef struct jr_scratch {
