@@ -57,6 +57,16 @@ static bool gr_blocked_scan(const gr_kval *v)
     return flt && (v->op == GR_OP_CUMSUM || v->op == GR_OP_CUMPROD);
 }
 
+bool gr_kernel_has_math(const gr_kernel *k)
+{
+    for (int v = 0; v < k->nvals; v++) {
+        int op = k->vals[v].op;
+        if (op >= 0 && op < GR_OP_COUNT && (gr_ops[op].flags & GR_F_MATH))
+            return true;
+    }
+    return false;
+}
+
 /* A reduction of the FLAT family (integer sum/prod, min, max, argmin,
  * argmax, all, any, count_nonzero): a long sequence runs in blocks,
  * which rt_flat_tasks may run as tasks (INNER kernels: jit/reduce.c). */
@@ -64,20 +74,25 @@ static bool gr_flat_reduce(const gr_kval *v) { return gr_is_reduce(v->op) && !gr
 
 /* The grain of a reduction or scan kernel's outer loop (a kept dim).
  * Splitting it never cuts a sequence; it only has to keep each output in
- * the same vector code as at one thread. That matters where the split dim
- * is vectorized: the column dim of an OUTER kernel (chunks of a
- * power-of-two width <= 256 vectorized across columns, jit/reduce.c: a
- * multiple of 1024 keeps every chunk's start), and a kept dim whose
- * sequences are shorter than 8 (computed inline, so the kept loop may be
- * the vectorized one). Elsewhere the kept loop calls a leaf or loops over
- * the sequence per iteration: any split point is fine. */
+ * the same vector code as at one thread when that could change its bits.
+ * That matters where the split dim is vectorized: the column dim of an
+ * OUTER kernel (chunks of a power-of-two width vectorized across columns,
+ * jit/reduce.c) with a libm function in the body, whose chunks are then at
+ * most GR_VECTOR_GRAIN wide — a multiple of that keeps every chunk's start
+ * — while every other op gives the same bits in vector and scalar code, so
+ * an exact body splits at any multiple of GR_OUTER_GRAIN; and a kept dim
+ * whose sequences are shorter than 8 (computed inline, so the kept loop
+ * may be the vectorized one). Elsewhere the kept loop calls a leaf or
+ * loops over the sequence per iteration: any split point is fine. */
 static int64_t gr_kept_grain(const gr_kernel *k)
 {
     int nkeep = k->rank - k->nred;
     int64_t n = 1;
     for (int d = nkeep; d < k->rank; d++)
         n *= k->extent[d];
-    if ((k->outer && nkeep == 1) || (nkeep == 1 && n < 8))
+    if (k->outer && nkeep == 1)
+        return gr_kernel_has_math(k) ? GR_VECTOR_GRAIN : GR_OUTER_GRAIN;
+    if (nkeep == 1 && n < 8)
         return GR_VECTOR_GRAIN;
     return 1;
 }
@@ -85,7 +100,7 @@ static int64_t gr_kept_grain(const gr_kernel *k)
 rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k)
 {
     bool staged = k->kind == GR_KK_REDUCE || k->kind == GR_KK_SCAN;
-    rt_work w = {0, k->rank == 1 ? GR_VECTOR_GRAIN : 1, true, 0, 0};
+    rt_work w = {0, k->rank == 1 ? GR_VECTOR_GRAIN : 1, true, 0, 0, false};
     double per_elem = 0, elems = 1;
     bool trees = false, flat = false;
     for (int v = 0; v < k->nvals; v++) {
@@ -97,8 +112,10 @@ rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k)
         flat |= k->kind == GR_KK_REDUCE && !k->outer && gr_flat_reduce(&k->vals[v]);
         per_elem += gr_op_weight(op);
     }
-    if (staged)
+    if (staged) {
         w.grain = gr_kept_grain(k);
+        w.wide = k->outer && k->rank - k->nred == 1; /* the column dim: wide slices */
+    }
     int64_t seq = 1; /* the reduced (scanned) sequence's length */
     for (int d = k->rank - k->nred; d < k->rank; d++)
         seq *= k->extent[d];

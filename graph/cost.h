@@ -24,9 +24,14 @@
  *             vector width x interleave keeps each element in the same
  *             vector or scalar code at any thread count, so approximate
  *             ops give the same bits); for a reduction or scan kernel the
- *             same where its outer loop is vectorized (the column dim of a
- *             column reduction, a dim of outputs reducing fewer than 8
- *             elements each), else 1;
+ *             same where its outer loop is a dim of outputs reducing fewer
+ *             than 8 elements each and for the column dim of a column
+ *             reduction with a libm function in the body (its column
+ *             chunks are then at most that wide: jit/reduce.c); the
+ *             column dim of any other column reduction GR_OUTER_GRAIN
+ *             (exactly rounded ops: the same bits in any code); else 1;
+ *   wide      the column dim of a column reduction: one slice per thread
+ *             (its column chunks are faster the wider they are);
  *   trees     the length of a reduction kernel's pairwise trees (float
  *             sum, prod, mean, var, std), whose top subtrees may run as
  *             tasks (runtime/reduce.h, rt_pw_tree_tasks), or 0;
@@ -34,8 +39,12 @@
  *             (integer sum/prod, min, max, argmin, argmax, all, any,
  *             count_nonzero), whose blocks may run as tasks
  *             (rt_flat_tasks), or 0. */
-enum { GR_VECTOR_GRAIN = 1024 };
+enum { GR_VECTOR_GRAIN = 1024, GR_OUTER_GRAIN = 64 };
 rt_work gr_kernel_work(const gr_plan *p, const gr_kernel *k);
+
+/* True if a body value of k is a libm function (GR_F_MATH): its vector
+ * variant (libmvec) may round otherwise than the scalar one. */
+bool gr_kernel_has_math(const gr_kernel *k);
 
 /* The weight of one op per element, in bytes that stream in the same time
  * (measured on this project's machine, docs/ARCHITECTURE.md): loads,

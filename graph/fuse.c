@@ -599,7 +599,16 @@ static kiln_status pl_red_geometry(pl_kb *b)
     }
     k->kind = b->kind;
     k->nred = (uint8_t)(R - nkeep);
-    k->outer = k->nred > 0 && nk > 0 && pl_vote_ls(nops, ls, nkeep - 1, R - 1) > 0;
+    int64_t n = 1;
+    for (int d = nkeep; d < R; d++)
+        n *= ext[d];
+    /* across the innermost kept dim when the strides say so, or when each
+     * sequence is too short for a vector (fewer than 8 elements: the 3
+     * coordinates of a distance) and that dim is long enough for one: the
+     * loop over it is then the vectorized one */
+    k->outer = k->nred > 0 && nk > 0 &&
+               (pl_vote_ls(nops, ls, nkeep - 1, R - 1) > 0 ||
+                (b->kind == GR_KK_REDUCE && n < 8 && ext[nkeep - 1] >= 8));
     return pl_set_loops(b, R, ext, ls);
 }
 

@@ -114,7 +114,9 @@ typedef struct gr_kernel {
      * never flipped, so the sequence index is the mixed-radix number of
      * their indices. Outputs have stride 0 along reduced dims. outer: the
      * innermost kept dim has smaller strides than the reduced dims (column
-     * sums of a C-order matrix), so the lowering vectorizes across it. The
+     * sums of a C-order matrix), or a reduction's sequences are shorter
+     * than 8 and that dim has 8 outputs or more (the coordinates of
+     * distances), so the lowering vectorizes across it. The
      * body ends in the REDUCE (SCAN) values the outputs store; a VAR/STD
      * value has a second input, an int64 parameter holding its ddof. */
     uint8_t kind;      /* gr_kkind */

@@ -231,8 +231,13 @@ KILN_API kiln_status kiln_ctx_clear_cache(kiln_ctx *ctx, uint64_t *removed);
  * made once per context (the cost of waking a thread against the time to
  * stream a byte); smaller work runs on the calling thread and wakes no
  * one. Idle workers block (after spinning about as long as a wake-up
- * costs). Reductions and scans run on the calling thread. Results do not
- * depend on n: the same bits at any thread count.
+ * costs). Reductions and scans split over their outputs (rows, columns,
+ * lines); one long reduction runs pieces of its sequence as tasks, and one
+ * long float cumsum or cumprod its blocks from 3 threads on. Results do
+ * not depend on n: the same bits at any thread count. An evaluation uses
+ * up to about 1 MB of the stack of the thread that calls kiln_eval (and
+ * of the threads tasks run on): column reductions keep their chunks'
+ * partial sums there.
  *
  * n = 0 means every CPU the process may run on; 1 starts no thread.
  * KILN_EINVAL if n < 0 or n > KILN_MAX_THREADS. The default is read from

@@ -1004,6 +1004,5 @@ const jit_helper jit_helpers[] = {
     {"rt_floordiv_f64", (void *)rt_floordiv_f64},   {"rt_floordiv_f32", (void *)rt_floordiv_f32},
     {"rt_remainder_f64", (void *)rt_remainder_f64}, {"rt_remainder_f32", (void *)rt_remainder_f32},
     {"rt_power_i64", (void *)rt_power_i64},         {"rt_power_u64", (void *)rt_power_u64},
-    {"rt_pw_tree", (void *)rt_pw_tree}, /* the pairwise tree's shape (jit/reduce.c) */
 };
 const int jit_nhelpers = (int)(sizeof jit_helpers / sizeof jit_helpers[0]);

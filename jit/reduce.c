@@ -44,9 +44,10 @@
  *     FLAT sibling in one loop. Float min/max: if the result is NaN, a
  *     second pass finds the FIRST NaN of the range and returns its bits.
  *     INNER argmin/argmax: the min (max), then the first index holding it
- *     (jr_inner_arg). OUTER applies the exact rule per column in sequence
- *     order (selects on NaN; NumPy's argmin loop), vectorized across
- *     columns.
+ *     (jr_inner_arg). OUTER: rows in groups of 8 per loop over the
+ *     chunk's columns — argmin/argmax by NumPy's rule row by row, the
+ *     others as a tree of the rows' values — and a NaN column's first NaN
+ *     found again.
  *     INNER, the JIT emits that loop and its second passes as the BLOCK,
  *     `void blk(ctx, s0, len, part)` over [s0, s0+len) (jr_flat_seq),
  *     each reduction's accumulator and index into part, and the combine
@@ -68,11 +69,13 @@
  * Invariants: every float operation of a TREE reduction is the one
  * runtime/reduce.c performs, with the same operands in the same order
  * (left operand first); scratch lives in the kernel's, the leaves' and
- * the blocks' frames (allocas), rt_pw_tree's (RT_TREE_PARTIAL per level)
- * and rt_flat_tasks's (RT_FLAT_PARTIAL per block of a group), never
- * allocated; a kernel touches only its operands.
+ * the blocks' frames (allocas; the trees' partials in one of
+ * rt_pw_tree_scratch bytes) and rt_flat_tasks's (RT_FLAT_PARTIAL per
+ * block of a group), never allocated; a kernel touches only its
+ * operands.
  */
 #include "jit/lower.h"
+#include "graph/cost.h"
 #include "runtime/reduce.h"
 
 #include <llvm-c/DebugInfo.h>
@@ -84,12 +87,10 @@ enum {
     JR_VEC = RT_PW_UNROLL, /* lanes of the base case's accumulator */
     /* ctx fields (the leaves' view of the kernel's current position) */
     JR_CTX_PARAMS = 0, JR_CTX_STRIDES, JR_CTX_EXT, JR_CTX_W, JR_CTX_MEAN, JR_CTX_N, JR_CTX_OPP,
-    /* OUTER: rows ahead whose chunk segment is prefetched (a column chunk
-     * is a short piece of each of many rows: the hardware prefetchers see
-     * no stream; measured on 5000x5000 f64 column sums, 2 rows ahead took
-     * them from 1.9x to ~1.4x the time of row sums) */
-    JR_PREFETCH_ROWS = 2,
-    JR_FLAT_INTERLEAVE = 4 /* see jr_interleave */
+    JR_FLAT_INTERLEAVE = 4, /* see jr_interleave */
+    JR_CHAIN = 8,    /* OUTER: rows per chain (jr_outer_chain) */
+    JR_GROUP_MAX = 32 /* OUTER: the widest chunk whose rows a leaf adds as
+                         one run (jr_rows_contiguous) */
 };
 
 typedef enum jr_family { JR_TREE, JR_FLAT } jr_family;
@@ -106,13 +107,15 @@ typedef struct jr {
     LLVMValueRef *pos;         /* [nops] kept position's pointers (kernel function) */
     LLVMTypeRef tree_ty;       /* rt_trees_fn's type */
     LLVMValueRef trees, run;   /* rt_kargs.trees and its run (kernel function) */
+    LLVMValueRef scratch;      /* the trees' scratch (kernel function) */
     LLVMValueRef scan;         /* rt_trees.scan (kernel function) */
     LLVMValueRef flat;         /* rt_trees.flat (kernel function) */
     LLVMValueRef s0;           /* the first position of the range a FLAT
                                   loop runs over (NumPy's argmin loop takes
                                   the element there) */
     LLVMValueRef ctx;          /* the kernel's ctx (the leaves' view of it) */
-    int wc;                    /* OUTER: columns per chunk */
+    int wc;                    /* OUTER: columns per chunk, at most */
+    LLVMValueRef slotw;        /* OUTER: the current chunk's width (jr_slot) */
     bool *prod;                /* [nvals] below a reduction or scan (its producer) */
     bool *epi;                 /* [nvals] above one: the epilogue */
     bool has_epi;
@@ -336,6 +339,17 @@ static void jr_seq_ptrs(jr *R, const LLVMValueRef *from, LLVMValueRef s, LLVMVal
     }
 }
 
+/* at[q] = s + q and rows[q][] = the operands' pointers at sequence
+ * position at[q], for q in [0, nrows). */
+static void jr_rows_at(jr *R, const LLVMValueRef *base, LLVMValueRef s, int nrows,
+                       LLVMValueRef rows[][256], LLVMValueRef *at)
+{
+    for (int q = 0; q < nrows; q++) {
+        at[q] = LLVMBuildAdd(R->L->b, s, jr_i64(R, q), "");
+        jr_seq_ptrs(R, base, at[q], rows[q]);
+    }
+}
+
 /* For each s in [lo, hi) of the sequence: L->opp[] = the element's
  * pointers (from base[], the kept position), then body(R, cx, s). With
  * several reduced dims the walk is in runs along the innermost one. */
@@ -467,12 +481,22 @@ static LLVMValueRef jr_op(jr *R, const jr_entry *E, LLVMValueRef a, LLVMValueRef
 
 static LLVMValueRef jr_ident(const jr_entry *E) { return LLVMConstReal(E->ty, E->mul ? 1.0 : -0.0); }
 
-/* Entry e's slot of a partial (or of the mean buffer). */
+/* Entry e's slot of a partial (or of the mean buffer): 8 bytes per
+ * column of the chunk (R->slotw columns, in the function being emitted). */
 static LLVMValueRef jr_slot(jr *R, LLVMValueRef part, int e)
 {
     jl *L = R->L;
-    int64_t slot = R->col >= 0 ? 8 * (int64_t)R->wc : 8;
-    return jr_gep(R, L->i8, part, jr_i64(R, e * slot));
+    if (R->col < 0)
+        return jr_gep(R, L->i8, part, jr_i64(R, 8 * (int64_t)e));
+    return jr_gep(R, L->i64, part, LLVMBuildMul(L->b, R->slotw, jr_i64(R, e), ""));
+}
+
+/* The bytes of pass P's partials for chunks of W columns (OUTER). */
+static LLVMValueRef jr_pbytes(jr *R, const jr_pass *P, LLVMValueRef W)
+{
+    if (R->col < 0)
+        return jr_i64(R, 8 * (int64_t)P->n);
+    return LLVMBuildMul(R->L->b, W, jr_i64(R, 8 * (int64_t)P->n), "");
 }
 
 /* Entry E's value at the current element, after jr_producer_all; in pass
@@ -918,43 +942,6 @@ static LLVMValueRef jr_lanes_fn(jr *R, const jr_entry *E)
     return f;
 }
 
-/* OUTER: prefetches the chunk's segment of every contiguous input operand
- * at sequence position min(s + JR_PREFETCH_ROWS, n - 1), a cache line at a
- * time (prefetches never fault; the clamp keeps the address in bounds). */
-static void jr_prefetch_row(jr *R, const LLVMValueRef *base, LLVMValueRef s, LLVMValueRef n,
-                            LLVMValueRef W)
-{
-    jl *L = R->L;
-    LLVMBuilderRef B = L->b;
-    const gr_kernel *k = R->k;
-    LLVMValueRef ahead = jr_min64(R, LLVMBuildAdd(B, s, jr_i64(R, JR_PREFETCH_ROWS), ""),
-                                  LLVMBuildSub(B, n, jr_i64(R, 1), ""));
-    LLVMValueRef row[256];
-    bool any = false;
-    for (int o = k->nout; o < k->nops; o++)
-        any |= k->ops[o].sclass[R->col] == GR_SC_UNIT || k->ops[o].sclass[R->col] == GR_SC_RUNIT;
-    if (!any)
-        return;
-    jr_seq_ptrs(R, base, ahead, row);
-    LLVMTypeRef pty = L->ptr;
-    for (int o = k->nout; o < k->nops; o++) {
-        gr_sclass c = (gr_sclass)k->ops[o].sclass[R->col];
-        if (c != GR_SC_UNIT && c != GR_SC_RUNIT)
-            continue;
-        int64_t step = 64 / (int64_t)rt_dtypes[k->ops[o].dtype].size;
-        jr_for f;
-        LLVMValueRef j = jr_loop_begin(R, &f, jr_i64(R, 0), W, "pf", false);
-        LLVMValueRef save = L->opp[o];
-        L->opp[o] = row[o];
-        LLVMValueRef p = jl_advance(L, o, R->col, j);
-        L->opp[o] = save;
-        LLVMValueRef args[4] = {p, LLVMConstInt(L->i32, 0, 0), LLVMConstInt(L->i32, 3, 0),
-                                LLVMConstInt(L->i32, 1, 0)};
-        jl_intrin(L, "llvm.prefetch", &pty, 1, 4, args);
-        jr_for_end(R, &f, step);
-    }
-}
-
 /* The byte stride of operand o along loop dim d, as a value. */
 static LLVMValueRef jr_stride(jr *R, int o, int d)
 {
@@ -977,9 +964,9 @@ static LLVMValueRef jr_stride(jr *R, int o, int d)
 static LLVMValueRef jr_rows_contiguous(jr *R, LLVMValueRef W)
 {
     jl *L = R->L;
-    LLVMValueRef ok = LLVMConstInt(L->i1, 1, 0);
     if (R->nred != 1)
         return LLVMConstInt(L->i1, 0, 0);
+    LLVMValueRef ok = LLVMBuildICmp(L->b, LLVMIntSLE, W, jr_i64(R, JR_GROUP_MAX), "");
     for (int o = R->k->nout; o < R->k->nops; o++) {
         LLVMValueRef want = LLVMBuildMul(L->b, W, jr_stride(R, o, R->col), "");
         ok = LLVMBuildAnd(L->b, ok, LLVMBuildICmp(L->b, LLVMIntEQ, jr_stride(R, o, R->rank - 1), want, ""), "");
@@ -1010,6 +997,35 @@ static void jr_outer_add(jr *R, jr_pass *P, const LLVMValueRef *rowp, LLVMValueR
     jr_for_end(R, &f, 1);
 }
 
+/* OUTER leaf: rows[0..nrows), added in order into each entry's target
+ * E->tgt (a lane of acc, or the result) in one loop over the W columns:
+ * t = (((t + y0) + y1) + ...) per column, one load and store of t per
+ * nrows elements instead of per element (the loop otherwise waits on
+ * stores: 5000x5000 column sums 1.9x -> ~1.4x the row sums' time,
+ * measured in C). */
+static void jr_outer_chain(jr *R, jr_pass *P, LLVMValueRef rows[][256], int nrows, LLVMValueRef W)
+{
+    jl *L = R->L;
+    jr_for f;
+    LLVMValueRef j = jr_cols_begin(R, &f, W, "chain");
+    LLVMValueRef v[GR_SIBLINGS], m[GR_SIBLINGS], ap[GR_SIBLINGS];
+    for (int e = 0; e < P->n; e++) {
+        jr_entry *E = &P->e[e];
+        ap[e] = jr_gep(R, E->ty, E->tgt, j);
+        v[e] = jr_load(R, E->ty, ap[e], 0);
+        m[e] = E->m ? jr_load(R, E->ty, jr_gep(R, E->ty, E->m, j), 0) : NULL;
+    }
+    for (int q = 0; q < nrows; q++) {
+        jr_adv_all(R, rows[q], R->col, j, L->opp);
+        jr_producer_all(R);
+        for (int e = 0; e < P->n; e++)
+            v[e] = jr_op(R, &P->e[e], v[e], jr_entry_y(R, P, &P->e[e], m[e]));
+    }
+    for (int e = 0; e < P->n; e++)
+        jr_store(R, v[e], ap[e], 0);
+    jr_for_end(R, &f, 1);
+}
+
 /* OUTER leaf: if (c) each entry's out = the lane combine of its acc. */
 static void jr_lanes_if(jr *R, jr_pass *P, LLVMValueRef c, LLVMValueRef W)
 {
@@ -1037,8 +1053,8 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
     LLVMValueRef ctx = LLVMGetParam(f, 0), s0 = LLVMGetParam(f, 1), len = LLVMGetParam(f, 2);
     LLVMValueRef out = LLVMGetParam(f, 3), base[256];
     LLVMValueRef W = jr_leaf_prologue(R, ctx, base);
+    R->slotw = W;
     LLVMValueRef means = P->pass2 ? jr_load(R, L->ptr, jr_field(R, ctx, JR_CTX_MEAN), 8) : NULL;
-    LLVMValueRef n = jr_load(R, L->i64, jr_field(R, ctx, JR_CTX_N), 8);
     /* len8: where the lanes end (-1 if len < 8: no lanes, no combine) */
     LLVMValueRef has8 = LLVMBuildICmp(B, LLVMIntSGE, len, jr_i64(R, JR_VEC), "");
     LLVMValueRef len8 = LLVMBuildSelect(B, has8, LLVMBuildAnd(B, len, jr_i64(R, ~(int64_t)(JR_VEC - 1)), ""),
@@ -1067,7 +1083,7 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
             E->buf = NULL;
             if (!E->m)
                 continue;
-            E->buf = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * (uint64_t)R->wc), 64, "m8");
+            E->buf = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * JR_GROUP_MAX), 64, "m8");
             jr_for ft;
             LLVMValueRef k = jr_cols_begin(R, &ft, W8, "tile");
             LLVMValueRef mc = jr_load(R, E->ty, jr_gep(R, E->ty, E->m, LLVMBuildURem(B, k, W, "")), 0);
@@ -1083,22 +1099,53 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
         jr_for_end(R, &fg, JR_VEC);
     }
     jr_if_end(R, gjoin);
-    LLVMValueRef start = LLVMBuildSelect(B, grouped, len8, jr_i64(R, 0), "");
+    /* else rows [0, len8) lane by lane: lane l's rows l, l+8, ... in
+     * chains of JR_CHAIN (the lanes' sums are the same, row for row) */
+    LLVMValueRef chained = LLVMBuildAnd(B, has8, LLVMBuildNot(B, grouped, ""), "");
+    LLVMBasicBlockRef cjoin = jr_if_begin(R, chained, "chained");
+    {
+        LLVMValueRef per = LLVMBuildLShr(B, len8, jr_i64(R, 3), ""); /* rows per lane */
+        jr_for fl;
+        LLVMValueRef l = jr_cols_begin(R, &fl, jr_i64(R, JR_VEC), "lane");
+        LLVMValueRef lw = LLVMBuildMul(B, l, W, ""); /* lane l's first element in acc */
+        for (int e = 0; e < P->n; e++)
+            P->e[e].tgt = jr_gep(R, P->e[e].ty, P->e[e].acc, lw);
+        jr_for fk;
+        LLVMValueRef kend = LLVMBuildSub(B, per, jr_i64(R, JR_CHAIN - 1), "");
+        LLVMValueRef k = jr_for_begin(R, &fk, jr_i64(R, 0), kend, "chains");
+        LLVMValueRef rows[JR_CHAIN][256];
+        for (int q = 0; q < JR_CHAIN; q++) {
+            LLVMValueRef r = LLVMBuildAdd(B, l, LLVMBuildMul(B, LLVMBuildAdd(B, k, jr_i64(R, q), ""),
+                                                             jr_i64(R, JR_VEC), ""), "");
+            jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, r, ""), rows[q]);
+        }
+        jr_outer_chain(R, P, rows, JR_CHAIN, W);
+        jr_for_end(R, &fk, JR_CHAIN);
+        /* the lane's last rows, fewer than a chain */
+        LLVMValueRef kdone = LLVMBuildMul(B, LLVMBuildUDiv(B, per, jr_i64(R, JR_CHAIN), ""),
+                                          jr_i64(R, JR_CHAIN), "");
+        jr_for fr1;
+        LLVMValueRef k1 = jr_for_begin(R, &fr1, kdone, per, "chain1");
+        LLVMValueRef row1[1][256];
+        jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, LLVMBuildAdd(B, l, LLVMBuildMul(B, k1, jr_i64(R, JR_VEC), ""), ""), ""),
+                    row1[0]);
+        jr_outer_chain(R, P, row1, 1, W);
+        jr_for_end(R, &fr1, 1);
+        jr_for_end(R, &fl, 1);
+    }
+    jr_if_end(R, cjoin);
+    jr_lanes_if(R, P, has8, W);
 
+    /* the tail rows [len8, len) (all rows if len < 8) into the results */
+    LLVMValueRef start = LLVMBuildSelect(B, has8, len8, jr_i64(R, 0), "");
+    for (int e = 0; e < P->n; e++)
+        P->e[e].tgt = P->e[e].out;
     jr_for fr;
     LLVMValueRef i = jr_for_begin(R, &fr, start, len, "rows");
-    jr_lanes_if(R, P, LLVMBuildICmp(B, LLVMIntEQ, i, len8, ""), W);
-    LLVMValueRef lane = LLVMBuildMul(B, LLVMBuildAnd(B, i, jr_i64(R, JR_VEC - 1), ""), W, "");
-    LLVMValueRef in_lanes = LLVMBuildICmp(B, LLVMIntSLT, i, len8, "");
-    for (int e = 0; e < P->n; e++)
-        P->e[e].tgt = LLVMBuildSelect(B, in_lanes, jr_gep(R, P->e[e].ty, P->e[e].acc, lane),
-                                      P->e[e].out, "");
-    LLVMValueRef s = LLVMBuildAdd(B, s0, i, ""), row[256];
-    jr_prefetch_row(R, base, s, n, W);
-    jr_seq_ptrs(R, base, s, row);
+    LLVMValueRef row[256];
+    jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, i, ""), row);
     jr_outer_add(R, P, row, W, false);
     jr_for_end(R, &fr, 1);
-    jr_lanes_if(R, P, LLVMBuildICmp(B, LLVMIntEQ, len8, len, ""), W);
     LLVMBuildRetVoid(B);
     jr_fn_end(R);
     return f;
@@ -1116,6 +1163,7 @@ static LLVMValueRef jr_comb_fn(jr *R, jr_pass *P, const char *nm)
     jr_fn_begin(R, f);
     LLVMValueRef W = R->col < 0 ? jr_i64(R, 1)
                                 : jr_load(R, L->i64, jr_field(R, LLVMGetParam(f, 0), JR_CTX_W), 8);
+    R->slotw = W;
     for (int e = 0; e < P->n; e++) {
         jr_entry *E = &P->e[e];
         LLVMValueRef acc = jr_slot(R, LLVMGetParam(f, 1), e), right = jr_slot(R, LLVMGetParam(f, 2), e);
@@ -1211,8 +1259,9 @@ static LLVMValueRef jr_dof(jr *R, int r)
  * and compile its body twice). */
 static void jr_tree_call(jr *R, jr_pass *P, LLVMValueRef ctx, LLVMValueRef out)
 {
-    LLVMValueRef ta[6] = {R->trees, P->leaf, P->comb, ctx, R->n, out};
-    LLVMBuildCall2(R->L->b, R->tree_ty, R->run, ta, 6, "");
+    LLVMValueRef ta[8] = {R->trees, P->leaf, P->comb, ctx, R->n, out, jr_pbytes(R, P, R->slotw),
+                          R->scratch};
+    LLVMBuildCall2(R->L->b, R->tree_ty, R->run, ta, 8, "");
 }
 
 /* ctx.opp[o] = p[o] for every operand. */
@@ -1330,6 +1379,40 @@ static LLVMValueRef jr_arg_better(jr *R, jr_red *X, LLVMValueRef y, LLVMValueRef
     return LLVMBuildICmp(L->b, p, y, best, "");
 }
 
+/* A FLAT reduction's element y as the accumulator's type: its truth for
+ * all/any, 1 or 0 for count_nonzero, else y itself. */
+static LLVMValueRef jr_flat_map(jr *R, jr_red *X, LLVMValueRef y)
+{
+    jl *L = R->L;
+    switch (X->op) {
+    case GR_OP_ALL:
+    case GR_OP_ANY: return jl_truth(L, y, X->t);
+    case GR_OP_COUNT_NONZERO: return LLVMBuildZExt(L->b, jl_truth(L, y, X->t), L->i64, "");
+    default: return y;
+    }
+}
+
+/* a OP b of two accumulator values (mapped elements or accumulators), any
+ * order giving the same result: not for argmin/argmax's exact rule. */
+static LLVMValueRef jr_flat_comb(jr *R, jr_red *X, LLVMValueRef a, LLVMValueRef b)
+{
+    jl *L = R->L;
+    LLVMBuilderRef B = L->b;
+    kiln_dtype t = X->t;
+    switch (X->op) {
+    case GR_OP_SUM: return jl_bool(t) ? LLVMBuildOr(B, a, b, "") : LLVMBuildAdd(B, a, b, "");
+    case GR_OP_PROD: return jl_bool(t) ? LLVMBuildAnd(B, a, b, "") : LLVMBuildMul(B, a, b, "");
+    case GR_OP_ALL: return LLVMBuildAnd(B, a, b, "");
+    case GR_OP_ANY: return LLVMBuildOr(B, a, b, "");
+    case GR_OP_COUNT_NONZERO: return LLVMBuildAdd(B, a, b, "");
+    default: { /* min, max; argmin/argmax's pass 1: their min/max */
+        LLVMValueRef ab[2] = {a, b};
+        bool mx = X->op == GR_OP_MAX || X->op == GR_OP_ARGMAX;
+        return jl_minmax(L, t, ab, mx);
+    }
+    }
+}
+
 /* One step a = a OP y of a FLAT reduction (and idx for argmin/argmax) on
  * the accumulator at accp (idxp). */
 static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp, LLVMValueRef y,
@@ -1337,40 +1420,21 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
 {
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
-    LLVMValueRef a = jr_load(R, X->aty, accp, 0), r = NULL;
-    kiln_dtype t = X->t;
-    switch (X->op) {
-    case GR_OP_SUM:
-        r = jl_bool(t) ? LLVMBuildOr(B, a, y, "") : LLVMBuildAdd(B, a, y, "");
-        break;
-    case GR_OP_PROD:
-        r = jl_bool(t) ? LLVMBuildAnd(B, a, y, "") : LLVMBuildMul(B, a, y, "");
-        break;
-    case GR_OP_MIN:
-    case GR_OP_MAX: {
-        LLVMValueRef ab[2] = {a, y};
-        r = X->exact ? jr_minmax_nan(R, t, a, y, X->op == GR_OP_MAX) /* the first NaN wins */
-                     : jl_minmax(L, t, ab, X->op == GR_OP_MAX);
-        break;
-    }
-    case GR_OP_ALL: r = LLVMBuildAnd(B, a, jl_truth(L, y, t), ""); break;
-    case GR_OP_ANY: r = LLVMBuildOr(B, a, jl_truth(L, y, t), ""); break;
-    case GR_OP_COUNT_NONZERO:
-        r = LLVMBuildAdd(B, a, LLVMBuildZExt(B, jl_truth(L, y, t), L->i64, ""), "");
-        break;
-    default: { /* argmin, argmax */
-        if (!X->exact) { /* pass 1 of jr_inner_arg: the min (max) */
-            LLVMValueRef ab[2] = {a, y};
-            r = jl_minmax(L, t, ab, X->op == GR_OP_ARGMAX);
-            break;
-        }
+    LLVMValueRef a = jr_load(R, X->aty, accp, 0), r;
+    bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+    if (X->exact && arg) { /* NumPy's loop */
         LLVMValueRef rep = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntEQ, s, R->s0, ""),
                                        jr_arg_better(R, X, y, a), "");
         r = LLVMBuildSelect(B, rep, y, a, "");
         LLVMValueRef i = jr_load(R, L->i64, idxp, 0);
         jr_store(R, LLVMBuildSelect(B, rep, s, i, ""), idxp, 0);
-        break;
-    }
+    } else {
+        r = jr_flat_comb(R, X, a, jr_flat_map(R, X, y));
+        if (X->exact && jl_flt(X->t)) { /* min/max: the first NaN wins, bits kept */
+            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
+            LLVMValueRef yn = LLVMBuildFCmp(B, LLVMRealUNO, y, y, "");
+            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, yn, y, r, ""), "");
+        }
     }
     jr_store(R, r, accp, 0);
 }
@@ -1707,6 +1771,70 @@ static void jr_outer_epilogue(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMV
     jr_for_end(R, &fe, 1);
 }
 
+/* A float min or max: llvm.minimum/maximum give a NaN if there is one,
+ * not which; jr_first_nan then finds the first. */
+static bool jr_nan_rescan(const jr_red *X)
+{
+    return (X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t);
+}
+
+/* A float min/max's result res at the kept position pos[]: res, or if it
+ * is NaN, the first NaN of the sequence, its bits kept (a second pass over
+ * the sequence, only then). */
+static LLVMValueRef jr_first_nan(jr *R, jr_red *X, const LLVMValueRef *pos, LLVMValueRef res)
+{
+    jl *L = R->L;
+    X->first = jr_alloca(R, X->aty, 0, "nan");
+    X->found = jr_alloca(R, L->i1, 0, "found");
+    jr_store(R, res, X->first, 0);
+    LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(L->b, LLVMRealUNO, res, res, ""), "nan");
+    jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
+    jr_seq_loop(R, pos, jr_i64(R, 0), R->n, jr_nan_body, X);
+    jr_if_end(R, join);
+    return jr_load(R, X->aty, X->first, 0);
+}
+
+/* OUTER: the FLAT reductions' steps for rows s, s+1, ..., s+nrows-1 of a
+ * chunk of W columns in one loop over the columns: an accumulator is
+ * loaded and stored once per nrows rows, as jr_outer_chain does for the
+ * trees — argmin/argmax step row by row (NumPy's rule; LLVM forwards the
+ * accumulator from step to step), the others combine the rows first. */
+static void jr_flat_rows(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueRef s, int nrows,
+                         LLVMValueRef W)
+{
+    jl *L = R->L;
+    LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN], y[GR_SIBLINGS][JR_CHAIN];
+    jr_rows_at(R, base, s, nrows, rows, at);
+    jr_for fc;
+    LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
+    for (int q = 0; q < nrows; q++) {
+        jr_adv_all(R, rows[q], R->col, c, L->opp);
+        jr_producer_all(R);
+        for (int x = 0; x < Z->n; x++) {
+            jr_red *X = &Z->x[x];
+            LLVMValueRef v = X->fam == JR_FLAT ? jr_val(R, R->k->vals[X->r].in[0]) : NULL;
+            if (X->fam == JR_FLAT && X->exact)
+                jr_flat_step(R, X, jr_gep(R, X->aty, X->acc, c), jr_gep(R, L->i64, X->idx, c), v,
+                             at[q]);
+            else if (v)
+                y[x][q] = jr_flat_map(R, X, v);
+        }
+    }
+    /* the others in any order: the rows' values as a tree, then once into
+     * the accumulator (a chain of nrows dependent steps otherwise) */
+    for (int x = 0; x < Z->n; x++) {
+        jr_red *X = &Z->x[x];
+        if (X->fam != JR_FLAT || X->exact)
+            continue;
+        for (int w = 1; w < nrows; w *= 2)
+            for (int q = 0; q + w < nrows; q += 2 * w)
+                y[x][q] = jr_flat_comb(R, X, y[x][q], y[x][q + w]);
+        LLVMValueRef ap = jr_gep(R, X->aty, X->acc, c);
+        jr_store(R, jr_flat_comb(R, X, jr_load(R, X->aty, ap, 0), y[x][0]), ap, 0);
+    }
+    jr_for_end(R, &fc, 1);
+}
+
 /* Every reduction for a chunk of W columns (OUTER), in the same passes. */
 static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueRef *base,
                            LLVMValueRef W, LLVMValueRef partA, LLVMValueRef partB, LLVMValueRef means)
@@ -1714,6 +1842,7 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
     LLVMValueRef optr[256];
+    R->slotw = W;
     if (R->has_epi)
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
@@ -1749,34 +1878,31 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             if (X->fam != JR_FLAT)
                 continue;
             X->acc = jr_alloca(R, LLVMArrayType2(X->aty, (uint64_t)R->wc), 64, "accs");
-            X->idx = jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wc), 64, "idxs");
-            X->exact = true;
+            /* argmin/argmax step by NumPy's rule; the others in any order
+             * (float min/max as llvm.minimum/maximum, a NaN result then
+             * found again: jr_first_nan) */
+            X->exact = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+            X->idx = X->exact ? jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wc), 64, "idxs")
+                              : NULL;
             jr_for fi;
             LLVMValueRef c = jr_cols_begin(R, &fi, W, "init");
             jr_store(R, jr_flat_init(R, X), jr_gep(R, X->aty, X->acc, c), 0);
-            jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
+            if (X->exact)
+                jr_store(R, jr_i64(R, 0), jr_gep(R, L->i64, X->idx, c), 0);
             jr_for_end(R, &fi, 1);
             jr_scalar_loop(R, &fi);
         }
+        /* rows in chains of JR_CHAIN, then the rest one by one */
+        LLVMValueRef n8 = LLVMBuildAnd(B, R->n, jr_i64(R, ~(int64_t)(JR_CHAIN - 1)), "");
         jr_for fr;
-        LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), R->n, "rows");
-        LLVMValueRef row[256];
-        jr_prefetch_row(R, base, s, R->n, W);
-        jr_seq_ptrs(R, base, s, row);
-        jr_for fc;
-        LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
-        jr_adv_all(R, row, R->col, c, L->opp);
-        jr_producer_all(R);
-        for (int x = 0; x < Z->n; x++) {
-            jr_red *X = &Z->x[x];
-            if (X->fam == JR_FLAT)
-                jr_flat_step(R, X, jr_gep(R, X->aty, X->acc, c), jr_gep(R, L->i64, X->idx, c),
-                             jr_val(R, R->k->vals[X->r].in[0]), s);
-        }
-        jr_for_end(R, &fc, 1);
+        LLVMValueRef s = jr_for_begin(R, &fr, jr_i64(R, 0), n8, "chains");
+        jr_flat_rows(R, Z, base, s, JR_CHAIN, W);
+        jr_for_end(R, &fr, JR_CHAIN);
+        s = jr_for_begin(R, &fr, n8, R->n, "rows");
+        jr_flat_rows(R, Z, base, s, 1, W);
         jr_for_end(R, &fr, 1);
         jr_for fo;
-        c = jr_cols_begin(R, &fo, W, "fin");
+        LLVMValueRef c = jr_cols_begin(R, &fo, W, "fin");
         jr_adv_all(R, base, R->col, c, optr);
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
@@ -1785,6 +1911,8 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
             LLVMValueRef v = arg ? jr_load(R, L->i64, jr_gep(R, L->i64, X->idx, c), 0)
                                  : jr_load(R, X->aty, jr_gep(R, X->aty, X->acc, c), 0);
+            if (jr_nan_rescan(X))
+                v = jr_first_nan(R, X, optr, v);
             jr_col_finish(R, X, optr, c, v);
         }
         jr_for_end(R, &fo, 1);
@@ -1964,6 +2092,24 @@ static void jr_scan_body(jr *R, void *cx, LLVMValueRef s)
     jr_scan_step(R, S, s, S->l, S->carry);
 }
 
+/* OUTER: the scan's steps for rows s, ..., s+nrows-1 of a chunk of W
+ * columns, in order, in one loop over the columns (the running value is
+ * forwarded from step to step, not stored and loaded per row). */
+static void jr_scan_rows(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValueRef s, int nrows,
+                         LLVMValueRef W)
+{
+    jl *L = R->L;
+    LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN];
+    jr_rows_at(R, base, s, nrows, rows, at);
+    jr_for fc;
+    LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
+    for (int q = 0; q < nrows; q++) {
+        jr_adv_all(R, rows[q], R->col, c, L->opp);
+        jr_scan_step(R, S, at[q], jr_gep(R, S->ty, S->l, c), jr_gep(R, S->ty, S->carry, c));
+    }
+    jr_for_end(R, &fc, 1);
+}
+
 /* The blocks of [0, n): the body between jr_blocks_begin and _end runs
  * for b0 = 0, B, 2B, ... with *b1 = min(b0 + B, n) (B = n unblocked). */
 static LLVMValueRef jr_blocks_begin(jr *R, jr_scan *S, jr_for *f, LLVMValueRef *b1)
@@ -2095,16 +2241,16 @@ static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValue
     jr_store(R, jr_scan_ident(R, S), jr_gep(R, S->ty, S->l, c), 0);
     jr_for_end(R, &fl, 1);
     jr_scalar_loop(R, &fl);
+    /* the block's rows in groups of JR_CHAIN, then the rest one by one */
+    LLVMValueRef b8 = LLVMBuildAdd(L->b, b0,
+                                   LLVMBuildAnd(L->b, LLVMBuildSub(L->b, b1, b0, ""),
+                                                jr_i64(R, ~(int64_t)(JR_CHAIN - 1)), ""), "");
     jr_for fr;
-    LLVMValueRef s = jr_for_begin(R, &fr, b0, b1, "rows");
-    LLVMValueRef row[256];
-    jr_prefetch_row(R, base, s, R->n, W);
-    jr_seq_ptrs(R, base, s, row);
-    jr_for fc;
-    c = jr_cols_begin(R, &fc, W, "cols");
-    jr_adv_all(R, row, R->col, c, L->opp);
-    jr_scan_step(R, S, s, jr_gep(R, S->ty, S->l, c), jr_gep(R, S->ty, S->carry, c));
-    jr_for_end(R, &fc, 1);
+    LLVMValueRef s = jr_for_begin(R, &fr, b0, b8, "chains");
+    jr_scan_rows(R, S, base, s, JR_CHAIN, W);
+    jr_for_end(R, &fr, JR_CHAIN);
+    s = jr_for_begin(R, &fr, b8, b1, "rows");
+    jr_scan_rows(R, S, base, s, 1, W);
     jr_for_end(R, &fr, 1);
     if (S->blocked) {
         jr_for fk;
@@ -2116,8 +2262,6 @@ static void jr_scan_chunk(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValue
     jr_for_next(R, &fb, b1);
 }
 
-/* The kept loops: dims [d, nloop) around the per-position (INNER) or
- * per-chunk (OUTER) code for every REDUCE value. */
 /* The kept loops: dims [d, nloop) around the per-position (INNER) or
  * per-chunk (OUTER) code for every REDUCE value (or the scan). */
 typedef struct jr_scratch {
@@ -2227,8 +2371,8 @@ int jit_lower_reduce(jl *L)
     LLVMTypeRef ft[JR_CTX_OPP + 1] = {L->ptr, L->ptr, L->ptr, L->i64, L->ptr, L->i64,
                                       LLVMArrayType2(L->ptr, (uint64_t)k->nops)};
     R.ctx_ty = LLVMStructTypeInContext(L->c, ft, JR_CTX_OPP + 1, 0);
-    LLVMTypeRef tt[6] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i64, L->ptr};
-    R.tree_ty = LLVMFunctionType(L->vd, tt, 6, 0);
+    LLVMTypeRef tt[8] = {L->ptr, L->ptr, L->ptr, L->ptr, L->i64, L->ptr, L->i64, L->ptr};
+    R.tree_ty = LLVMFunctionType(L->vd, tt, 8, 0);
 
     jr_red X[GR_SIBLINGS];
     jr_reds Z;
@@ -2248,13 +2392,24 @@ int jit_lower_reduce(jl *L)
         }
     }
 
-    /* OUTER: columns per chunk, so that a partial of every entry of a pass
-     * fits RT_TREE_PARTIAL bytes (8 per element, whatever the dtype); a
-     * power of two, so that chunks start at the same columns however the
-     * launch splits the column dim (graph/cost.c's grain is a multiple):
-     * each column is then in the same lane of the same vector code */
-    int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n;
-    R.wc = RT_TREE_PARTIAL / (8 * (slots > 0 ? slots : 1));
+    /* OUTER: columns per chunk. Wide (a chunk is a piece of each of its
+     * rows: 5000x5000 f64 column sums took 1.9x the row sums' time in
+     * chunks of 256 columns, ~1.1x in chunks of 4096, with jr_outer_chain),
+     * but bounded so that the chunk's arrays stay within RT_TREE_PARTIAL
+     * bytes per slot: a pass's partial (8 bytes per column and entry), a
+     * FLAT reduction's accumulators (8) and argmin/argmax's indices (8
+     * more). The leaf's lanes
+     * take 8 slots more, the scratch of rt_pw_tree_tasks one per level: a
+     * few hundred KB of stack at most. A power of two: with a libm
+     * function in the body, at most the split grain, so that chunks start
+     * at the same columns at any thread count (graph/cost.h). */
+    int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n, words = slots;
+    for (int x = 0; x < Z.n; x++) /* a FLAT accumulator, and argmin/argmax's index */
+        if (Z.x[x].fam == JR_FLAT)
+            words += Z.x[x].op == GR_OP_ARGMIN || Z.x[x].op == GR_OP_ARGMAX ? 2 : 1;
+    R.wc = RT_TREE_PARTIAL / (8 * (words > 0 ? words : 1));
+    if (gr_kernel_has_math(k) && R.wc > GR_VECTOR_GRAIN) /* its split grain (graph/cost.h) */
+        R.wc = GR_VECTOR_GRAIN;
     while (R.wc & (R.wc - 1))
         R.wc &= R.wc - 1;
     Z.B.pass2 = true;
@@ -2286,7 +2441,7 @@ int jit_lower_reduce(jl *L)
     R.trees = field[4];
     R.run = jr_load(&R, L->ptr, R.trees, 8); /* rt_trees.run */
     R.scan = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 1)), 8); /* .scan */
-    R.flat = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 2)), 8); /* .flat */
+    R.flat = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 3)), 8); /* .flat */
     for (int o = 0; o < k->nops; o++)
         L->opp[o] = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, field[0], jr_i64(&R, o)), 8);
     jr_geometry(&R, field[1], field[2]);
@@ -2305,16 +2460,31 @@ int jit_lower_reduce(jl *L)
     jr_store(&R, LLVMConstNull(L->ptr), jr_field(&R, ctx, JR_CTX_MEAN), 8);
     jr_store(&R, R.n, jr_field(&R, ctx, JR_CTX_N), 8);
     jr_scratch sc = {ctx, NULL, NULL, NULL, NULL};
-    uint64_t pbytes = (uint64_t)RT_TREE_PARTIAL / 8;
+    /* partials of the widest chunk: the first (INNER: one column) */
+    LLVMValueRef span = R.col < 0 ? jr_i64(&R, 1)
+                        : R.col == 0 ? LLVMBuildSub(L->b, L->end, L->begin, "")
+                                     : L->ext[R.col];
+    LLVMValueRef wmax = jr_min64(&R, jr_i64(&R, R.wc), span);
+    uint64_t pmax = (uint64_t)(R.col < 0 ? 8 : 8 * R.wc) * (uint64_t)(slots > 0 ? slots : 1);
     if (Z.A.n)
-        sc.partA = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "partA");
+        sc.partA = jr_alloca(&R, LLVMArrayType2(L->i8, pmax), 64, "partA");
     if (Z.B.n) {
-        sc.partB = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "partB");
-        sc.means = jr_alloca(&R, LLVMArrayType2(L->i64, pbytes), 64, "means");
+        sc.partB = jr_alloca(&R, LLVMArrayType2(L->i8, pmax), 64, "partB");
+        sc.means = jr_alloca(&R, LLVMArrayType2(L->i8, pmax), 64, "means");
         jr_store(&R, sc.means, jr_field(&R, ctx, JR_CTX_MEAN), 8);
     }
     if (Z.fblk)
         sc.fpart = jr_alloca(&R, LLVMArrayType2(L->i64, RT_FLAT_PARTIAL / 8), 64, "fpart");
+    if (Z.A.n || Z.B.n) { /* the trees' scratch: one block for either pass */
+        LLVMTypeRef spt[3] = {L->ptr, L->i64, L->i64};
+        LLVMTypeRef sty = LLVMFunctionType(L->i64, spt, 3, 0);
+        LLVMValueRef sfn = jr_load(&R, L->ptr, jr_gep(&R, L->ptr, R.trees, jr_i64(&R, 2)), 8);
+        LLVMValueRef pb = jr_pbytes(&R, Z.A.n > Z.B.n ? &Z.A : &Z.B, wmax);
+        LLVMValueRef sa[3] = {R.trees, R.n, pb};
+        LLVMValueRef bytes = LLVMBuildCall2(L->b, sty, sfn, sa, 3, "scratch_bytes");
+        R.scratch = LLVMBuildArrayAlloca(L->b, L->i8, bytes, "scratch");
+        LLVMSetAlignment(R.scratch, 64);
+    }
     if (!L->failed)
         jr_kept(&R, &Z, scan ? &S : NULL, &sc, 0);
     LLVMBuildRetVoid(L->b);

@@ -7,9 +7,11 @@
  *             (runtime/pool.c: a split must save more than two wake-ups)
  *   split     otherwise: [0, outer) cut into contiguous chunks, about
  *             RT_CHUNKS_PER_THREAD per thread so that a thread slowed by
- *             the machine's other load leaves its share to the others,
- *             each chunk a multiple of w->grain iterations (elementwise
- *             kernels, and reductions/scans over their kept dims)
+ *             the machine's other load leaves its share to the others
+ *             (one per thread for w->wide: column reductions, whose
+ *             chunks of columns lose speed when narrower), each chunk a
+ *             multiple of w->grain iterations (elementwise kernels, and
+ *             reductions/scans over their kept dims)
  *   tasks     a reduction with fewer grains of outputs than threads (a
  *             full reduction: one output) and trees long enough to cut or
  *             FLAT sequences of several blocks: inline, each pairwise tree
@@ -50,7 +52,7 @@ int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_
 {
     if (!fn || !a || outer <= 0)
         return 0;
-    rt_trees trees = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, NULL, 0};
+    rt_trees trees = {rt_pw_tree_tasks, rt_scan_tasks, rt_pw_tree_scratch, rt_flat_tasks, NULL, 0};
     rt_kargs ka = *a;
     ka.trees = &trees;
     int threads = par ? rt_par_threads(par) : 1;
@@ -62,7 +64,7 @@ int64_t rt_launch(struct rt_par *par, rt_kernel_fn fn, const rt_kargs *a, int64_
             bool tasks = units < threads &&
                          (rt_pw_tree_depth(w->trees) > 0 || rt_flat_blocks(w->flat) > 1);
             if (w->parallel && units > 1 && !tasks) {
-                int64_t want = (int64_t)threads * RT_CHUNKS_PER_THREAD;
+                int64_t want = (int64_t)threads * (w->wide ? 1 : RT_CHUNKS_PER_THREAD);
                 int64_t per = (units + want - 1) / want; /* grains per chunk */
                 rt_chunks ch = {fn, &ka, outer, per * grain};
                 int64_t n = (outer + ch.size - 1) / ch.size;

@@ -72,6 +72,8 @@ typedef struct rt_work {
     int64_t flat;  /* a reduction kernel whose FLAT reductions run in
                       blocks (rt_flat_tasks, runtime/reduce.h): their
                       length n; 0 if it has none */
+    bool wide;     /* split into one chunk per thread: the kernel is faster
+                      on wider slices (a column reduction's chunks) */
 } rt_work;
 
 struct rt_par;

@@ -116,25 +116,42 @@ RD_PAIRWISE(rt_pw_mul_f32, float, rd_f32, *, 1.0f)
 #undef RD_PAIRWISE
 
 /* The same recursion as RD_PAIRWISE above, with leaves and combines
- * supplied by generated code; one partial per level on the C stack. */
-static void rd_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t s0, int64_t n,
-                    void *out)
+ * supplied by generated code. Partials are T->pbytes bytes; the right
+ * partial of a node is the first of `scratch`, and the right subtree works
+ * in the rest of it, while the left one, done before, reuses it all: a
+ * tree of n needs rd_levels(n) partials of scratch. */
+typedef struct rd_tree_cx {
+    rt_tree_leaf leaf;
+    rt_tree_comb comb;
+    void *ctx;
+    int64_t pbytes;
+} rd_tree_cx;
+
+static void rd_tree(const rd_tree_cx *T, int64_t s0, int64_t n, void *out, unsigned char *scratch)
 {
     if (n <= RT_PW_BLOCK) {
-        leaf(ctx, s0, n, out);
+        T->leaf(T->ctx, s0, n, out);
         return;
     }
     int64_t m = n / 2;
     m -= m % RT_PW_UNROLL;
-    _Alignas(64) unsigned char right[RT_TREE_PARTIAL];
-    rd_tree(leaf, comb, ctx, s0, m, out);
-    rd_tree(leaf, comb, ctx, s0 + m, n - m, right);
-    comb(ctx, out, right);
+    rd_tree(T, s0, m, out, scratch);
+    rd_tree(T, s0 + m, n - m, scratch, scratch + T->pbytes);
+    T->comb(T->ctx, out, scratch);
 }
 
-void rt_pw_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n, void *out)
+/* Right partials alive at once on the deepest path of a tree of n: the
+ * right part n - m is never the shorter, so the deepest path goes right. */
+static int rd_levels(int64_t n)
 {
-    rd_tree(leaf, comb, ctx, 0, n, out);
+    int l = 0;
+    while (n > RT_PW_BLOCK) {
+        int64_t m = n / 2;
+        m -= m % RT_PW_UNROLL;
+        n -= m;
+        l++;
+    }
+    return l;
 }
 
 int rt_pw_tree_depth(int64_t n)
@@ -147,12 +164,36 @@ int rt_pw_tree_depth(int64_t n)
 
 enum { RD_TASKS = 1 << RT_TREE_DEPTH };
 
+/* Partials of scratch a cut at depth d > 0 needs: the 2^d - 1 subtree
+ * results besides out, and each subtree's levels (a subtree of the cut
+ * has at most rd_levels(n) - d: the deepest path goes right). */
+static int64_t rd_task_partials(int64_t n, int d)
+{
+    return ((int64_t)1 << d) - 1 + ((int64_t)1 << d) * (rd_levels(n) - d);
+}
+
+/* The depth rt_pw_tree_tasks cuts at with t: rt_pw_tree_depth(n), or 0
+ * (no task) without threads or if the tasks' scratch would pass
+ * RT_TREE_SCRATCH — either way the same bits. */
+static int rd_cut_depth(const rt_trees *t, int64_t n, int64_t pbytes)
+{
+    int d = t && t->par ? rt_pw_tree_depth(n) : 0;
+    if (d > 0 && rd_task_partials(n, d) * pbytes > RT_TREE_SCRATCH)
+        d = 0;
+    return d;
+}
+
+int64_t rt_pw_tree_scratch(const rt_trees *t, int64_t n, int64_t pbytes)
+{
+    int d = rd_cut_depth(t, n, pbytes);
+    return (d > 0 ? rd_task_partials(n, d) : rd_levels(n)) * pbytes;
+}
+
 typedef struct rd_tasks {
-    rt_tree_leaf leaf;
-    rt_tree_comb comb;
-    void *ctx;
+    rd_tree_cx T;
     int64_t s0[RD_TASKS], len[RD_TASKS];
     void *part[RD_TASKS];
+    unsigned char *scratch[RD_TASKS];
 } rd_tasks;
 
 /* The subtrees of [s0, s0+n) at depth d, left to right, into T from *k. */
@@ -173,7 +214,7 @@ static void rd_cut(rd_tasks *T, int64_t s0, int64_t n, int d, int *k)
 static void rd_task(void *ud, int64_t i)
 {
     rd_tasks *T = ud;
-    rd_tree(T->leaf, T->comb, T->ctx, T->s0[i], T->len[i], T->part[i]);
+    rd_tree(&T->T, T->s0[i], T->len[i], T->part[i], T->scratch[i]);
 }
 
 /* Combines the subtrees [lo, hi) (a whole subtree of the cut, hi - lo a
@@ -185,24 +226,27 @@ static void rd_join(rd_tasks *T, int lo, int hi)
     int mid = lo + (hi - lo) / 2;
     rd_join(T, lo, mid);
     rd_join(T, mid, hi);
-    T->comb(T->ctx, T->part[lo], T->part[mid]);
+    T->T.comb(T->T.ctx, T->part[lo], T->part[mid]);
 }
 
 void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n,
-                      void *out)
+                      void *out, int64_t pbytes, void *scratch)
 {
-    int d = t && t->par ? rt_pw_tree_depth(n) : 0;
+    rd_tasks T = {.T = {leaf, comb, ctx, pbytes}};
+    int d = rd_cut_depth(t, n, pbytes);
     if (d == 0) {
-        rd_tree(leaf, comb, ctx, 0, n, out);
+        rd_tree(&T.T, 0, n, out, scratch);
         return;
     }
-    _Alignas(64) unsigned char parts[RD_TASKS - 1][RT_TREE_PARTIAL];
-    rd_tasks T = {.leaf = leaf, .comb = comb, .ctx = ctx};
     int k = 0;
     rd_cut(&T, 0, n, d, &k);
+    unsigned char *p = scratch;
+    int64_t levels = rd_levels(n) - d;
     T.part[0] = out;
-    for (int i = 1; i < k; i++)
-        T.part[i] = parts[i - 1];
+    for (int i = 1; i < k; i++, p += pbytes)
+        T.part[i] = p;
+    for (int i = 0; i < k; i++, p += levels * pbytes)
+        T.scratch[i] = p;
     if (rt_par_run(t->par, k, rd_task, &T)) {
         if (k > t->tasks)
             t->tasks = k;

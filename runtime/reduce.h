@@ -130,44 +130,50 @@ float rt_div_count_f32(float s, int64_t d);
 /* ---- the tree's shape, for generated code --------------------------------
  * The JIT (jit/reduce.c) evaluates the leaves of the pairwise tree itself
  * (PW for n <= RT_PW_BLOCK, with its fused producer) and leaves where PW
- * splits to rt_pw_tree, so the split rule lives in this file only. A
+ * splits to rt_pw_tree_tasks, so the split rule lives in this file only. A
  * partial is a leaf's (or a subtree's) result for one or several sequences
- * at once — a chunk of columns, say — in at most RT_TREE_PARTIAL bytes
- * laid out as the caller likes:
+ * at once — a chunk of columns, say — in pbytes <= RT_TREE_PARTIAL bytes
+ * (a multiple of 8) laid out as the caller likes:
  *   leaf(ctx, s0, len, out)  out = PW over sequence positions [s0, s0+len),
  *                            len <= RT_PW_BLOCK (s0 is a multiple of 8);
  *   comb(ctx, acc, right)    acc = acc OP right, per sequence.
- * rt_pw_tree(leaf, comb, ctx, n, out) sets out = PW over [0, n): one leaf
- * if n <= RT_PW_BLOCK, else the left part [0, m) into out, the right part
- * into a partial of its own, then comb — m = n/2 - (n/2) % 8, as PW_add. */
-enum { RT_TREE_PARTIAL = 2048 };
+ * The tree of n is one leaf if n <= RT_PW_BLOCK, else the left part
+ * [0, m) into out, the right part into a partial of its own, then comb —
+ * m = n/2 - (n/2) % 8, as PW_add. The partials besides out are in scratch
+ * memory the caller provides (rt_pw_tree_scratch bytes, 8-aligned): the
+ * tree allocates nothing. */
+enum { RT_TREE_PARTIAL = 32768 };
 typedef void (*rt_tree_leaf)(void *ctx, int64_t s0, int64_t len, void *out);
 typedef void (*rt_tree_comb)(void *ctx, void *acc, const void *right);
-void rt_pw_tree(rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n, void *out);
 
 /* ---- the tree over threads -------------------------------------------------
  * The top of the tree depends on n alone, so its subtrees can be computed
  * anywhere and combined afterwards in the tree's own shape: the result is
- * rt_pw_tree's, bit for bit. rt_pw_tree_tasks cuts the tree at depth
+ * the tree's, bit for bit. rt_pw_tree_tasks(t, leaf, comb, ctx, n, out,
+ * pbytes, scratch) sets out = the tree over [0, n); it cuts the tree at
+ * depth
  *   d(n) = the largest d <= RT_TREE_DEPTH with n >= RT_TREE_TASK * 2^d
  * (0 below 2 * RT_TREE_TASK: no task), runs its 2^d subtrees (every one
  * longer than RT_PW_BLOCK, so the cut is through split nodes only) as tasks
  * on t->par's threads (t->par NULL, or the pool busy: on the caller, in
  * order), then combines them on the caller level by level, left operand
- * first, as rd_tree does. The cut depends on n, never on the thread count.
- * leaf and comb must be callable from any thread at once with distinct
- * outputs (the JIT's read their ctx only). Partials of the tasks live on
- * the caller's stack: 2^RT_TREE_DEPTH x RT_TREE_PARTIAL bytes.
+ * first, as the tree does. The cut depends on n, never on the thread count;
+ * it is not made (d = 0) without t->par, or when the tasks would need more
+ * than RT_TREE_SCRATCH bytes of scratch (wide partials: the tree then runs
+ * on the caller, with the same bits). leaf and comb must be callable from
+ * any thread at once with distinct outputs (the JIT's read their ctx only).
+ * rt_pw_tree_scratch(t, n, pbytes) is the scratch that needs: a partial
+ * per level of the tree, or the tasks' results and each task's levels.
  *
  * Generated code reaches this through rt_kargs.trees (runtime/kernel.h):
  * rt_launch points it at an rt_trees whose run is rt_pw_tree_tasks and
  * whose par is set only when the launch's cost is worth the threads and
  * the launch is not already split over its outputs. */
-enum { RT_TREE_TASK = 16384, RT_TREE_DEPTH = 4 };
+enum { RT_TREE_TASK = 16384, RT_TREE_DEPTH = 4, RT_TREE_SCRATCH = 256 * 1024 };
 struct rt_par;
 typedef struct rt_trees rt_trees;
 typedef void (*rt_trees_fn)(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx,
-                            int64_t n, void *out);
+                            int64_t n, void *out, int64_t pbytes, void *scratch);
 
 /* ---- a blocked scan over threads ----------------------------------------------
  * A float cumsum/cumprod line's blocks (RT_SCAN_BLOCK, above) as tasks,
@@ -224,19 +230,23 @@ typedef bool (*rt_scans_fn)(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, v
 enum { RT_FLAT_BLOCK = 32768, RT_FLAT_GROUP = 128, RT_FLAT_PARTIAL = 128 };
 typedef bool (*rt_flats_fn)(rt_trees *t, rt_tree_leaf blk, rt_tree_comb comb, void *ctx,
                             int64_t n, void *out);
+typedef int64_t (*rt_scratch_fn)(const rt_trees *t, int64_t n, int64_t pbytes);
 struct rt_trees {
-    rt_trees_fn run;    /* rt_pw_tree_tasks (the JIT loads fields 0, 1, 2) */
-    rt_scans_fn scan;   /* rt_scan_tasks */
-    rt_flats_fn flat;   /* rt_flat_tasks */
+    rt_trees_fn run;       /* rt_pw_tree_tasks (the JIT loads fields 0 to 3) */
+    rt_scans_fn scan;      /* rt_scan_tasks */
+    rt_scratch_fn scratch; /* rt_pw_tree_scratch */
+    rt_flats_fn flat;      /* rt_flat_tasks */
     struct rt_par *par; /* threads for the tasks, or NULL: on the caller */
     int64_t tasks;      /* out: the most tasks one tree (scan pass, group of
                            blocks) ran */
 };
 _Static_assert(offsetof(rt_trees, run) == 0, "rt_trees layout (jit/reduce.c)");
 _Static_assert(offsetof(rt_trees, scan) == sizeof(void *), "rt_trees layout (jit/reduce.c)");
-_Static_assert(offsetof(rt_trees, flat) == 2 * sizeof(void *), "rt_trees layout (jit/reduce.c)");
+_Static_assert(offsetof(rt_trees, scratch) == 2 * sizeof(void *), "rt_trees layout (jit/reduce.c)");
+_Static_assert(offsetof(rt_trees, flat) == 3 * sizeof(void *), "rt_trees layout (jit/reduce.c)");
 void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n,
-                      void *out);
+                      void *out, int64_t pbytes, void *scratch);
+int64_t rt_pw_tree_scratch(const rt_trees *t, int64_t n, int64_t pbytes);
 bool rt_scan_tasks(rt_trees *t, rt_scan_block blk, rt_tree_comb comb, void *ctx, int64_t n);
 bool rt_flat_tasks(rt_trees *t, rt_tree_leaf blk, rt_tree_comb comb, void *ctx, int64_t n,
                    void *out);

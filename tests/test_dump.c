@@ -135,22 +135,6 @@ static void td_eval(kiln_expr e, kiln_mode mode)
     kiln_array_release(r);
 }
 
-/* The largest N of "<N x elem>" in text. */
-static int td_width(const char *text, const char *elem)
-{
-    int best = 0;
-    char pat[32];
-    snprintf(pat, sizeof pat, " x %s>", elem);
-    for (const char *p = strstr(text, pat); p; p = strstr(p + 1, pat)) {
-        const char *q = p;
-        while (q > text && q[-1] >= '0' && q[-1] <= '9')
-            q--;
-        if (q > text && q[-1] == '<' && atoi(q) > best)
-            best = atoi(q);
-    }
-    return best;
-}
-
 /* Runs f with stderr sent to a file; returns what it printed. */
 static char *td_stderr_of(void (*f)(void *), void *ud)
 {
@@ -200,8 +184,8 @@ static void test_stages(void **state)
     char *as = td_read_one(dir, name, ".s"), *dot = td_read_one(dir, name, ".dot");
     char *plan = td_read_one(dir, name, ".plan.txt"), *ex = td_read_one(dir, name, ".explain.txt");
     assert_non_null(strstr(ir, "fmul double"));
-    assert_int_equal(td_width(ir, "double"), 0); /* lowered scalar ... */
-    int w = td_width(opt, "double");             /* ... vectorized by O3 */
+    assert_int_equal(tu_max_width(ir, "double"), 0); /* lowered scalar ... */
+    int w = tu_max_width(opt, "double");             /* ... vectorized by O3 */
     print_message("x*2+1 f64 optimized: <%d x double>\n", w);
     assert_true(w >= 2);
     assert_non_null(strstr(as, "mul"));

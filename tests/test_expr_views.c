@@ -61,22 +61,6 @@ static kiln_array *rnd(kiln_ctx *ctx, kiln_dtype t, int rank, const int64_t *sha
 static int op_of(kiln_expr e) { return gr_node_at(e.ctx_->graph, e.id_)->op; }
 static gr_id in_of(kiln_expr e) { return gr_node_at(e.ctx_->graph, e.id_)->in[0]; }
 
-/* e in every mode: the three results bit-identical; returns the
- * interpreter's. */
-static kiln_array *eval3(kiln_expr e, const char *what)
-{
-    kiln_array *r = tu_eval(e, KILN_MODE_INTERP);
-    kiln_array *u = tu_eval(e, KILN_MODE_UNFUSED);
-    kiln_array *f = tu_eval(e, KILN_MODE_FUSED);
-    if (!tu_bits_equal(r, u))
-        fail_msg("%s: unfused differs from the interpreter", what);
-    if (!tu_bits_equal(r, f))
-        fail_msg("%s: fused differs from the interpreter", what);
-    kiln_array_release(u);
-    kiln_array_release(f);
-    return r;
-}
-
 /* One view, applicable to an expression or an array. */
 typedef enum vkind { V_SLICE, V_INDEX, V_TRANSPOSE, V_EXPAND, V_BCAST } vkind;
 typedef struct vdesc {
@@ -146,7 +130,7 @@ static void check_view(kiln_expr e, const vdesc *d, const char *what)
         fail_msg("%s: %s", name, kiln_errmsg(e.ctx_));
     kiln_array *whole = tu_eval(e, KILN_MODE_INTERP);
     kiln_array *want = varray(whole, d);
-    kiln_array *got = eval3(v, name);
+    kiln_array *got = tu_eval3(v, name);
     if (!tu_bits_equal(want, got))
         fail_msg("%s: differs from the view of the evaluated array", name);
     kiln_array_release(got);
@@ -242,7 +226,7 @@ static void test_views_of_scalars(void **state)
     kiln_expr b = kiln_expr_broadcast_to(w, 2, (int64_t[]){2, 3});
     assert_int_equal(op_of(b), GR_OP_SCALAR);
     assert_int_equal(kiln_expr_rank(b), 2);
-    kiln_array *r = eval3(b, "broadcast_to(2.0, (2, 3))");
+    kiln_array *r = tu_eval3(b, "broadcast_to(2.0, (2, 3))");
     for (int i = 0; i < 6; i++)
         assert_true(kiln_array_get_f64(r, i) == 2.0);
     kiln_array_release(r);
@@ -259,7 +243,7 @@ static void test_views_of_scalars(void **state)
     /* a shaped scalar reduced and broadcast against arrays, every mode */
     kiln_expr s = kiln_sum(kiln_expr_broadcast_to(kiln_f64(ctx, 0.5), 2, (int64_t[]){4, 3}), 1,
                            (int[]){0}, 0);
-    r = eval3(s, "sum(broadcast_to(0.5, (4, 3)), axis=0)");
+    r = tu_eval3(s, "sum(broadcast_to(0.5, (4, 3)), axis=0)");
     assert_int_equal(kiln_array_size(r), 3);
     for (int i = 0; i < 3; i++)
         assert_true(kiln_array_get_f64(r, i) == 2.0);
@@ -267,7 +251,7 @@ static void test_views_of_scalars(void **state)
     kiln_array *x = rnd(ctx, KILN_FLOAT32, 1, (int64_t[]){3});
     kiln_expr m = kiln_add(kiln_input(ctx, x), b); /* (3,) + (2, 3), float64 scalar: strong */
     assert_int_equal(kiln_expr_dtype(m), KILN_FLOAT64);
-    r = eval3(m, "x + broadcast_to(2.0, (2, 3))");
+    r = tu_eval3(m, "x + broadcast_to(2.0, (2, 3))");
     kiln_array_release(r);
     kiln_array_release(x);
     kiln_ctx_free(ctx);
@@ -428,7 +412,7 @@ static void test_views_of_reductions(void **state)
     kiln_expr roll = kiln_subtract(vexpr(c, &hi), vexpr(c, &lo));
     kiln_array *whole = tu_eval(c, KILN_MODE_INTERP), *h = varray(whole, &hi), *l = varray(whole, &lo);
     kiln_expr want = kiln_subtract(kiln_input(ctx, h), kiln_input(ctx, l));
-    kiln_array *r = eval3(roll, "c[:, 10:] - c[:, :-10]"), *w = tu_eval(want, KILN_MODE_INTERP);
+    kiln_array *r = tu_eval3(roll, "c[:, 10:] - c[:, :-10]"), *w = tu_eval(want, KILN_MODE_INTERP);
     assert_true(tu_bits_equal(r, w));
     kiln_array_release(r);
     kiln_array_release(w);
@@ -442,8 +426,8 @@ static void test_views_of_reductions(void **state)
                               kiln_expr_expand_dims(sd, -1));
     kiln_expr zk = kiln_divide(kiln_subtract(ex, kiln_mean(ex, 1, (int[]){1}, 1)),
                                kiln_std(ex, 1, (int[]){1}, 1, 1));
-    r = eval3(z, "(x - mean(x, 1)[:, None]) / std(x, 1, ddof=1)[:, None]");
-    w = eval3(zk, "keepdims");
+    r = tu_eval3(z, "(x - mean(x, 1)[:, None]) / std(x, 1, ddof=1)[:, None]");
+    w = tu_eval3(zk, "keepdims");
     assert_true(tu_bits_equal(r, w));
     kiln_array_release(r);
     kiln_array_release(w);
@@ -451,7 +435,7 @@ static void test_views_of_reductions(void **state)
     kiln_expr cf = kiln_cumsum(ex, KILN_AXIS_NONE);
     kiln_expr last = kiln_expr_index(cf, 0, -1), first = kiln_expr_index(cf, 0, 0);
     kiln_expr d = kiln_subtract(kiln_divide(ex, last), first);
-    r = eval3(d, "x / cumsum(x)[-1] - cumsum(x)[0]");
+    r = tu_eval3(d, "x / cumsum(x)[-1] - cumsum(x)[0]");
     kiln_array *cfa = tu_eval(cf, KILN_MODE_INTERP);
     double lv = kiln_array_get_f64(cfa, 599), fv = kiln_array_get_f64(cfa, 0);
     for (int64_t k = 0; k < 600; k++)
@@ -464,9 +448,9 @@ static void test_views_of_reductions(void **state)
     check_view(tot, &(vdesc){.kind = V_EXPAND, .axis = 0, .text = "[None]"}, "sum(x)");
     /* reductions and scans of views of scans (the view read in place) */
     vdesc rev = SL({E, E, 1}, {E, E, -1});
-    r = eval3(kiln_sum(vexpr(c, &hi), 1, (int[]){1}, 0), "sum(c[:, 10:], axis=1)");
+    r = tu_eval3(kiln_sum(vexpr(c, &hi), 1, (int[]){1}, 0), "sum(c[:, 10:], axis=1)");
     kiln_array_release(r);
-    r = eval3(kiln_cumsum(vexpr(c, &rev), 1), "cumsum(c[:, ::-1], axis=1)");
+    r = tu_eval3(kiln_cumsum(vexpr(c, &rev), 1), "cumsum(c[:, ::-1], axis=1)");
     kiln_array_release(r);
 
     /* the scan and its view both roots; the scan into a Fortran-order output,
@@ -588,7 +572,7 @@ static void test_rolling_window_one_pass(void **state)
     assert_true(launches >= 1 && launches + fallbacks == 2);
     expect_same(kiln_array_data(r), want, NP - W, "sma (fused)");
     kiln_array_release(r);
-    r = eval3(sma, "sma");
+    r = tu_eval3(sma, "sma");
     expect_same(kiln_array_data(r), want, NP - W, "sma (every mode)");
     kiln_array_release(r);
     kiln_array_release(x);
@@ -864,7 +848,7 @@ static void test_parser(void **state)
          kiln_subtract(em, kiln_expr_expand_dims(kiln_mean(em, 1, (int[]){1}, 0), 1)));
     SAME("sum(m, axis=0,)", kiln_sum(em, 1, (int[]){0}, 0));
     /* values, every mode */
-    kiln_array *r = eval3(PARSE("(cumsum(x)[3:] - cumsum(x)[:-3]) / 3"), "parsed rolling window");
+    kiln_array *r = tu_eval3(PARSE("(cumsum(x)[3:] - cumsum(x)[:-3]) / 3"), "parsed rolling window");
     kiln_array_release(r);
     /* errors */
     struct {

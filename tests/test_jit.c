@@ -105,34 +105,6 @@ static void check_modes(kiln_expr e)
     kiln_array_release(u);
 }
 
-/* The largest N of "<N x double>" in text. */
-static int max_width(const char *text, const char *elem)
-{
-    int best = 0;
-    char pat[32];
-    snprintf(pat, sizeof pat, " x %s>", elem);
-    for (const char *p = strstr(text, pat); p; p = strstr(p + 1, pat)) {
-        const char *q = p;
-        while (q > text && q[-1] >= '0' && q[-1] <= '9')
-            q--;
-        if (q > text && q[-1] == '<') {
-            int w = atoi(q);
-            if (w > best)
-                best = w;
-        }
-    }
-    return best;
-}
-
-static char *last_text(kiln_ctx *ctx, jit_stage st)
-{
-    size_t n = jit_debug_last(ctx->jit, st, NULL, 0);
-    char *buf = malloc(n + 1);
-    assert_non_null(buf);
-    jit_debug_last(ctx->jit, st, buf, n + 1);
-    return buf;
-}
-
 static kiln_array *f64_vals(kiln_ctx *ctx, int rank, const int64_t *shape, double (*f)(int64_t))
 {
     kiln_array *a = NULL;
@@ -157,13 +129,13 @@ static void test_vectorizes(void **state)
     kiln_expr xe = kiln_input(ctx, x);
     kiln_expr e = kiln_add(kiln_multiply(xe, kiln_f64(ctx, 2)), kiln_f64(ctx, 1));
     kiln_array *y = tu_eval(e, KILN_MODE_FUSED);
-    char *ir = last_text(ctx, JIT_STAGE_IR), *opt = last_text(ctx, JIT_STAGE_OPT);
-    char *as = last_text(ctx, JIT_STAGE_ASM);
+    char *ir = tu_jit_last(ctx, JIT_STAGE_IR), *opt = tu_jit_last(ctx, JIT_STAGE_OPT);
+    char *as = tu_jit_last(ctx, JIT_STAGE_ASM);
     assert_non_null(strstr(ir, "fmul double"));
-    assert_int_equal(max_width(ir, "double"), 0); /* we emit scalar code */
+    assert_int_equal(tu_max_width(ir, "double"), 0); /* we emit scalar code */
     /* every x86-64 host has SIMD (SSE2 at least): the loop vectorizer must
      * have produced vectors of >= 2 doubles (<4 x double> on AVX2) */
-    int w = max_width(opt, "double");
+    int w = tu_max_width(opt, "double");
     print_message("x*2+1 f64: <%d x double>; host %s\n", w, jit_host_desc(ctx->jit));
     assert_true(w >= 2);
     assert_null(strstr(opt, "fast")); /* no fast-math flags */
@@ -191,7 +163,7 @@ static void test_vector_math(void **state)
     kiln_array *x = f64_vals(ctx, 1, &n, wave);
     kiln_expr xe = kiln_input(ctx, x);
     kiln_array *y = tu_eval(kiln_sin(xe), KILN_MODE_FUSED);
-    char *opt = last_text(ctx, JIT_STAGE_OPT);
+    char *opt = tu_jit_last(ctx, JIT_STAGE_OPT);
     if (!strstr(jit_host_desc(ctx->jit), "no libmvec"))
         assert_non_null(strstr(opt, "@_ZGV"));
     const double *yd = kiln_array_data(y), *xd = kiln_array_data(x);

@@ -174,13 +174,14 @@ static const struct {
     {"sum(x*x)", r_sumsq, false},
 };
 
+static uint64_t cnt(kiln_ctx *ctx, kiln_counter c) { return kiln_ctx_counter(ctx, c); }
+
 static kiln_ctx *new_ctx(void)
 {
     kiln_ctx *ctx = kiln_ctx_new(NULL);
     assert_non_null(ctx);
     return ctx;
 }
-
 
 /* ---- 1-D: every size around the tree's boundaries ----------------------------- */
 
@@ -265,8 +266,8 @@ static void matrix_case(kiln_ctx *ctx, kiln_dtype t, const int64_t *shape, const
 }
 
 /* Column sums of a C-order matrix and row sums of an F-order one run across
- * the contiguous axis (OUTER); widths above one chunk (256 float64, 512
- * float32 columns) span several. */
+ * the contiguous axis (OUTER); test_wide_columns has widths above one
+ * chunk of columns. */
 static void test_matrices(void **state)
 {
     (void)state;
@@ -291,6 +292,85 @@ static void test_matrices(void **state)
         matrix_case(ctx, KILN_INT32, shapes[s], int_ops, sizeof int_ops / sizeof *int_ops);
         matrix_case(ctx, KILN_UINT8, shapes[s], int_ops + 4, 1);
         matrix_case(ctx, KILN_BOOL, shapes[s], bool_ops, sizeof bool_ops / sizeof *bool_ops);
+    }
+    kiln_ctx_free(ctx);
+}
+
+/* Column reductions wider than one chunk of columns (4096 float64 for one
+ * tree, fewer with siblings: jit/reduce.c), with row counts that exercise
+ * each part of a leaf — no lanes (< 8 rows), lanes in chains of 8 rows
+ * and the rows left over per lane, tail rows, several leaves — C order
+ * and reversed, alone and as siblings in one launch. */
+static void test_wide_columns(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const int64_t rows[] = {3, 8, 9, 100, 261};
+    const int ops[] = {R_SUM, R_MEAN, R_STD, R_MAX, R_ARGMIN, R_SUMSQ};
+    for (size_t r = 0; r < sizeof rows / sizeof *rows; r++) {
+        int64_t shape[2] = {rows[r], 4100};
+        for (int t = 0; t < 2; t++) {
+            kiln_dtype dt = t ? KILN_FLOAT32 : KILN_FLOAT64;
+            kiln_array *a = rnd_array(ctx, dt, 2, shape, false);
+            for (int l = L_C; l <= L_REVERSED; l += L_REVERSED - L_C) {
+                kiln_array *lay = in_layout(ctx, a, l);
+                kiln_expr x = kiln_input(ctx, lay);
+                int axis = 0;
+                for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
+                    check(ctx, g_red[ops[o]].fn(x, 1, &axis, 0), false, "%s %s %s (%lld, 4100)",
+                          g_red[ops[o]].name, kiln_dtype_name(dt), g_layout[l], (long long)rows[r]);
+                kiln_expr sib[4] = {kiln_sum(x, 1, &axis, 0),
+                                    kiln_sum(kiln_multiply(x, x), 1, &axis, 0),
+                                    kiln_std(x, 1, &axis, 0, 1), kiln_max(x, 1, &axis, 0)};
+                kiln_array *want[4] = {NULL}, *got[4] = {NULL};
+                assert_int_equal(kiln_eval_many(ctx, KILN_MODE_INTERP, 4, sib, want), KILN_OK);
+                uint64_t l0 = cnt(ctx, KILN_COUNTER_LAUNCHES);
+                assert_int_equal(kiln_eval_many(ctx, KILN_MODE_FUSED, 4, sib, got), KILN_OK);
+                assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, 1);
+                for (int i = 0; i < 4; i++) {
+                    if (!tu_bits_equal(want[i], got[i]))
+                        fail_msg("sibling %d, %s %s (%lld, 4100): fused differs from the interpreter",
+                                 i, kiln_dtype_name(dt), g_layout[l], (long long)rows[r]);
+                    kiln_array_release(want[i]);
+                    kiln_array_release(got[i]);
+                }
+                kiln_array_release(lay);
+            }
+            kiln_array_release(a);
+        }
+    }
+    kiln_ctx_free(ctx);
+}
+
+/* Sequences shorter than 8 (the coordinates of points) run across the
+ * innermost kept dim when it has 8 outputs or more, whatever the strides
+ * say: distances of points with 1..7 coordinates, contiguous and
+ * reversed, every reduction, with the interpreter's bits in one kernel. */
+static void test_short_sequences(void **state)
+{
+    (void)state;
+    kiln_ctx *ctx = new_ctx();
+    const char *names[] = {"p", "q"};
+    const char *src[] = {"sqrt(sum(square(p[:, None, :] - q[None, :, :]), axis=2))",
+                         "mean(p[:, None, :] * q[None, ::-1, :], axis=-1)",
+                         "var(p[:, None, :] - q[None, :, :], axis=2)",
+                         "max(p[:, None, :] - q[None, :, :], axis=2)",
+                         "argmin(abs(p[:, None, :] - q[None, :, :]), axis=2)",
+                         "sum(p[:, None, ::-1] * 2.0, axis=(2,))"};
+    for (int64_t k = 1; k < 8; k++) {
+        int64_t sp[2] = {40, k}, sq[2] = {37, k};
+        kiln_array *in[2] = {rnd_array(ctx, KILN_FLOAT64, 2, sp, false),
+                             rnd_array(ctx, KILN_FLOAT64, 2, sq, false)};
+        for (size_t i = 0; i < sizeof src / sizeof *src; i++) {
+            uint64_t scope = kiln_scope_begin(ctx);
+            kiln_expr e = kiln_parse(ctx, src[i], 2, names, in);
+            uint64_t l0 = cnt(ctx, KILN_COUNTER_LAUNCHES);
+            check(ctx, e, false, "%s, %lld coordinates", src[i], (long long)k);
+            assert_int_equal(cnt(ctx, KILN_COUNTER_LAUNCHES) - l0, 1);
+            assert_int_equal(kiln_scope_end(ctx, scope), KILN_OK);
+        }
+        kiln_array_release(in[0]);
+        kiln_array_release(in[1]);
     }
     kiln_ctx_free(ctx);
 }
@@ -439,8 +519,6 @@ static void test_nan_and_zeros(void **state)
 
 /* ---- fusion and code -------------------------------------------------------------- */
 
-static uint64_t cnt(kiln_ctx *ctx, kiln_counter c) { return kiln_ctx_counter(ctx, c); }
-
 /* sum(x*x) is one kernel reading x once: no temporary, no fallback; the
  * consumer of mean/std reads the reduced vectors (no d - mean temporary). */
 static void test_producer_and_consumer_fusion(void **state)
@@ -551,27 +629,6 @@ static void test_unfused(void **state)
 }
 
 /* The widest vector of T in an IR text ("<8 x double>" -> 8). */
-static int max_width(const char *ir, const char *ty)
-{
-    int best = 0;
-    for (const char *p = strchr(ir, '<'); p; p = strchr(p + 1, '<')) {
-        int w;
-        char t[16];
-        if (sscanf(p, "<%d x %15[a-z0-9]>", &w, t) == 2 && strcmp(t, ty) == 0 && w > best)
-            best = w;
-    }
-    return best;
-}
-
-static char *last_text(kiln_ctx *ctx, jit_stage st)
-{
-    size_t n = jit_debug_last(ctx->jit, st, NULL, 0);
-    char *buf = malloc(n + 1);
-    assert_non_null(buf);
-    jit_debug_last(ctx->jit, st, buf, n + 1);
-    return buf;
-}
-
 /* sum(x) on float64 is vector code without fast-math flags (the order is
  * explicit); column sums too. */
 static void test_vector_code(void **state)
@@ -591,14 +648,28 @@ static void test_vector_code(void **state)
     for (int i = 0; i < 2; i++) {
         kiln_array *r = tu_eval(kiln_sum(xs[i], i, &ax0, 0), KILN_MODE_FUSED);
         kiln_array_release(r);
-        char *opt = last_text(ctx, JIT_STAGE_OPT);
-        int w = max_width(opt, "double");
+        char *opt = tu_jit_last(ctx, JIT_STAGE_OPT);
+        int w = tu_max_width(opt, "double");
         print_message("%s f64: <%d x double>\n", i ? "column sums" : "sum", w);
         assert_true(w >= 2);
         assert_null(strstr(opt, "reassoc"));
         assert_null(strstr(opt, " fast "));
         free(opt);
     }
+    /* distances: sequences of 3 coordinates run across the outputs, so
+     * the square root of the sums is vector code too */
+    int64_t sp[2] = {50, 3};
+    kiln_array *p = rnd_array(ctx, KILN_FLOAT64, 2, sp, false);
+    const char *names[] = {"p"};
+    kiln_array *r = tu_eval(kiln_parse(ctx, "sqrt(sum((p[:, None, :] - p[None, :, :])**2, axis=2))",
+                                       1, names, &p),
+                            KILN_MODE_FUSED);
+    kiln_array_release(r);
+    char *opt = tu_jit_last(ctx, JIT_STAGE_OPT);
+    print_message("distances: <%d x double>\n", tu_max_width(opt, "double"));
+    assert_non_null(strstr(opt, "@llvm.sqrt.v"));
+    free(opt);
+    kiln_array_release(p);
     kiln_array_release(a);
     kiln_array_release(m);
     kiln_ctx_free(ctx);
@@ -994,6 +1065,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sizes_1d),
         cmocka_unit_test(test_matrices),
+        cmocka_unit_test(test_wide_columns),
+        cmocka_unit_test(test_short_sequences),
         cmocka_unit_test(test_multi_axes),
         cmocka_unit_test(test_nan_and_zeros),
         cmocka_unit_test(test_producer_and_consumer_fusion),

@@ -23,101 +23,36 @@
 
 /* ---- references, written from the definition in runtime/reduce.h ------ */
 
-static double ref_pw(const double *x, int64_t n)
-{
-    if (n < 8) {
-        double r = -0.0;
-        for (int64_t i = 0; i < n; i++)
-            r += x[i];
-        return r;
+/* PW_add (OP +, START -0.0) and PW_mul (OP *, START 1.0) on x[0..n). */
+#define REF_PW(NAME, T, OP, START)                                                \
+    static T NAME(const T *x, int64_t n)                                          \
+    {                                                                             \
+        if (n < 8) {                                                              \
+            T r = (START);                                                        \
+            for (int64_t i = 0; i < n; i++)                                       \
+                r = r OP x[i];                                                    \
+            return r;                                                             \
+        }                                                                         \
+        if (n <= 128) {                                                           \
+            T r[8];                                                               \
+            memcpy(r, x, sizeof r);                                               \
+            int64_t i = 8, n8 = n - n % 8;                                        \
+            for (; i < n8; i += 8)                                                \
+                for (int j = 0; j < 8; j++)                                       \
+                    r[j] = r[j] OP x[i + j];                                      \
+            T s = ((r[0] OP r[1]) OP (r[2] OP r[3])) OP ((r[4] OP r[5]) OP (r[6] OP r[7])); \
+            for (; i < n; i++)                                                    \
+                s = s OP x[i];                                                    \
+            return s;                                                             \
+        }                                                                         \
+        int64_t m = (n / 2) / 8 * 8;                                              \
+        return NAME(x, m) OP NAME(x + m, n - m);                                  \
     }
-    if (n <= 128) {
-        double r[8];
-        memcpy(r, x, sizeof r);
-        int64_t i = 8, n8 = n - n % 8;
-        for (; i < n8; i += 8)
-            for (int j = 0; j < 8; j++)
-                r[j] += x[i + j];
-        double s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; i++)
-            s += x[i];
-        return s;
-    }
-    int64_t m = (n / 2) / 8 * 8;
-    return ref_pw(x, m) + ref_pw(x + m, n - m);
-}
-
-static float ref_pwf(const float *x, int64_t n)
-{
-    if (n < 8) {
-        float r = -0.0f;
-        for (int64_t i = 0; i < n; i++)
-            r += x[i];
-        return r;
-    }
-    if (n <= 128) {
-        float r[8];
-        memcpy(r, x, sizeof r);
-        int64_t i = 8, n8 = n - n % 8;
-        for (; i < n8; i += 8)
-            for (int j = 0; j < 8; j++)
-                r[j] += x[i + j];
-        float s = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
-        for (; i < n; i++)
-            s += x[i];
-        return s;
-    }
-    int64_t m = (n / 2) / 8 * 8;
-    return ref_pwf(x, m) + ref_pwf(x + m, n - m);
-}
-
-static double ref_pwm(const double *x, int64_t n)
-{
-    if (n < 8) {
-        double r = 1.0;
-        for (int64_t i = 0; i < n; i++)
-            r *= x[i];
-        return r;
-    }
-    if (n <= 128) {
-        double r[8];
-        memcpy(r, x, sizeof r);
-        int64_t i = 8, n8 = n - n % 8;
-        for (; i < n8; i += 8)
-            for (int j = 0; j < 8; j++)
-                r[j] *= x[i + j];
-        double s = ((r[0] * r[1]) * (r[2] * r[3])) * ((r[4] * r[5]) * (r[6] * r[7]));
-        for (; i < n; i++)
-            s *= x[i];
-        return s;
-    }
-    int64_t m = (n / 2) / 8 * 8;
-    return ref_pwm(x, m) * ref_pwm(x + m, n - m);
-}
-
-static float ref_pwmf(const float *x, int64_t n)
-{
-    if (n < 8) {
-        float r = 1.0f;
-        for (int64_t i = 0; i < n; i++)
-            r *= x[i];
-        return r;
-    }
-    if (n <= 128) {
-        float r[8];
-        memcpy(r, x, sizeof r);
-        int64_t i = 8, n8 = n - n % 8;
-        for (; i < n8; i += 8)
-            for (int j = 0; j < 8; j++)
-                r[j] *= x[i + j];
-        float s = ((r[0] * r[1]) * (r[2] * r[3])) * ((r[4] * r[5]) * (r[6] * r[7]));
-        for (; i < n; i++)
-            s *= x[i];
-        return s;
-    }
-    int64_t m = (n / 2) / 8 * 8;
-    return ref_pwmf(x, m) * ref_pwmf(x + m, n - m);
-}
+REF_PW(ref_pw, double, +, -0.0)
+REF_PW(ref_pwf, float, +, -0.0f)
+REF_PW(ref_pwm, double, *, 1.0)
+REF_PW(ref_pwmf, float, *, 1.0f)
+#undef REF_PW
 
 static double ref_sum(const double *x, int64_t n) { return 0.0 + ref_pw(x, n); }
 static double ref_mean(const double *x, int64_t n) { return ref_sum(x, n) / (double)n; }
@@ -156,22 +91,6 @@ static kiln_ctx *new_ctx(void)
 static kiln_array *f64_array(kiln_ctx *ctx, int rank, const int64_t *shape, const double *v)
 {
     return tu_array(ctx, KILN_FLOAT64, rank, shape, v);
-}
-
-/* e evaluated interpreted, unfused and fused: the same bits, or the test
- * fails. Returns the interpreted result. */
-static kiln_array *eval3(kiln_expr e, const char *what)
-{
-    kiln_array *r = tu_eval(e, KILN_MODE_INTERP);
-    kiln_array *u = tu_eval(e, KILN_MODE_UNFUSED);
-    kiln_array *f = tu_eval(e, KILN_MODE_FUSED);
-    if (!tu_bits_equal(r, u))
-        fail_msg("%s: unfused differs from the interpreter", what);
-    if (!tu_bits_equal(r, f))
-        fail_msg("%s: fused differs from the interpreter", what);
-    kiln_array_release(u);
-    kiln_array_release(f);
-    return r;
 }
 
 static double at(const kiln_array *a, int64_t i) { return kiln_array_get_f64(a, i); }
@@ -468,8 +387,8 @@ static void test_every_reduction_every_dtype(void **state)
         for (int r = 0; r < R_COUNT; r++) {
             /* axis 1 (rows), then every axis */
             int ax1 = 1;
-            kiln_array *rows = eval3(g_red[r].fn(x, 1, &ax1, 0), g_red[r].name);
-            kiln_array *all = eval3(g_red[r].fn(x, 0, NULL, 0), g_red[r].name);
+            kiln_array *rows = tu_eval3(g_red[r].fn(x, 1, &ax1, 0), g_red[r].name);
+            kiln_array *all = tu_eval3(g_red[r].fn(x, 0, NULL, 0), g_red[r].name);
             assert_int_equal(kiln_array_size(rows), 2);
             assert_int_equal(kiln_array_size(all), 1);
             for (int row = 0; row < 2; row++) {
@@ -501,7 +420,7 @@ static void test_integer_accumulation(void **state)
     for (int i = 0; i < 300; i++)
         v[i] = 100;
     kiln_array *a = tu_array(ctx, KILN_INT8, 1, &n, v);
-    kiln_array *r = eval3(kiln_sum(kiln_input(ctx, a), 0, NULL, 0), "sum int8");
+    kiln_array *r = tu_eval3(kiln_sum(kiln_input(ctx, a), 0, NULL, 0), "sum int8");
     assert_int_equal(kiln_array_dtype(r), KILN_INT64);
     assert_true(at(r, 0) == 30000.0);
     kiln_array_release(r);
@@ -511,14 +430,14 @@ static void test_integer_accumulation(void **state)
     kiln_array *b = NULL;
     assert_int_equal(kiln_array_wrap(ctx, big, KILN_INT64, 1, &two, NULL, NULL, NULL, &b),
                      KILN_OK);
-    r = eval3(kiln_sum(kiln_input(ctx, b), 0, NULL, 0), "sum int64 wraps");
+    r = tu_eval3(kiln_sum(kiln_input(ctx, b), 0, NULL, 0), "sum int64 wraps");
     assert_true(*(int64_t *)kiln_array_data(r) == INT64_MIN);
     kiln_array_release(r);
     uint64_t ubig[2] = {UINT64_MAX, 3};
     kiln_array *u = NULL;
     assert_int_equal(kiln_array_wrap(ctx, ubig, KILN_UINT64, 1, &two, NULL, NULL, NULL, &u),
                      KILN_OK);
-    r = eval3(kiln_prod(kiln_input(ctx, u), 0, NULL, 0), "prod uint64 wraps");
+    r = tu_eval3(kiln_prod(kiln_input(ctx, u), 0, NULL, 0), "prod uint64 wraps");
     assert_true(*(uint64_t *)kiln_array_data(r) == UINT64_MAX - 2);
     kiln_array_release(r);
     kiln_array_release(b);
@@ -555,7 +474,7 @@ static void test_axes_keepdims(void **state)
                 else if (keep)
                     oshape[orank++] = 1;
             expect_shape(e, orank, oshape, "sum over axes");
-            kiln_array *r = eval3(e, "sum over axes");
+            kiln_array *r = tu_eval3(e, "sum over axes");
             /* every output element: its reduced elements in C order */
             int64_t oi = 0;
             for (int i0 = 0; i0 < ((mask & 1) ? 1 : 3); i0++)
@@ -606,8 +525,8 @@ static void test_var_std_ddof(void **state)
     kiln_expr x = kiln_input(ctx, a);
     int ax = 1;
     for (int ddof = -1; ddof <= 3; ddof++) {
-        kiln_array *var = eval3(kiln_var(x, 1, &ax, 0, ddof), "var");
-        kiln_array *sd = eval3(kiln_std(x, 1, &ax, 0, ddof), "std");
+        kiln_array *var = tu_eval3(kiln_var(x, 1, &ax, 0, ddof), "var");
+        kiln_array *sd = tu_eval3(kiln_std(x, 1, &ax, 0, ddof), "std");
         for (int row = 0; row < 4; row++) {
             double want = ref_var(v + 37 * row, 37, ddof);
             expect_bits(at(var, row), want, "var(ddof)");
@@ -622,10 +541,10 @@ static void test_var_std_ddof(void **state)
     double one_two[2] = {1, 2};
     kiln_array *b = f64_array(ctx, 1, &two, one_two);
     kiln_expr y = kiln_input(ctx, b);
-    kiln_array *r = eval3(kiln_var(y, 0, NULL, 0, 2), "var ddof=n");
+    kiln_array *r = tu_eval3(kiln_var(y, 0, NULL, 0, 2), "var ddof=n");
     assert_true(isinf(at(r, 0)) && at(r, 0) > 0);
     kiln_array_release(r);
-    r = eval3(kiln_var(kiln_f64(ctx, 1.0), 0, NULL, 0, 1), "var of one, ddof 1");
+    r = tu_eval3(kiln_var(kiln_f64(ctx, 1.0), 0, NULL, 0, 1), "var of one, ddof 1");
     assert_true(isnan(at(r, 0)));
     kiln_array_release(r);
     kiln_array_release(b);
@@ -651,16 +570,16 @@ static void test_nan_and_zeros(void **state)
     double v[6] = {1.0, nan_with(7), -3.0, nan_with(9), 0.0, 2.0};
     kiln_array *a = f64_array(ctx, 1, &n, v);
     kiln_expr x = kiln_input(ctx, a);
-    kiln_array *r = eval3(kiln_min(x, 0, NULL, 0), "min with NaN");
+    kiln_array *r = tu_eval3(kiln_min(x, 0, NULL, 0), "min with NaN");
     assert_true(bits64(at(r, 0)) == bits64(nan_with(7))); /* the first NaN, bits kept */
     kiln_array_release(r);
-    r = eval3(kiln_max(x, 0, NULL, 0), "max with NaN");
+    r = tu_eval3(kiln_max(x, 0, NULL, 0), "max with NaN");
     assert_true(bits64(at(r, 0)) == bits64(nan_with(7)));
     kiln_array_release(r);
-    r = eval3(kiln_argmin(x, KILN_AXIS_NONE), "argmin with NaN");
+    r = tu_eval3(kiln_argmin(x, KILN_AXIS_NONE), "argmin with NaN");
     assert_true(at(r, 0) == 1.0);
     kiln_array_release(r);
-    r = eval3(kiln_argmax(x, 0), "argmax with NaN");
+    r = tu_eval3(kiln_argmax(x, 0), "argmax with NaN");
     assert_true(at(r, 0) == 1.0);
     kiln_array_release(r);
     /* which NaN a sum of NaNs returns is the hardware's (runtime/reduce.h):
@@ -673,10 +592,10 @@ static void test_nan_and_zeros(void **state)
     r = tu_eval(kiln_sum(x, 0, NULL, 0), KILN_MODE_INTERP);
     assert_true(isnan(at(r, 0)));
     kiln_array_release(r);
-    r = eval3(kiln_count_nonzero(x, 0, NULL, 0), "count_nonzero counts NaN");
+    r = tu_eval3(kiln_count_nonzero(x, 0, NULL, 0), "count_nonzero counts NaN");
     assert_true(at(r, 0) == 5.0);
     kiln_array_release(r);
-    r = eval3(kiln_all(x, 0, NULL, 0), "all: NaN is true, 0 false");
+    r = tu_eval3(kiln_all(x, 0, NULL, 0), "all: NaN is true, 0 false");
     assert_true(at(r, 0) == 0.0);
     kiln_array_release(r);
     kiln_array_release(a);
@@ -697,17 +616,17 @@ static void test_nan_and_zeros(void **state)
         {kiln_sum(x2, 0, NULL, 0), 0.0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        r = eval3(cases[i].e, "zeros");
+        r = tu_eval3(cases[i].e, "zeros");
         expect_bits(at(r, 0), cases[i].want, "zeros");
         kiln_array_release(r);
     }
     double negz[3] = {-0.0, -0.0, -0.0};
     int64_t three = 3;
     kiln_array *b3 = f64_array(ctx, 1, &three, negz);
-    r = eval3(kiln_sum(kiln_input(ctx, b3), 0, NULL, 0), "sum of -0.0s");
+    r = tu_eval3(kiln_sum(kiln_input(ctx, b3), 0, NULL, 0), "sum of -0.0s");
     expect_bits(at(r, 0), 0.0, "sum of -0.0s is +0.0, as NumPy");
     kiln_array_release(r);
-    r = eval3(kiln_prod(kiln_input(ctx, b3), 0, NULL, 0), "prod of -0.0s");
+    r = tu_eval3(kiln_prod(kiln_input(ctx, b3), 0, NULL, 0), "prod of -0.0s");
     expect_bits(at(r, 0), -0.0, "prod of three -0.0s");
     kiln_array_release(r);
     kiln_array_release(b1);
@@ -719,7 +638,7 @@ static void test_nan_and_zeros(void **state)
     kiln_array *f = NULL;
     assert_int_equal(kiln_array_wrap(ctx, fb, KILN_FLOAT32, 1, &three, NULL, NULL, NULL, &f),
                      KILN_OK);
-    r = eval3(kiln_min(kiln_input(ctx, f), 0, NULL, 0), "float32 min NaN");
+    r = tu_eval3(kiln_min(kiln_input(ctx, f), 0, NULL, 0), "float32 min NaN");
     assert_true(*(uint32_t *)kiln_array_data(r) == 0x7fc00123u);
     kiln_array_release(r);
     kiln_array_release(f);
@@ -751,7 +670,7 @@ static void test_empty(void **state)
         {kiln_sum(kiln_multiply(y, kiln_i64(ctx, 2)), 1, &ax0, 0), 0.0}, /* a producer */
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        kiln_array *r = eval3(cases[i].e, "empty reduction");
+        kiln_array *r = tu_eval3(cases[i].e, "empty reduction");
         assert_int_equal(kiln_array_size(r), 3);
         for (int k = 0; k < 3; k++)
             if (!(at(r, k) == cases[i].want || (isnan(cases[i].want) && isnan(at(r, k)))))
@@ -759,10 +678,10 @@ static void test_empty(void **state)
         kiln_array_release(r);
     }
     /* over axis 0 of (3, 0): an empty result, nothing to compute */
-    kiln_array *r = eval3(kiln_sum(x, 1, &ax0, 0), "empty result");
+    kiln_array *r = tu_eval3(kiln_sum(x, 1, &ax0, 0), "empty result");
     assert_int_equal(kiln_array_size(r), 0);
     kiln_array_release(r);
-    r = eval3(kiln_min(y, 1, &ax1, 0), "min over a non-empty axis, empty result");
+    r = tu_eval3(kiln_min(y, 1, &ax1, 0), "min over a non-empty axis, empty result");
     assert_int_equal(kiln_array_size(r), 0);
     kiln_array_release(r);
     /* no identity: an error at construction, NumPy's message, even when the
@@ -859,7 +778,7 @@ static void test_layouts_same_bits(void **state)
             for (int l = 0; l < 4; l++) {
                 kiln_expr x = kiln_input(ctx, arrs[l]);
                 kiln_expr e = g_red[r].fn(x, axes < 2 ? 1 : 0, &ax, 0);
-                kiln_array *res = eval3(e, g_red[r].name);
+                kiln_array *res = tu_eval3(e, g_red[r].name);
                 if (!first) {
                     first = res;
                     continue;
@@ -908,7 +827,7 @@ static void test_broadcast_and_float32(void **state)
     kiln_array *a = f64_array(ctx, 1, &n, row), *b = NULL;
     assert_int_equal(kiln_array_broadcast_to(a, 2, shape, &b), KILN_OK);
     int ax0 = 0;
-    kiln_array *r = eval3(kiln_sum(kiln_input(ctx, b), 1, &ax0, 0), "sum of a broadcast view");
+    kiln_array *r = tu_eval3(kiln_sum(kiln_input(ctx, b), 1, &ax0, 0), "sum of a broadcast view");
     for (int j = 0; j < 5; j++) {
         double seq[1000];
         for (int i = 0; i < 1000; i++)
@@ -923,7 +842,7 @@ static void test_broadcast_and_float32(void **state)
     for (int i = 0; i < 1000; i++)
         ff[i] = (float)(fv[i] = (double)(float)(urand() * 3));
     kiln_array *f = tu_array(ctx, KILN_FLOAT32, 1, &m, fv);
-    r = eval3(kiln_sum(kiln_input(ctx, f), 0, NULL, 0), "float32 sum");
+    r = tu_eval3(kiln_sum(kiln_input(ctx, f), 0, NULL, 0), "float32 sum");
     float got = *(float *)kiln_array_data(r), want = 0.0f + ref_pwf(ff, 1000);
     assert_memory_equal(&got, &want, sizeof got);
     kiln_array_release(r);
@@ -952,7 +871,7 @@ static void test_column_normalization(void **state)
     kiln_expr d = kiln_input(ctx, a);
     int ax0 = 0;
     kiln_expr z = kiln_divide(kiln_subtract(d, kiln_mean(d, 1, &ax0, 0)), kiln_std(d, 1, &ax0, 0, 0));
-    kiln_array *r = eval3(z, "column normalization");
+    kiln_array *r = tu_eval3(z, "column normalization");
     double col[N], mean[K], sd[K], naive_mean[K], naive_sd[K];
     for (int j = 0; j < K; j++) {
         for (int i = 0; i < N; i++)
@@ -1001,7 +920,7 @@ static void test_pairwise_distances(void **state)
     kiln_expr dist = kiln_sqrt(kiln_sum(kiln_square(diff), 1, &last, 0));
     int64_t want_shape[2] = {N, N};
     expect_shape(dist, 2, want_shape, "distance matrix");
-    kiln_array *r = eval3(dist, "pairwise distances");
+    kiln_array *r = tu_eval3(dist, "pairwise distances");
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++) {
             double s = 0;

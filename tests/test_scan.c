@@ -89,20 +89,6 @@ static kiln_ctx *new_ctx(void)
     return ctx;
 }
 
-static kiln_array *eval3(kiln_expr e, const char *what)
-{
-    kiln_array *r = tu_eval(e, KILN_MODE_INTERP);
-    kiln_array *u = tu_eval(e, KILN_MODE_UNFUSED);
-    kiln_array *f = tu_eval(e, KILN_MODE_FUSED);
-    if (!tu_bits_equal(r, u))
-        fail_msg("%s: unfused differs from the interpreter", what);
-    if (!tu_bits_equal(r, f))
-        fail_msg("%s: fused differs from the interpreter", what);
-    kiln_array_release(u);
-    kiln_array_release(f);
-    return r;
-}
-
 static double at(const kiln_array *a, int64_t i) { return kiln_array_get_f64(a, i); }
 
 static void expect_same(const double *got, const double *want, int64_t n, const char *what)
@@ -189,7 +175,7 @@ static void test_cumsum_api_across_blocks(void **state)
         v[i] = urand() * 10;
     kiln_array *a = tu_array(ctx, KILN_FLOAT64, 1, &n, v);
     kiln_expr x = kiln_input(ctx, a);
-    kiln_array *r = eval3(kiln_cumsum(x, 0), "cumsum 1-D");
+    kiln_array *r = tu_eval3(kiln_cumsum(x, 0), "cumsum 1-D");
     ref_block(v, w, n, false);
     expect_same(kiln_array_data(r), w, n, "cumsum across blocks");
     assert_true(kiln_expr_same(kiln_cumsum(x, 0), kiln_cumsum(x, KILN_AXIS_NONE)));
@@ -198,7 +184,7 @@ static void test_cumsum_api_across_blocks(void **state)
     /* a producer: cumsum(x * x) */
     for (int64_t i = 0; i < n; i++)
         v[i] = v[i] * v[i];
-    r = eval3(kiln_cumsum(kiln_multiply(x, x), 0), "cumsum(x*x)");
+    r = tu_eval3(kiln_cumsum(kiln_multiply(x, x), 0), "cumsum(x*x)");
     ref_block(v, w, n, false);
     expect_same(kiln_array_data(r), w, n, "cumsum(x*x)");
     kiln_array_release(r);
@@ -213,8 +199,8 @@ static void test_cumsum_api_across_blocks(void **state)
         m[i] = urand() - 0.5;
     kiln_array *mc = tu_array(ctx, KILN_FLOAT64, 2, shape, m), *mf = NULL;
     assert_int_equal(kiln_array_copy(mc, KILN_ORDER_F, &mf), KILN_OK);
-    kiln_array *rc = eval3(kiln_cumsum(kiln_input(ctx, mc), 0), "column cumsum C");
-    kiln_array *rf = eval3(kiln_cumsum(kiln_input(ctx, mf), -2), "column cumsum F");
+    kiln_array *rc = tu_eval3(kiln_cumsum(kiln_input(ctx, mc), 0), "column cumsum C");
+    kiln_array *rf = tu_eval3(kiln_cumsum(kiln_input(ctx, mf), -2), "column cumsum F");
     assert_true(tu_bits_equal(rc, rf));
     double col[4100], ccol[4100];
     for (int j = 0; j < 3; j++) {
@@ -247,7 +233,7 @@ static void test_scan_dtypes(void **state)
         v[i] = 100;
     /* int8 accumulates in int64: no wrap at 127 */
     kiln_array *a = tu_array(ctx, KILN_INT8, 1, &n, v);
-    kiln_array *r = eval3(kiln_cumsum(kiln_input(ctx, a), 0), "cumsum int8");
+    kiln_array *r = tu_eval3(kiln_cumsum(kiln_input(ctx, a), 0), "cumsum int8");
     assert_int_equal(kiln_array_dtype(r), KILN_INT64);
     assert_true(at(r, 199) == 20000.0);
     kiln_array_release(r);
@@ -274,7 +260,7 @@ static void test_scan_dtypes(void **state)
         const double *want[4] = {want_sum, want_prod, want_min, want_max};
         for (int k = 0; k < 4; k++) {
             assert_int_equal(kiln_expr_dtype(e[k]), k < 2 ? rows[i].sum : rows[i].min);
-            r = eval3(e[k], "scan dtypes");
+            r = tu_eval3(e[k], "scan dtypes");
             for (int j = 0; j < 5; j++) {
                 double wv = rows[i].in == KILN_BOOL && k >= 2 ? (want[k][j] != 0)
                             : rows[i].in == KILN_BOOL       ? (k == 0 ? j + 1 : 1)
@@ -292,7 +278,7 @@ static void test_scan_dtypes(void **state)
     int64_t two = 2;
     kiln_array *c = NULL;
     assert_int_equal(kiln_array_wrap(ctx, u, KILN_UINT64, 1, &two, NULL, NULL, NULL, &c), KILN_OK);
-    r = eval3(kiln_cumsum(kiln_input(ctx, c), 0), "cumsum uint64 wraps");
+    r = tu_eval3(kiln_cumsum(kiln_input(ctx, c), 0), "cumsum uint64 wraps");
     assert_true(((uint64_t *)kiln_array_data(r))[1] == 1);
     kiln_array_release(r);
     kiln_array_release(c);
@@ -328,7 +314,7 @@ static void test_scan_axes_and_layouts(void **state)
             kiln_array *first = NULL;
             for (int l = 0; l < 3; l++) {
                 kiln_expr e = fns[f](kiln_input(ctx, arrs[l]), ax);
-                kiln_array *r = eval3(e, "scan layouts");
+                kiln_array *r = tu_eval3(e, "scan layouts");
                 if (!first) {
                     first = r;
                     continue;
@@ -383,13 +369,13 @@ static void test_scan_nan_and_empty(void **state)
     int64_t n = 6;
     kiln_array *a = tu_array(ctx, KILN_FLOAT64, 1, &n, v);
     kiln_expr x = kiln_input(ctx, a);
-    kiln_array *r = eval3(kiln_cummin(x, 0), "cummin NaN");
+    kiln_array *r = tu_eval3(kiln_cummin(x, 0), "cummin NaN");
     const uint64_t *rb = kiln_array_data(r);
     assert_true(at(r, 0) == 2.0 && at(r, 1) == 1.0);
     for (int i = 2; i < 6; i++)
         assert_true(rb[i] == nan1); /* the first NaN, bits kept, from there on */
     kiln_array_release(r);
-    r = eval3(kiln_cummax(x, 0), "cummax NaN");
+    r = tu_eval3(kiln_cummax(x, 0), "cummax NaN");
     assert_true(((const uint64_t *)kiln_array_data(r))[5] == nan1);
     kiln_array_release(r);
     /* which NaN a sum of NaNs gives is the hardware's (runtime/reduce.h):
@@ -404,7 +390,7 @@ static void test_scan_nan_and_empty(void **state)
     double z[2] = {0.0, -0.0};
     int64_t two = 2;
     kiln_array *b = tu_array(ctx, KILN_FLOAT64, 1, &two, z);
-    r = eval3(kiln_cummin(kiln_input(ctx, b), 0), "cummin zeros");
+    r = tu_eval3(kiln_cummin(kiln_input(ctx, b), 0), "cummin zeros");
     assert_true(signbit(at(r, 1)) && !signbit(at(r, 0)));
     kiln_array_release(r);
     kiln_array_release(b);
@@ -413,18 +399,18 @@ static void test_scan_nan_and_empty(void **state)
     kiln_array *e1 = NULL, *e2 = NULL;
     assert_int_equal(kiln_array_empty(ctx, KILN_FLOAT64, 2, s30, KILN_ORDER_C, &e1), KILN_OK);
     assert_int_equal(kiln_array_empty(ctx, KILN_INT16, 2, s03, KILN_ORDER_C, &e2), KILN_OK);
-    r = eval3(kiln_cumsum(kiln_input(ctx, e1), 1), "empty scan");
+    r = tu_eval3(kiln_cumsum(kiln_input(ctx, e1), 1), "empty scan");
     assert_int_equal(kiln_array_size(r), 0);
     assert_int_equal(kiln_array_rank(r), 2);
     kiln_array_release(r);
     kiln_expr flat = kiln_cumprod(kiln_input(ctx, e2), KILN_AXIS_NONE);
     assert_int_equal(kiln_expr_rank(flat), 1);
     assert_int_equal(kiln_expr_dtype(flat), KILN_INT64);
-    r = eval3(flat, "empty flattened scan");
+    r = tu_eval3(flat, "empty flattened scan");
     assert_int_equal(kiln_array_size(r), 0);
     kiln_array_release(r);
     /* a 0-d input flattens to (1,) */
-    r = eval3(kiln_cumsum(kiln_f64(ctx, -0.0), KILN_AXIS_NONE), "cumsum of a scalar");
+    r = tu_eval3(kiln_cumsum(kiln_f64(ctx, -0.0), KILN_AXIS_NONE), "cumsum of a scalar");
     assert_int_equal(kiln_array_rank(r), 1);
     assert_true(signbit(at(r, 0))); /* no identity is added: y[0] = x[0] */
     kiln_array_release(r);

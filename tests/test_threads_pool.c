@@ -230,7 +230,8 @@ static const tcase CASES[] = {
 enum { NCASES = sizeof CASES / sizeof *CASES };
 
 /* Reductions and scans. A kept dim splits at multiples of its grain
- * (graph/cost.c: 1024 along an OUTER kernel's column dim), a full
+ * (graph/cost.h: along an OUTER kernel's column dim 64, or 1024 with a
+ * libm function in the body), a full
  * reduction's float trees as tasks from 2 * RT_TREE_TASK elements. */
 #define RC(src, split) {src, OUT_FRESH, true, split, false}
 #define RC_NAN(src, split) {src, OUT_FRESH, true, split, true}
@@ -247,7 +248,10 @@ static const tcase RCASES[] = {
     RC("sum(F, axis=0)", SPLIT_FUSED),
     RC("mean(F.T, axis=1)", SPLIT_FUSED),
     RC("sum(W[::-1, ::2], axis=0)", SPLIT_FUSED),
-    RC("sum(W.T[::3], axis=1)", SPLIT_NONE), /* 867 columns: under one grain */
+    RC("sum(W.T[::3], axis=1)", SPLIT_FUSED), /* 867 columns: 14 grains */
+    /* a libm function: chunks of columns start where they do unsplit (a
+     * grain of the widest chunk), as libmvec may round otherwise */
+    {"sum(sin(W.T[::3]), axis=1)", OUT_FRESH, false, SPLIT_NONE, false}, /* under one grain */
     RC("sum(Wf, axis=0)", SPLIT_FUSED),
     RC("mean(Wf, axis=1)", SPLIT_FUSED),
     RC("sum(D, axis=(0, 2))", SPLIT_FUSED),
@@ -255,7 +259,8 @@ static const tcase RCASES[] = {
     RC("mean(D, axis=(1, 2))", SPLIT_FUSED),
     RC("std(D, axis=0)", SPLIT_FUSED),
     RC("sum(D[:, ::-1, 1::2], axis=(0, 2))", SPLIT_FUSED),
-    RC("sum(D[:, ::-1, 1::2], axis=(0, 1))", SPLIT_NONE), /* 150 columns */
+    RC("sum(D[:, ::-1, 1::2], axis=(0, 1))", SPLIT_FUSED), /* 150 columns: 3 grains */
+    RC("sum(D[:, ::-1, 1:40], axis=(0, 1))", SPLIT_NONE),  /* 39 columns: under one */
     /* approximate producers: each output in the same vector or scalar
      * code at any split (the grain) */
     RC_APPROX("sum(sin(W), axis=0)"),
@@ -606,18 +611,41 @@ static void test_tree_cut(void **state)
     assert_non_null(x);
     for (int64_t i = 0; i < nmax; i++)
         x[i] = f_x(i) * (1.0 + 1e-3 * (double)(i % 101));
+    /* the scratch a tree of n takes on one thread: a partial per level */
+    rt_trees one = {rt_pw_tree_tasks, rt_scan_tasks, rt_pw_tree_scratch, rt_flat_tasks, NULL, 0};
+    assert_int_equal(rt_pw_tree_scratch(&one, 1, 8), 0);
+    assert_int_equal(rt_pw_tree_scratch(&one, RT_PW_BLOCK, 8), 0);
+    assert_int_equal(rt_pw_tree_scratch(&one, RT_PW_BLOCK + 1, 8), 8);
+    assert_int_equal(rt_pw_tree_scratch(&one, 2 * RT_PW_BLOCK, 24), 24);
+    assert_int_equal(rt_pw_tree_scratch(&one, 2 * RT_PW_BLOCK + 1, 8), 16);
     for (int l = 0; l < NLENS; l++) {
         int64_t n = TREE_LENS[l];
         double want = rt_pw_add_f64((const char *)x, n, 8), got;
-        for (int with = 0; with < 2; with++) {
-            rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, with ? &par : NULL, 0};
-            _Alignas(64) unsigned char out[RT_TREE_PARTIAL];
-            rt_pw_tree_tasks(&t, t_leaf, t_comb, x, n, out);
-            memcpy(&got, out, 8);
-            if (memcmp(&got, &want, 8) != 0)
-                fail_msg("n %lld, threads %d: %.17g vs %.17g", (long long)n, with, got, want);
-            int d = rt_pw_tree_depth(n);
-            assert_int_equal(t.tasks, with && d > 0 ? (int64_t)1 << d : 0);
+        /* partials of 8 bytes, and as wide as the JIT's widest, whose
+         * tasks would pass RT_TREE_SCRATCH: the tree then runs whole */
+        for (int wide = 0; wide < 2; wide++) {
+            for (int with = 0; with < 2; with++) {
+                rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_pw_tree_scratch, rt_flat_tasks,
+                              with ? &par : NULL, 0};
+                int64_t pbytes = wide ? RT_TREE_PARTIAL : 8;
+                int64_t bytes = rt_pw_tree_scratch(&t, n, pbytes);
+                assert_true(bytes >= 0 && bytes % pbytes == 0);
+                unsigned char *scratch = malloc((size_t)bytes + 1), *out = malloc((size_t)pbytes);
+                assert_true(scratch && out);
+                rt_pw_tree_tasks(&t, t_leaf, t_comb, x, n, out, pbytes, scratch);
+                memcpy(&got, out, 8);
+                if (memcmp(&got, &want, 8) != 0)
+                    fail_msg("n %lld, threads %d, partial %lld: %.17g vs %.17g", (long long)n, with,
+                             (long long)pbytes, got, want);
+                int d = rt_pw_tree_depth(n);
+                assert_int_equal(t.tasks, with && !wide && d > 0 ? (int64_t)1 << d : 0);
+                if (wide || !with || d == 0) /* a partial per level, no task's */
+                    assert_int_equal(bytes, rt_pw_tree_scratch(&one, n, pbytes));
+                else
+                    assert_true(bytes > rt_pw_tree_scratch(&one, n, pbytes));
+                free(scratch);
+                free(out);
+            }
         }
     }
     free(x);
@@ -664,7 +692,7 @@ static void test_scan_blocks(void **state)
     for (size_t l = 0; l < sizeof lens / sizeof *lens; l++) {
         int64_t n = lens[l];
         rt_scan_sum(KILN_FLOAT64, (const char *)x, 8, (char *)want, 8, n);
-        rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, &par, 0};
+        rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_pw_tree_scratch, rt_flat_tasks, &par, 0};
         memset(y, 0, (size_t)n * sizeof *y);
         bool took = rt_scan_tasks(&t, s_blk, t_comb, &line, n);
         assert_int_equal(took, n >= 2 * RT_TREE_TASK);
@@ -742,7 +770,8 @@ static void test_flat_tasks(void **state)
             int64_t n = lens[l], nb = (n + B - 1) / B, want;
             rt_reduce_argmax(KILN_FLOAT64, (const char *)x, n, 8, &want);
             for (int with = 0; with < 2; with++) {
-                rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_flat_tasks, with ? &par : NULL, 0};
+                rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_pw_tree_scratch, rt_flat_tasks,
+                              with ? &par : NULL, 0};
                 f_seq S = {x, 0};
                 _Alignas(64) unsigned char out[RT_FLAT_PARTIAL];
                 bool took = rt_flat_tasks(&t, f_blk, f_comb, &S, n, out);

@@ -5,8 +5,11 @@
 #include <cmocka.h>
 
 #include "testutil.h"
+#include "frontend/fe.h"
+#include "jit/jit.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -110,6 +113,47 @@ kiln_array *tu_eval(kiln_expr e, kiln_mode mode)
     if (s != KILN_OK)
         fail_msg("eval failed: %s: %s", kiln_status_name(s), kiln_errmsg(e.ctx_));
     return out;
+}
+
+kiln_array *tu_eval3(kiln_expr e, const char *what)
+{
+    kiln_array *r = tu_eval(e, KILN_MODE_INTERP);
+    kiln_array *u = tu_eval(e, KILN_MODE_UNFUSED);
+    kiln_array *f = tu_eval(e, KILN_MODE_FUSED);
+    if (!tu_bits_equal(r, u))
+        fail_msg("%s: unfused differs from the interpreter", what);
+    if (!tu_bits_equal(r, f))
+        fail_msg("%s: fused differs from the interpreter", what);
+    kiln_array_release(u);
+    kiln_array_release(f);
+    return r;
+}
+
+int tu_max_width(const char *text, const char *elem)
+{
+    int best = 0;
+    char pat[32];
+    snprintf(pat, sizeof pat, " x %s>", elem);
+    for (const char *p = strstr(text, pat); p; p = strstr(p + 1, pat)) {
+        const char *q = p;
+        while (q > text && q[-1] >= '0' && q[-1] <= '9')
+            q--;
+        if (q > text && q[-1] == '<') {
+            int w = atoi(q);
+            if (w > best)
+                best = w;
+        }
+    }
+    return best;
+}
+
+char *tu_jit_last(kiln_ctx *ctx, int st)
+{
+    size_t n = jit_debug_last(ctx->jit, (jit_stage)st, NULL, 0);
+    char *buf = malloc(n + 1);
+    assert_non_null(buf);
+    jit_debug_last(ctx->jit, (jit_stage)st, buf, n + 1);
+    return buf;
 }
 
 static int64_t tu_ordered64(double x)
