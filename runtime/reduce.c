@@ -162,7 +162,7 @@ int rt_pw_tree_depth(int64_t n)
     return d;
 }
 
-enum { RD_TASKS = 1 << RT_TREE_DEPTH };
+enum { RD_TASKS = 1 << RT_TREE_DEPTH, RD_LOCAL = 2048 };
 
 /* Partials of scratch a cut at depth d > 0 needs: the 2^d - 1 subtree
  * results besides out, and each subtree's levels (a subtree of the cut
@@ -183,9 +183,22 @@ static int rd_cut_depth(const rt_trees *t, int64_t n, int64_t pbytes)
     return d;
 }
 
+/* True if a cut at depth d (0: none) keeps its partials in RD_LOCAL
+ * bytes of rt_pw_tree_tasks's frame and of each task's: the caller's
+ * scratch is then not used. Measured: a row sum's levels in the kernel's
+ * frame made 5000x5000 row sums ~10% slower than in the tree's own. */
+static bool rd_local(int64_t n, int d, int64_t pbytes)
+{
+    if (d == 0)
+        return rd_levels(n) * pbytes <= RD_LOCAL;
+    return (((int64_t)1 << d) - 1) * pbytes <= RD_LOCAL && (rd_levels(n) - d) * pbytes <= RD_LOCAL;
+}
+
 int64_t rt_pw_tree_scratch(const rt_trees *t, int64_t n, int64_t pbytes)
 {
     int d = rd_cut_depth(t, n, pbytes);
+    if (rd_local(n, d, pbytes))
+        return 0;
     return (d > 0 ? rd_task_partials(n, d) : rd_levels(n)) * pbytes;
 }
 
@@ -214,7 +227,8 @@ static void rd_cut(rd_tasks *T, int64_t s0, int64_t n, int d, int *k)
 static void rd_task(void *ud, int64_t i)
 {
     rd_tasks *T = ud;
-    rd_tree(&T->T, T->s0[i], T->len[i], T->part[i], T->scratch[i]);
+    _Alignas(64) unsigned char local[RD_LOCAL];
+    rd_tree(&T->T, T->s0[i], T->len[i], T->part[i], T->scratch[i] ? T->scratch[i] : local);
 }
 
 /* Combines the subtrees [lo, hi) (a whole subtree of the cut, hi - lo a
@@ -232,21 +246,24 @@ static void rd_join(rd_tasks *T, int lo, int hi)
 void rt_pw_tree_tasks(rt_trees *t, rt_tree_leaf leaf, rt_tree_comb comb, void *ctx, int64_t n,
                       void *out, int64_t pbytes, void *scratch)
 {
-    rd_tasks T = {.T = {leaf, comb, ctx, pbytes}};
     int d = rd_cut_depth(t, n, pbytes);
-    if (d == 0) {
-        rd_tree(&T.T, 0, n, out, scratch);
+    bool local = rd_local(n, d, pbytes);
+    _Alignas(64) unsigned char lv[RD_LOCAL];
+    if (d == 0) { /* the common case (a row of a matrix): no task table */
+        rd_tree_cx cx = {leaf, comb, ctx, pbytes};
+        rd_tree(&cx, 0, n, out, local ? lv : (unsigned char *)scratch);
         return;
     }
+    rd_tasks T = {.T = {leaf, comb, ctx, pbytes}};
     int k = 0;
     rd_cut(&T, 0, n, d, &k);
-    unsigned char *p = scratch;
+    unsigned char *p = local ? lv : (unsigned char *)scratch;
     int64_t levels = rd_levels(n) - d;
     T.part[0] = out;
     for (int i = 1; i < k; i++, p += pbytes)
         T.part[i] = p;
-    for (int i = 0; i < k; i++, p += levels * pbytes)
-        T.scratch[i] = p;
+    for (int i = 0; i < k; i++, p += levels * pbytes) /* local: each task's own frame */
+        T.scratch[i] = local ? NULL : p;
     if (rt_par_run(t->par, k, rd_task, &T)) {
         if (k > t->tasks)
             t->tasks = k;

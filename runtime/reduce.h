@@ -163,7 +163,9 @@ typedef void (*rt_tree_comb)(void *ctx, void *acc, const void *right);
  * on the caller, with the same bits). leaf and comb must be callable from
  * any thread at once with distinct outputs (the JIT's read their ctx only).
  * rt_pw_tree_scratch(t, n, pbytes) is the scratch that needs: a partial
- * per level of the tree, or the tasks' results and each task's levels.
+ * per level of the tree, or the tasks' results and each task's levels —
+ * or 0 when they fit a few KB of the tree's own frames (narrow partials:
+ * a row's sum), where they are then kept.
  *
  * Generated code reaches this through rt_kargs.trees (runtime/kernel.h):
  * rt_launch points it at an rt_trees whose run is rt_pw_tree_tasks and

@@ -611,25 +611,30 @@ static void test_tree_cut(void **state)
     assert_non_null(x);
     for (int64_t i = 0; i < nmax; i++)
         x[i] = f_x(i) * (1.0 + 1e-3 * (double)(i % 101));
-    /* the scratch a tree of n takes on one thread: a partial per level */
+    /* the scratch a tree of n takes on one thread: a partial per level,
+     * none for narrow partials (kept in the tree's own frames) */
     rt_trees one = {rt_pw_tree_tasks, rt_scan_tasks, rt_pw_tree_scratch, rt_flat_tasks, NULL, 0};
-    assert_int_equal(rt_pw_tree_scratch(&one, 1, 8), 0);
-    assert_int_equal(rt_pw_tree_scratch(&one, RT_PW_BLOCK, 8), 0);
-    assert_int_equal(rt_pw_tree_scratch(&one, RT_PW_BLOCK + 1, 8), 8);
-    assert_int_equal(rt_pw_tree_scratch(&one, 2 * RT_PW_BLOCK, 24), 24);
-    assert_int_equal(rt_pw_tree_scratch(&one, 2 * RT_PW_BLOCK + 1, 8), 16);
+    const int64_t P = RT_TREE_PARTIAL;
+    assert_int_equal(rt_pw_tree_scratch(&one, 1, P), 0);
+    assert_int_equal(rt_pw_tree_scratch(&one, RT_PW_BLOCK, P), 0);
+    assert_int_equal(rt_pw_tree_scratch(&one, RT_PW_BLOCK + 1, P), P);
+    assert_int_equal(rt_pw_tree_scratch(&one, 2 * RT_PW_BLOCK, P), P);
+    assert_int_equal(rt_pw_tree_scratch(&one, 2 * RT_PW_BLOCK + 1, P), 2 * P);
+    assert_int_equal(rt_pw_tree_scratch(&one, 2 * RT_PW_BLOCK + 1, 8), 0);
     for (int l = 0; l < NLENS; l++) {
         int64_t n = TREE_LENS[l];
         double want = rt_pw_add_f64((const char *)x, n, 8), got;
-        /* partials of 8 bytes, and as wide as the JIT's widest, whose
-         * tasks would pass RT_TREE_SCRATCH: the tree then runs whole */
-        for (int wide = 0; wide < 2; wide++) {
+        /* partials of 8 bytes (the tree's own frames hold them), of 1 KB
+         * (the caller's scratch, tasks' too), and as wide as the JIT's
+         * widest, whose tasks would pass RT_TREE_SCRATCH: the tree then
+         * runs whole */
+        const int64_t widths[] = {8, 1024, RT_TREE_PARTIAL};
+        for (int w = 0; w < 3; w++) {
             for (int with = 0; with < 2; with++) {
                 rt_trees t = {rt_pw_tree_tasks, rt_scan_tasks, rt_pw_tree_scratch, rt_flat_tasks,
                               with ? &par : NULL, 0};
-                int64_t pbytes = wide ? RT_TREE_PARTIAL : 8;
+                int64_t pbytes = widths[w];
                 int64_t bytes = rt_pw_tree_scratch(&t, n, pbytes);
-                assert_true(bytes >= 0 && bytes % pbytes == 0);
                 unsigned char *scratch = malloc((size_t)bytes + 1), *out = malloc((size_t)pbytes);
                 assert_true(scratch && out);
                 rt_pw_tree_tasks(&t, t_leaf, t_comb, x, n, out, pbytes, scratch);
@@ -638,10 +643,13 @@ static void test_tree_cut(void **state)
                     fail_msg("n %lld, threads %d, partial %lld: %.17g vs %.17g", (long long)n, with,
                              (long long)pbytes, got, want);
                 int d = rt_pw_tree_depth(n);
-                assert_int_equal(t.tasks, with && !wide && d > 0 ? (int64_t)1 << d : 0);
-                if (wide || !with || d == 0) /* a partial per level, no task's */
+                bool tasks = with && d > 0 && pbytes < RT_TREE_PARTIAL;
+                assert_int_equal(t.tasks, tasks ? (int64_t)1 << d : 0);
+                if (pbytes == 8)
+                    assert_int_equal(bytes, 0);
+                else if (!tasks) /* a partial per level */
                     assert_int_equal(bytes, rt_pw_tree_scratch(&one, n, pbytes));
-                else
+                else /* the tasks' results and their levels: more */
                     assert_true(bytes > rt_pw_tree_scratch(&one, n, pbytes));
                 free(scratch);
                 free(out);
