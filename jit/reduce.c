@@ -1285,8 +1285,8 @@ typedef struct jr_red {
     /* FLAT */
     LLVMTypeRef aty;      /* accumulator type */
     LLVMValueRef acc, idx, first, found; /* allocas (scalars or [wc] arrays) */
-    bool exact;           /* apply the NaN rule per step (OUTER; argmin/argmax:
-                             NumPy's loop, one element after another) */
+    bool exact;           /* argmin/argmax by NumPy's loop, one element after
+                             another (else any order: pass 1's min/max) */
     LLVMValueRef want;    /* INNER argmin/argmax: the min (max) found by pass 1 */
     LLVMValueRef fbuf;    /* OUTER with an epilogue: results per column */
 } jr_red;
@@ -1379,6 +1379,15 @@ static LLVMValueRef jr_arg_better(jr *R, jr_red *X, LLVMValueRef y, LLVMValueRef
     return LLVMBuildICmp(L->b, p, y, best, "");
 }
 
+static bool jr_is_arg(const jr_red *X) { return X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX; }
+
+/* A float min or max: llvm.minimum/maximum give a NaN if there is one,
+ * not which; jr_first_nan then finds the first. */
+static bool jr_nan_rescan(const jr_red *X)
+{
+    return (X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t);
+}
+
 /* A FLAT reduction's element y as the accumulator's type: its truth for
  * all/any, 1 or 0 for count_nonzero, else y itself. */
 static LLVMValueRef jr_flat_map(jr *R, jr_red *X, LLVMValueRef y)
@@ -1421,8 +1430,7 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
     jl *L = R->L;
     LLVMBuilderRef B = L->b;
     LLVMValueRef a = jr_load(R, X->aty, accp, 0), r;
-    bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
-    if (X->exact && arg) { /* NumPy's loop */
+    if (X->exact) { /* argmin/argmax: NumPy's loop */
         LLVMValueRef rep = LLVMBuildOr(B, LLVMBuildICmp(B, LLVMIntEQ, s, R->s0, ""),
                                        jr_arg_better(R, X, y, a), "");
         r = LLVMBuildSelect(B, rep, y, a, "");
@@ -1430,11 +1438,6 @@ static void jr_flat_step(jr *R, jr_red *X, LLVMValueRef accp, LLVMValueRef idxp,
         jr_store(R, LLVMBuildSelect(B, rep, s, i, ""), idxp, 0);
     } else {
         r = jr_flat_comb(R, X, a, jr_flat_map(R, X, y));
-        if (X->exact && jl_flt(X->t)) { /* min/max: the first NaN wins, bits kept */
-            LLVMValueRef an = LLVMBuildFCmp(B, LLVMRealUNO, a, a, "");
-            LLVMValueRef yn = LLVMBuildFCmp(B, LLVMRealUNO, y, y, "");
-            r = LLVMBuildSelect(B, an, a, LLVMBuildSelect(B, yn, y, r, ""), "");
-        }
     }
     jr_store(R, r, accp, 0);
 }
@@ -1462,6 +1465,23 @@ static void jr_nan_body(jr *R, void *cx, LLVMValueRef s)
     LLVMValueRef take = LLVMBuildAnd(L->b, isn, LLVMBuildNot(L->b, found, ""), "");
     jr_store(R, LLVMBuildSelect(L->b, take, y, jr_load(R, X->aty, X->first, 0), ""), X->first, 0);
     jr_store(R, LLVMBuildOr(L->b, found, isn, ""), X->found, 0);
+}
+
+/* A float min/max's result res over sequence positions [lo, hi) at the
+ * kept position pos[]: res, or if it is NaN, the first NaN there, its bits
+ * kept (a second pass over the range, only then). */
+static LLVMValueRef jr_first_nan(jr *R, jr_red *X, const LLVMValueRef *pos, LLVMValueRef lo,
+                                 LLVMValueRef hi, LLVMValueRef res)
+{
+    jl *L = R->L;
+    X->first = jr_alloca(R, X->aty, 0, "nan");
+    X->found = jr_alloca(R, L->i1, 0, "found");
+    jr_store(R, res, X->first, 0);
+    LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(L->b, LLVMRealUNO, res, res, ""), "nan");
+    jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
+    jr_seq_loop(R, pos, lo, hi, jr_nan_body, X);
+    jr_if_end(R, join);
+    return jr_load(R, X->aty, X->first, 0);
 }
 
 /* INNER argmin/argmax, pass 2: idx = the least s whose y equals the min
@@ -1527,7 +1547,6 @@ static void jr_inner_arg(jr *R, jr_red *X, const LLVMValueRef *base, LLVMValueRe
 enum { JR_FLAT_SLOT = 16 };
 _Static_assert(JR_FLAT_SLOT * GR_SIBLINGS <= RT_FLAT_PARTIAL, "FLAT partials (runtime/reduce.h)");
 
-static bool jr_is_arg(const jr_red *X) { return X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX; }
 
 static LLVMValueRef jr_flat_slot(jr *R, LLVMValueRef part, int x, int field)
 {
@@ -1542,7 +1561,6 @@ static void jr_flat_seq(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueRe
                         LLVMValueRef hi, LLVMValueRef part)
 {
     jl *L = R->L;
-    LLVMBuilderRef B = L->b;
     for (int x = 0; x < Z->n; x++) {
         jr_red *X = &Z->x[x];
         if (X->fam != JR_FLAT)
@@ -1557,15 +1575,8 @@ static void jr_flat_seq(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueRe
         jr_red *X = &Z->x[x];
         if (X->fam != JR_FLAT)
             continue;
-        if ((X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t)) {
-            LLVMValueRef res = jr_load(R, X->aty, X->acc, 0);
-            X->first = X->acc;
-            X->found = jr_alloca(R, L->i1, 0, "found");
-            LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(B, LLVMRealUNO, res, res, ""), "nan");
-            jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
-            jr_seq_loop(R, base, lo, hi, jr_nan_body, X);
-            jr_if_end(R, join);
-        }
+        if (jr_nan_rescan(X))
+            jr_store(R, jr_first_nan(R, X, base, lo, hi, jr_load(R, X->aty, X->acc, 0)), X->acc, 0);
         if (jr_is_arg(X))
             jr_inner_arg(R, X, base, lo, hi);
         jr_store(R, jr_load(R, X->aty, X->acc, 0), jr_flat_slot(R, part, x, 0), 0);
@@ -1764,34 +1775,11 @@ static void jr_outer_epilogue(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMV
     jr_adv_all(R, base, R->col, c, optr);
     for (int x = 0; x < Z->n; x++) {
         jr_red *X = &Z->x[x];
-        LLVMTypeRef ty = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX ? R->L->i64 : jl_vty(R->L, X->rt);
+        LLVMTypeRef ty = jr_is_arg(X) ? R->L->i64 : jl_vty(R->L, X->rt);
         R->fin[X->r] = jr_load(R, ty, jr_gep(R, ty, X->fbuf, c), 0);
     }
     jr_epilogue(R, optr);
     jr_for_end(R, &fe, 1);
-}
-
-/* A float min or max: llvm.minimum/maximum give a NaN if there is one,
- * not which; jr_first_nan then finds the first. */
-static bool jr_nan_rescan(const jr_red *X)
-{
-    return (X->op == GR_OP_MIN || X->op == GR_OP_MAX) && jl_flt(X->t);
-}
-
-/* A float min/max's result res at the kept position pos[]: res, or if it
- * is NaN, the first NaN of the sequence, its bits kept (a second pass over
- * the sequence, only then). */
-static LLVMValueRef jr_first_nan(jr *R, jr_red *X, const LLVMValueRef *pos, LLVMValueRef res)
-{
-    jl *L = R->L;
-    X->first = jr_alloca(R, X->aty, 0, "nan");
-    X->found = jr_alloca(R, L->i1, 0, "found");
-    jr_store(R, res, X->first, 0);
-    LLVMBasicBlockRef join = jr_if_begin(R, LLVMBuildFCmp(L->b, LLVMRealUNO, res, res, ""), "nan");
-    jr_store(R, LLVMConstInt(L->i1, 0, 0), X->found, 0);
-    jr_seq_loop(R, pos, jr_i64(R, 0), R->n, jr_nan_body, X);
-    jr_if_end(R, join);
-    return jr_load(R, X->aty, X->first, 0);
 }
 
 /* OUTER: the FLAT reductions' steps for rows s, s+1, ..., s+nrows-1 of a
@@ -1846,7 +1834,7 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
     if (R->has_epi)
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
-            LLVMTypeRef ty = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX ? L->i64 : jl_vty(L, X->rt);
+            LLVMTypeRef ty = jr_is_arg(X) ? L->i64 : jl_vty(L, X->rt);
             X->fbuf = jr_alloca(R, LLVMArrayType2(ty, (uint64_t)R->wc), 64, "fin");
         }
     jr_ctx_ptrs(R, ctx, base);
@@ -1881,7 +1869,7 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             /* argmin/argmax step by NumPy's rule; the others in any order
              * (float min/max as llvm.minimum/maximum, a NaN result then
              * found again: jr_first_nan) */
-            X->exact = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+            X->exact = jr_is_arg(X);
             X->idx = X->exact ? jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wc), 64, "idxs")
                               : NULL;
             jr_for fi;
@@ -1908,11 +1896,11 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             jr_red *X = &Z->x[x];
             if (X->fam != JR_FLAT)
                 continue;
-            bool arg = X->op == GR_OP_ARGMIN || X->op == GR_OP_ARGMAX;
+            bool arg = jr_is_arg(X);
             LLVMValueRef v = arg ? jr_load(R, L->i64, jr_gep(R, L->i64, X->idx, c), 0)
                                  : jr_load(R, X->aty, jr_gep(R, X->aty, X->acc, c), 0);
             if (jr_nan_rescan(X))
-                v = jr_first_nan(R, X, optr, v);
+                v = jr_first_nan(R, X, optr, jr_i64(R, 0), R->n, v);
             jr_col_finish(R, X, optr, c, v);
         }
         jr_for_end(R, &fo, 1);
@@ -2406,7 +2394,7 @@ int jit_lower_reduce(jl *L)
     int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n, words = slots;
     for (int x = 0; x < Z.n; x++) /* a FLAT accumulator, and argmin/argmax's index */
         if (Z.x[x].fam == JR_FLAT)
-            words += Z.x[x].op == GR_OP_ARGMIN || Z.x[x].op == GR_OP_ARGMAX ? 2 : 1;
+            words += jr_is_arg(&Z.x[x]) ? 2 : 1;
     R.wc = RT_TREE_PARTIAL / (8 * (words > 0 ? words : 1));
     if (gr_kernel_has_math(k) && R.wc > GR_VECTOR_GRAIN) /* its split grain (graph/cost.h) */
         R.wc = GR_VECTOR_GRAIN;
