@@ -114,7 +114,9 @@ typedef struct jr {
                                   loop runs over (NumPy's argmin loop takes
                                   the element there) */
     LLVMValueRef ctx;          /* the kernel's ctx (the leaves' view of it) */
-    int wc;                    /* OUTER: columns per chunk, at most */
+    int wc;                    /* OUTER: columns per chunk */
+    int wcap;                  /* OUTER: the widest chunk (jr_kept: the last
+                                  chunk taken whole if at most this wide) */
     LLVMValueRef slotw;        /* OUTER: the current chunk's width (jr_slot) */
     bool *prod;                /* [nvals] below a reduction or scan (its producer) */
     bool *epi;                 /* [nvals] above one: the epilogue */
@@ -455,7 +457,8 @@ static LLVMValueRef jr_val(jr *R, int v)
  * prod and mean, and var/std's means (equal entries merged); pass B the
  * squared deviations of var/std (one entry per reduced value: var and std
  * of one value, whatever their ddof, share it). A partial holds entry e's
- * values at byte offset e * slot (slot = 8 INNER, 8 * R->wc OUTER). */
+ * values at byte offset e * slot (slot = 8 INNER, 8 * W OUTER: W the
+ * chunk's width, R->slotw). */
 
 typedef struct jr_entry {
     int prod;               /* the value reduced (a REDUCE value's input) */
@@ -1062,7 +1065,7 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
     LLVMValueRef init_n = LLVMBuildSelect(B, has8, LLVMBuildMul(B, W, jr_i64(R, JR_VEC), ""), W, "");
     for (int e = 0; e < P->n; e++) {
         jr_entry *E = &P->e[e];
-        E->acc = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * (uint64_t)R->wc), 64, "acc");
+        E->acc = jr_alloca(R, LLVMArrayType2(E->ty, (uint64_t)JR_VEC * (uint64_t)R->wcap), 64, "acc");
         E->out = jr_slot(R, out, e);
         E->m = means ? jr_slot(R, means, e) : NULL;
         /* the lanes (or, for len < 8, the result) start at the identity */
@@ -1835,7 +1838,7 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
         for (int x = 0; x < Z->n; x++) {
             jr_red *X = &Z->x[x];
             LLVMTypeRef ty = jr_is_arg(X) ? L->i64 : jl_vty(L, X->rt);
-            X->fbuf = jr_alloca(R, LLVMArrayType2(ty, (uint64_t)R->wc), 64, "fin");
+            X->fbuf = jr_alloca(R, LLVMArrayType2(ty, (uint64_t)R->wcap), 64, "fin");
         }
     jr_ctx_ptrs(R, ctx, base);
     jr_store(R, W, jr_field(R, ctx, JR_CTX_W), 8);
@@ -1865,12 +1868,12 @@ static void jr_outer_chunk(jr *R, jr_reds *Z, LLVMValueRef ctx, const LLVMValueR
             jr_red *X = &Z->x[x];
             if (X->fam != JR_FLAT)
                 continue;
-            X->acc = jr_alloca(R, LLVMArrayType2(X->aty, (uint64_t)R->wc), 64, "accs");
+            X->acc = jr_alloca(R, LLVMArrayType2(X->aty, (uint64_t)R->wcap), 64, "accs");
             /* argmin/argmax step by NumPy's rule; the others in any order
              * (float min/max as llvm.minimum/maximum, a NaN result then
              * found again: jr_first_nan) */
             X->exact = jr_is_arg(X);
-            X->idx = X->exact ? jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wc), 64, "idxs")
+            X->idx = X->exact ? jr_alloca(R, LLVMArrayType2(L->i64, (uint64_t)R->wcap), 64, "idxs")
                               : NULL;
             jr_for fi;
             LLVMValueRef c = jr_cols_begin(R, &fi, W, "init");
@@ -2286,14 +2289,16 @@ static void jr_kept(jr *R, jr_reds *Z, jr_scan *S, const jr_scratch *sc, int d)
     LLVMValueRef hi = R->col == 0 ? L->end : L->ext[R->col];
     jr_for f;
     LLVMValueRef c0 = jr_for_begin(R, &f, lo, hi, "chunk");
-    LLVMValueRef W = jr_min64(R, jr_i64(R, R->wc), LLVMBuildSub(L->b, hi, c0, ""));
+    LLVMValueRef left = LLVMBuildSub(L->b, hi, c0, "");
+    LLVMValueRef whole = LLVMBuildICmp(L->b, LLVMIntSLE, left, jr_i64(R, R->wcap), "");
+    LLVMValueRef W = LLVMBuildSelect(L->b, whole, left, jr_i64(R, R->wc), "");
     LLVMValueRef base[256];
     jr_adv_all(R, R->pos, R->col, c0, base);
     if (S)
-        jr_scan_chunk(R, S, base, W, R->wc);
+        jr_scan_chunk(R, S, base, W, R->wcap);
     else
         jr_outer_chunk(R, Z, sc->ctx, base, W, sc->partA, sc->partB, sc->means);
-    jr_for_end(R, &f, R->wc);
+    jr_for_next(R, &f, LLVMBuildAdd(L->b, c0, W, ""));
 }
 
 int jit_lower_reduce(jl *L)
@@ -2388,18 +2393,22 @@ int jit_lower_reduce(jl *L)
      * FLAT reduction's accumulators (8) and argmin/argmax's indices (8
      * more). The leaf's lanes
      * take 8 slots more, the scratch of rt_pw_tree_tasks one per level: a
-     * few hundred KB of stack at most. A power of two: with a libm
-     * function in the body, at most the split grain, so that chunks start
-     * at the same columns at any thread count (graph/cost.h). */
+     * few hundred KB of stack at most. A power of two, and a last chunk
+     * of at most wc + wc/4 columns is taken whole (5000 columns are one
+     * chunk of 5000, not 4096 and a narrow 904: ~10% faster), except with
+     * a libm function in the body: then chunks are at most the split
+     * grain and all start at multiples of wc, the same columns at any
+     * thread count (graph/cost.h). */
     int slots = Z.A.n > Z.B.n ? Z.A.n : Z.B.n, words = slots;
     for (int x = 0; x < Z.n; x++) /* a FLAT accumulator, and argmin/argmax's index */
         if (Z.x[x].fam == JR_FLAT)
             words += jr_is_arg(&Z.x[x]) ? 2 : 1;
-    R.wc = RT_TREE_PARTIAL / (8 * (words > 0 ? words : 1));
-    if (gr_kernel_has_math(k) && R.wc > GR_VECTOR_GRAIN) /* its split grain (graph/cost.h) */
-        R.wc = GR_VECTOR_GRAIN;
+    int fit = RT_TREE_PARTIAL / (8 * (words > 0 ? words : 1));
+    bool math = gr_kernel_has_math(k);
+    R.wc = math ? (fit < GR_VECTOR_GRAIN ? fit : GR_VECTOR_GRAIN) : fit * 4 / 5;
     while (R.wc & (R.wc - 1))
         R.wc &= R.wc - 1;
+    R.wcap = math ? R.wc : R.wc + R.wc / 4;
     Z.B.pass2 = true;
     if (!L->failed && Z.A.n) {
         Z.A.comb = jr_comb_fn(&R, &Z.A, "comb");
@@ -2452,8 +2461,8 @@ int jit_lower_reduce(jl *L)
     LLVMValueRef span = R.col < 0 ? jr_i64(&R, 1)
                         : R.col == 0 ? LLVMBuildSub(L->b, L->end, L->begin, "")
                                      : L->ext[R.col];
-    LLVMValueRef wmax = jr_min64(&R, jr_i64(&R, R.wc), span);
-    uint64_t pmax = (uint64_t)(R.col < 0 ? 8 : 8 * R.wc) * (uint64_t)(slots > 0 ? slots : 1);
+    LLVMValueRef wmax = jr_min64(&R, jr_i64(&R, R.wcap), span);
+    uint64_t pmax = (uint64_t)(R.col < 0 ? 8 : 8 * R.wcap) * (uint64_t)(slots > 0 ? slots : 1);
     if (Z.A.n)
         sc.partA = jr_alloca(&R, LLVMArrayType2(L->i8, pmax), 64, "partA");
     if (Z.B.n) {

@@ -142,7 +142,7 @@ float rt_div_count_f32(float s, int64_t d);
  * m = n/2 - (n/2) % 8, as PW_add. The partials besides out are in scratch
  * memory the caller provides (rt_pw_tree_scratch bytes, 8-aligned): the
  * tree allocates nothing. */
-enum { RT_TREE_PARTIAL = 32768 };
+enum { RT_TREE_PARTIAL = 40960 };
 typedef void (*rt_tree_leaf)(void *ctx, int64_t s0, int64_t len, void *out);
 typedef void (*rt_tree_comb)(void *ctx, void *acc, const void *right);
 

@@ -297,7 +297,8 @@ static void test_matrices(void **state)
 }
 
 /* Column reductions wider than one chunk of columns (4096 float64 for one
- * tree, fewer with siblings: jit/reduce.c), with row counts that exercise
+ * tree, a last chunk of up to 5120 taken whole; fewer with siblings:
+ * jit/reduce.c), with row counts that exercise
  * each part of a leaf — no lanes (< 8 rows), lanes in chains of 8 rows
  * and the rows left over per lane, tail rows, several leaves — C order
  * and reversed, alone and as siblings in one launch. */
@@ -339,6 +340,14 @@ static void test_wide_columns(void **state)
             kiln_array_release(a);
         }
     }
+    /* one tree: 4096 columns, then the last 1904 as one chunk of their own */
+    int64_t wide[2] = {9, 6000};
+    kiln_array *w = rnd_array(ctx, KILN_FLOAT64, 2, wide, false);
+    kiln_expr xw = kiln_input(ctx, w);
+    int axis = 0;
+    for (size_t o = 0; o < sizeof ops / sizeof *ops; o++)
+        check(ctx, g_red[ops[o]].fn(xw, 1, &axis, 0), false, "%s (9, 6000)", g_red[ops[o]].name);
+    kiln_array_release(w);
     kiln_ctx_free(ctx);
 }
 
