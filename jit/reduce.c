@@ -1606,22 +1606,15 @@ static LLVMValueRef jr_flat_comb_fn(jr *R, jr_reds *Z)
         LLVMValueRef ap = jr_flat_slot(R, acc, x, 0), ip = jr_flat_slot(R, acc, x, 1);
         LLVMValueRef a = jr_load(R, X->aty, ap, 0);
         LLVMValueRef b = jr_load(R, X->aty, jr_flat_slot(R, right, x, 0), 0), r;
-        kiln_dtype t = X->t;
-        switch (X->op) {
-        case GR_OP_SUM: r = jl_bool(t) ? LLVMBuildOr(B, a, b, "") : LLVMBuildAdd(B, a, b, ""); break;
-        case GR_OP_PROD: r = jl_bool(t) ? LLVMBuildAnd(B, a, b, "") : LLVMBuildMul(B, a, b, ""); break;
-        case GR_OP_MIN:
-        case GR_OP_MAX: r = jr_minmax_nan(R, t, a, b, X->op == GR_OP_MAX); break;
-        case GR_OP_ALL: r = LLVMBuildAnd(B, a, b, ""); break;
-        case GR_OP_ANY: r = LLVMBuildOr(B, a, b, ""); break;
-        case GR_OP_COUNT_NONZERO: r = LLVMBuildAdd(B, a, b, ""); break;
-        default: { /* argmin, argmax: a tie keeps the earlier index */
+        if (jr_is_arg(X)) { /* a tie keeps the earlier index */
             LLVMValueRef take = jr_arg_better(R, X, b, a);
             LLVMValueRef ib = jr_load(R, L->i64, jr_flat_slot(R, right, x, 1), 0);
             jr_store(R, LLVMBuildSelect(B, take, ib, jr_load(R, L->i64, ip, 0), ""), ip, 0);
             r = LLVMBuildSelect(B, take, b, a, "");
-            break;
-        }
+        } else if (X->op == GR_OP_MIN || X->op == GR_OP_MAX) { /* the first NaN wins */
+            r = jr_minmax_nan(R, X->t, a, b, X->op == GR_OP_MAX);
+        } else {
+            r = jr_flat_comb(R, X, a, b);
         }
         jr_store(R, r, ap, 0);
     }
