@@ -17,9 +17,9 @@
  *   TREE (float sum, prod, mean, var, std): NumPy's pairwise tree, exactly.
  *     The JIT emits the tree's LEAF, `void leaf(ctx, s0, len, out)` =
  *     PW over positions [s0, s0+len) (len <= 128), and a combine; the
- *     tree above the leaves is rt_pw_tree's recursion (runtime/reduce.c),
- *     one indirect call per <= 128 elements. n <= 128 calls the leaf
- *     directly (it is inlined).
+ *     tree above the leaves is rt_pw_tree_tasks's recursion
+ *     (runtime/reduce.c), one indirect call per <= 128 elements. n <= 128
+ *     calls the leaf directly (it is inlined).
  *       INNER leaf: the producer fills buf[0..len) (a plain loop the loop
  *       vectorizer turns into vector code, libmvec calls included), then
  *       the base case on buf with an explicit <8 x T> accumulator whose
@@ -27,10 +27,11 @@
  *       shape ((r0+r1)+(r2+r3))+((r4+r5)+(r6+r7)), the tail sequential. A
  *       producer that is a unit-stride load skips buf (vector loads).
  *       OUTER leaf: 8 row-lane accumulators acc[l][0..W) (W columns of a
- *       chunk): row i of the leaf adds into acc[i % 8] (a loop over the
- *       chunk's columns the loop vectorizer vectorizes), then the lane
- *       combine per column, then the tail rows into the result. Lanes start
- *       at the identity (-0.0 + x == x, 1.0 * x == x exactly).
+ *       chunk): lane l takes rows l, l+8, ... of the leaf in order, 8 rows
+ *       per loop over the chunk's columns (jr_outer_chain: a loop the loop
+ *       vectorizer vectorizes across columns), then the lane combine per
+ *       column, then the tail rows into the result. Lanes start at the
+ *       identity (-0.0 + x == x, 1.0 * x == x exactly).
  *     var/std: pass 1 is mean's tree; pass 2 the tree over (y - m)*(y - m)
  *     with m from pass 1 (NumPy's two passes; the producer is computed
  *     twice). Then sum = +0.0 + PW, mean = Q(sum, n), ... in T as
