@@ -342,13 +342,13 @@ static void jr_seq_ptrs(jr *R, const LLVMValueRef *from, LLVMValueRef s, LLVMVal
     }
 }
 
-/* at[q] = s + q and rows[q][] = the operands' pointers at sequence
+/* at[q] = s + q*step and rows[q][] = the operands' pointers at sequence
  * position at[q], for q in [0, nrows). */
-static void jr_rows_at(jr *R, const LLVMValueRef *base, LLVMValueRef s, int nrows,
+static void jr_rows_at(jr *R, const LLVMValueRef *base, LLVMValueRef s, int64_t step, int nrows,
                        LLVMValueRef rows[][256], LLVMValueRef *at)
 {
     for (int q = 0; q < nrows; q++) {
-        at[q] = LLVMBuildAdd(R->L->b, s, jr_i64(R, q), "");
+        at[q] = LLVMBuildAdd(R->L->b, s, jr_i64(R, q * step), "");
         jr_seq_ptrs(R, base, at[q], rows[q]);
     }
 }
@@ -1114,15 +1114,13 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
         LLVMValueRef lw = LLVMBuildMul(B, l, W, ""); /* lane l's first element in acc */
         for (int e = 0; e < P->n; e++)
             P->e[e].tgt = jr_gep(R, P->e[e].ty, P->e[e].acc, lw);
+        LLVMValueRef lane0 = LLVMBuildAdd(B, s0, l, ""); /* the lane's first row */
         jr_for fk;
         LLVMValueRef kend = LLVMBuildSub(B, per, jr_i64(R, JR_CHAIN - 1), "");
         LLVMValueRef k = jr_for_begin(R, &fk, jr_i64(R, 0), kend, "chains");
-        LLVMValueRef rows[JR_CHAIN][256];
-        for (int q = 0; q < JR_CHAIN; q++) {
-            LLVMValueRef r = LLVMBuildAdd(B, l, LLVMBuildMul(B, LLVMBuildAdd(B, k, jr_i64(R, q), ""),
-                                                             jr_i64(R, JR_VEC), ""), "");
-            jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, r, ""), rows[q]);
-        }
+        LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN];
+        jr_rows_at(R, base, LLVMBuildAdd(B, lane0, LLVMBuildMul(B, k, jr_i64(R, JR_VEC), ""), ""),
+                   JR_VEC, JR_CHAIN, rows, at);
         jr_outer_chain(R, P, rows, JR_CHAIN, W);
         jr_for_end(R, &fk, JR_CHAIN);
         /* the lane's last rows, fewer than a chain */
@@ -1130,10 +1128,9 @@ static LLVMValueRef jr_outer_leaf(jr *R, jr_pass *P, const char *nm)
                                           jr_i64(R, JR_CHAIN), "");
         jr_for fr1;
         LLVMValueRef k1 = jr_for_begin(R, &fr1, kdone, per, "chain1");
-        LLVMValueRef row1[1][256];
-        jr_seq_ptrs(R, base, LLVMBuildAdd(B, s0, LLVMBuildAdd(B, l, LLVMBuildMul(B, k1, jr_i64(R, JR_VEC), ""), ""), ""),
-                    row1[0]);
-        jr_outer_chain(R, P, row1, 1, W);
+        jr_rows_at(R, base, LLVMBuildAdd(B, lane0, LLVMBuildMul(B, k1, jr_i64(R, JR_VEC), ""), ""),
+                   JR_VEC, 1, rows, at);
+        jr_outer_chain(R, P, rows, 1, W);
         jr_for_end(R, &fr1, 1);
         jr_for_end(R, &fl, 1);
     }
@@ -1789,7 +1786,7 @@ static void jr_flat_rows(jr *R, jr_reds *Z, const LLVMValueRef *base, LLVMValueR
 {
     jl *L = R->L;
     LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN], y[GR_SIBLINGS][JR_CHAIN];
-    jr_rows_at(R, base, s, nrows, rows, at);
+    jr_rows_at(R, base, s, 1, nrows, rows, at);
     jr_for fc;
     LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
     for (int q = 0; q < nrows; q++) {
@@ -2085,7 +2082,7 @@ static void jr_scan_rows(jr *R, jr_scan *S, const LLVMValueRef *base, LLVMValueR
 {
     jl *L = R->L;
     LLVMValueRef rows[JR_CHAIN][256], at[JR_CHAIN];
-    jr_rows_at(R, base, s, nrows, rows, at);
+    jr_rows_at(R, base, s, 1, nrows, rows, at);
     jr_for fc;
     LLVMValueRef c = jr_cols_begin(R, &fc, W, "cols");
     for (int q = 0; q < nrows; q++) {
